@@ -1,0 +1,67 @@
+"""llama.cpp control-vector GGUF files: export and import a `SteeringVector`.
+
+Format (what llama.cpp's `common_control_vector_load` reads): architecture
+`controlvector`, keys `controlvector.model_hint` and `controlvector.layer_count`, and one
+F32 1-D tensor `direction.N` per layer N >= 1, added by llama.cpp to the output of
+decoder block N (0-based) -- the same layer N as in this package. Block 0's output has
+no slot in that format, so a vector with a layer-0 direction cannot be exported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from neutrophil.errors import UserError
+from neutrophil.internals.vector import SteeringVector
+
+
+def export_gguf(vector: SteeringVector, path: str | Path, model_hint: str | None = None) -> None:
+    import gguf
+
+    if 0 in vector.directions:
+        raise UserError(
+            f"{path}: layer 0 has no llama.cpp control-vector slot (direction.N needs N >= 1); "
+            "drop it with --layers or vector.restricted()"
+        )
+    hint = model_hint or str(vector.metadata.get("model_type") or vector.metadata.get("model", ""))
+    writer = gguf.GGUFWriter(str(path), "controlvector")
+    writer.add_string("controlvector.model_hint", hint)
+    writer.add_uint32("controlvector.layer_count", len(vector.directions))
+    for n, v in vector.directions.items():
+        writer.add_tensor(f"direction.{n}", v.numpy().astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def import_gguf(path: str | Path) -> SteeringVector:
+    import gguf
+    import torch
+
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: not a GGUF file ({e})") from None
+    arch = _field_str(reader, "general.architecture")
+    if arch != "controlvector":
+        raise UserError(f"{path}: general.architecture is {arch!r}, expected 'controlvector'")
+    dirs = {}
+    for t in reader.tensors:
+        prefix, _, num = t.name.rpartition(".")
+        if prefix != "direction" or not num.isdigit() or int(num) < 1:
+            raise UserError(f"{path}: unexpected tensor {t.name!r} (expected direction.N, N >= 1)")
+        dirs[int(num)] = torch.from_numpy(np.array(t.data, dtype=np.float32).reshape(-1))
+    if not dirs:
+        raise UserError(f"{path}: no direction tensors")
+    hint = _field_str(reader, "controlvector.model_hint") or ""
+    return SteeringVector(dirs, {"model_type": hint, "method": "gguf", "source": str(path)})
+
+
+def _field_str(reader, key: str) -> str | None:
+    f = reader.fields.get(key)
+    if f is None:
+        return None
+    return bytes(f.parts[f.data[0]]).decode("utf-8")
