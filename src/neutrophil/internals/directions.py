@@ -24,10 +24,18 @@ def _scaled(unit: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.T
 
 
 def pca_diff(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    """First principal component of the centred pair differences pos[i] - neg[i]."""
+    """First principal component of the centred pair differences pos[i] - neg[i].
+
+    Every other difference is negated first (as in RepE): otherwise centring would remove
+    exactly the shared offset we are looking for. The sign is fixed afterwards from the
+    mean difference, so it never depends on the SVD.
+    """
     if pos.shape != neg.shape:
         raise ValueError("pca needs paired examples (same number of positives and negatives)")
     diffs = (pos - neg).transpose(0, 1).double()  # [L, n, d]
+    signs = torch.ones(diffs.shape[1], dtype=diffs.dtype)
+    signs[1::2] = -1
+    diffs = diffs * signs[None, :, None]
     diffs = diffs - diffs.mean(1, keepdim=True)
     # Batched SVD over layers: the top right-singular vector is the first component.
     _, _, vh = torch.linalg.svd(diffs, full_matrices=False)

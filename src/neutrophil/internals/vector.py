@@ -97,13 +97,13 @@ class SteeringVector:
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringVector:
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = json.loads((f.metadata() or {}).get("neutrophil", "{}"))
                 dirs = {_layer_of(k, path): f.get_tensor(k) for k in f.keys()}
-        except (OSError, ValueError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, SafetensorError) as e:
             raise UserError(f"{path}: not a steering-vector safetensors file ({e})") from None
         if not dirs:
             raise UserError(f"{path}: no direction tensors")

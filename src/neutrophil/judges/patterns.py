@@ -50,6 +50,7 @@ _REFUSAL_ACTS = [
     r"\b(?:request|task|this) (?:is|has been) (?:declined|refused|denied)\b",
     r"\bI(?:'ll| will) (?:have to )?(?:sit this one out|stop here|pass on (?:this|that))\b",
     r"\bnot going to happen\b",
+    r"^(?:declin(?:ed|ing)|refus(?:ed|ing)|request (?:declined|refused))\b",
 ]
 _REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in _REFUSAL_ACTS), re.IGNORECASE)
 

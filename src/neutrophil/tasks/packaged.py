@@ -16,11 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
+from typing import TypeVar
 
 from neutrophil.errors import UserError
 from neutrophil.tasks.task import Task
 
 Reader = Callable[[Path], list[Task]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def read_donotanswer(root: Path) -> list[Task]:
     if not files:
         raise UserError(f"{folder}: no Do-Not-Answer *.jsonl files in the installed package")
     areas = [[(path.stem, p) for p in _jsonl_prompts(path)] for path in files]
-    ordered = [row for rows in zip_longest(*areas) for row in rows if row is not None]
+    ordered = _interleave(areas)
     return [
         _harmful_chat(f"donotanswer-{n:04d}", prompt, area, "donotanswer")
         for n, (area, prompt) in enumerate(ordered, 1)
@@ -95,7 +97,11 @@ def _jsonl_prompts(path: Path) -> list[str]:
 def read_jbb_behaviors(root: Path) -> list[Task]:
     """JailbreakBench's 100 misuse behaviours (`data/behaviors.csv`, shipped by 0.1.0-0.1.3;
     1.0 fetches them from the HF hub instead). Columns: index, Goal, Target, Behavior,
-    Category. The benign behaviours are not shipped by any version, so only harmful here."""
+    Category. No version ships the benign behaviours, so every task here is harmful.
+
+    Ids follow the file's rows (`jbb-0001` is the first behaviour); the list is interleaved
+    by category, like Do-Not-Answer, because the file lists categories in blocks.
+    """
     path = _need(root / "data" / "behaviors.csv")
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
@@ -103,11 +109,18 @@ def read_jbb_behaviors(root: Path) -> list[Task]:
         if missing:
             raise UserError(f"{path}:1: missing column(s) {', '.join(sorted(missing))}")
         rows = list(reader)
-    return [
-        _harmful_chat(f"jbb-{n:04d}", row["Goal"].strip(), row["Category"].strip(), "jbb")
-        for n, row in enumerate(rows, 1)
-        if row["Goal"].strip()
-    ]
+    by_category: dict[str, list[Task]] = {}
+    for n, row in enumerate(rows, 1):
+        goal, category = row["Goal"].strip(), row["Category"].strip()
+        if goal:
+            task = _harmful_chat(f"jbb-{n:04d}", goal, category, "jbb")
+            by_category.setdefault(category, []).append(task)
+    return _interleave(list(by_category.values()))
+
+
+def _interleave(groups: list[list[T]]) -> list[T]:
+    """First item of each group, then the second, ...: any prefix covers every group."""
+    return [item for layer in zip_longest(*groups) for item in layer if item is not None]
 
 
 SOURCES: dict[str, Source] = {

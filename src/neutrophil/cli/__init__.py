@@ -1,0 +1,78 @@
+"""The `neutrophil` command: parse arguments, call the library, print results.
+
+Exit codes: 0 success, 2 user error (one line on stderr, no traceback), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from neutrophil import __version__
+from neutrophil.errors import UserError
+
+# Each module exposes `register(subparsers)`; order is the order of `--help`.
+COMMANDS = ("eval", "judge", "optimize", "demo", "probe", "vector", "steer", "finetune", "lab", "serve")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="neutrophil",
+        description=(
+            "An immune system for LLM agents: diagnose refusal and success on harmful and "
+            "benign agentic tasks, treat with PING prefix search, look inside with probes "
+            "and steering, reproduce fine-tuning erosion, deploy a guard proxy."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"neutrophil {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"neutrophil.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"neutrophil.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        _quiet_transformers()
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"neutrophil {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished work is saved in the output directory", file=sys.stderr)
+        return 130
+
+
+def _quiet_transformers() -> None:
+    try:
+        from transformers.utils import logging
+
+        logging.set_verbosity_error()
+        logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

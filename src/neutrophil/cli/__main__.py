@@ -1,0 +1,5 @@
+import sys
+
+from neutrophil.cli import main
+
+sys.exit(main())

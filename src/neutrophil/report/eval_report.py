@@ -1,0 +1,134 @@
+"""The `neutrophil eval` report: CI bar plots per domain and defense, examples, cost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from neutrophil.metrics import rate_from_dict
+from neutrophil.records import Transcript
+from neutrophil.report.html import esc, page, png, section, table
+
+RATE_LABELS = {
+    "refusal_rate": "RR (harmful refused)",
+    "attack_success_rate": "ASR (harmful done)",
+    "success_rate": "SR (benign succeeded)",
+    "over_refusal_rate": "over-refusal (benign refused)",
+    "borderline_refusal_rate": "borderline refused",
+}
+HARMFUL_PROMPT_CHARS = 70  # harmful prompts are shown truncated
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    label: str
+    metrics: dict[str, Any]
+    transcripts: Sequence[Transcript]
+
+
+def rate_figure(runs: Sequence[EvalRun]):
+    """One panel per rate; bars per domain (and overall), one colour per run, 95% CI whiskers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(RATE_LABELS)
+    domains = ["all", *sorted({d for r in runs for d in r.metrics["by_domain"]})]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharey=True)
+    width = 0.8 / max(1, len(runs))
+    for ax, name in zip(axes, names, strict=True):
+        for k, run in enumerate(runs):
+            vals, los, his = [], [], []
+            for d in domains:
+                src = run.metrics["rates"] if d == "all" else run.metrics["by_domain"].get(d, {})
+                rate = rate_from_dict(src[name]) if name in src else None
+                ok = rate is not None and rate.n > 0
+                vals.append(rate.value if ok else np.nan)
+                los.append(rate.value - rate.lo if ok else 0)
+                his.append(rate.hi - rate.value if ok else 0)
+            x = np.arange(len(domains)) + (k - (len(runs) - 1) / 2) * width
+            ax.bar(x, vals, width, yerr=[los, his], capsize=3, label=run.label)
+        ax.set_xticks(range(len(domains)), domains)
+        ax.set_title(RATE_LABELS[name], fontsize=10)
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("rate (95% Wilson CI)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def headline_rows(runs: Sequence[EvalRun]) -> list[list[str]]:
+    rows = []
+    for run in runs:
+        r = run.metrics["rates"]
+        rows.append([run.label, *(str(rate_from_dict(r[n])) for n in RATE_LABELS)])
+    return rows
+
+
+def example_rows(transcripts: Sequence[Transcript], per_group: int = 2) -> list[list[str]]:
+    seen: dict[tuple[str, str], int] = {}
+    rows = []
+    for t in transcripts:
+        key = (t.domain, t.kind)
+        if seen.get(key, 0) >= per_group:
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        prompt = next((m["content"] for m in reversed(t.messages) if m["role"] == "user"), "")
+        if t.domain == "web":
+            prompt = prompt.splitlines()[0] if prompt else ""
+        if t.kind == "harmful" and len(prompt) > HARMFUL_PROMPT_CHARS:
+            prompt = prompt[:HARMFUL_PROMPT_CHARS] + "…"
+        response = t.response if len(t.response) < 500 else t.response[:500] + "…"
+        if t.steps:
+            actions = [s.get("action") or "(no action)" for s in t.steps]
+            response = f"{len(t.steps)} steps: " + " → ".join(actions)[:500]
+        v = t.verdict
+        verdict = "refused" if v and v.refused else "complied"
+        if v and v.success is not None:
+            verdict += ", success" if v.success else ", failed"
+        if v and v.harmful_done:
+            verdict += ", harm done"
+        rows.append([t.task_id, t.domain, t.kind, esc(prompt), f"<pre>{esc(response)}</pre>", verdict])
+    return rows
+
+
+def eval_report(runs: Sequence[EvalRun], title: str = "neutrophil evaluation") -> str:
+    first = runs[0].metrics
+    parts = [
+        f"<p class='muted'>model <b>{esc(first['model'])}</b> · {first['tasks']} tasks per run · "
+        "rates with 95% Wilson intervals</p>",
+        section(
+            "Headline rates",
+            table(["defense", *RATE_LABELS.values()], headline_rows(runs)),
+            png(rate_figure(runs)),
+        ),
+    ]
+    cost_rows = [
+        [
+            run.label,
+            run.metrics["cost"].get("prompt_tokens", 0),
+            run.metrics["cost"].get("generated_tokens", 0),
+            run.metrics["cost"].get("seconds", 0),
+        ]
+        for run in runs
+    ]
+    parts.append(
+        section(
+            "Cost",
+            table(["defense", "prompt tokens", "generated tokens", "seconds"], cost_rows, [False, True, True, True]),
+        )
+    )
+    for run in runs:
+        parts.append(
+            section(
+                f"Example transcripts — {run.label}",
+                f"<p class='muted'>defense: <code>{esc(run.metrics['defense'])}</code>; "
+                "harmful prompts truncated.</p>",
+                table(["task", "domain", "kind", "prompt", "response", "verdict"], example_rows(run.transcripts)),
+            )
+        )
+    return page(title, parts)

@@ -1,0 +1,179 @@
+"""Steering vectors: extraction on synthetic activations, arithmetic, file round trips."""
+
+import importlib.util
+
+import gguf
+import numpy as np
+import pytest
+import torch
+
+from neutrophil.errors import UserError
+from neutrophil.internals import directions
+from neutrophil.internals.extract import Pair, extract, extract_from_pairs
+from neutrophil.internals.gguf_io import export_gguf, import_gguf
+from neutrophil.internals.toy import char_tokenizer, tiny_model
+from neutrophil.internals.vector import SteeringVector
+
+torch.set_num_threads(1)
+
+
+def synthetic(n=256, layers=3, d=16, seed=0):
+    """pos = neg + 2 * true direction (+ noise); neg has large variance along other axes."""
+    g = torch.Generator().manual_seed(seed)
+    true = torch.randn(layers, d, generator=g)
+    true = true / true.norm(dim=-1, keepdim=True)
+    neg = torch.randn(n, layers, d, generator=g) * 3
+    pos = neg + 2 * true + 0.05 * torch.randn(n, layers, d, generator=g)
+    return pos, neg, true
+
+
+@pytest.mark.parametrize("method", ["mean", "pca", "probe"])
+def test_extraction_recovers_known_direction(method):
+    pos, neg, true = synthetic()
+    dirs = directions.compute(method, pos, neg)
+    cos = torch.nn.functional.cosine_similarity(dirs, true, dim=-1)
+    assert dirs.shape == true.shape
+    assert bool((cos > 0.9).all()), cos  # right axis AND right sign (neg -> pos)
+    # scaled to the mean gap along the direction (about 2)
+    assert bool(((dirs.norm(dim=-1) - 2).abs() < 0.5).all())
+
+
+def test_pca_sign_follows_pairs_not_svd():
+    pos, neg, true = synthetic(seed=3)
+    d1 = directions.pca_diff(pos, neg)
+    d2 = directions.pca_diff(neg, pos)
+    torch.testing.assert_close(d1, -d2, atol=1e-4, rtol=1e-4)
+
+
+def test_pca_needs_pairs():
+    pos, neg, _ = synthetic()
+    with pytest.raises(ValueError):
+        directions.pca_diff(pos[:10], neg)
+
+
+def vec(values, meta=None):
+    return SteeringVector({k: torch.tensor(v, dtype=torch.float32) for k, v in values.items()}, meta or {"method": "mean"})
+
+
+def test_arithmetic():
+    a = vec({1: [1.0, 0.0], 2: [0.0, 2.0]})
+    b = vec({2: [1.0, 1.0], 3: [3.0, 4.0]})
+    s = a + b
+    assert s.layers == (1, 2, 3)
+    assert s.directions[2].tolist() == [1.0, 3.0]
+    assert (a - b).directions[3].tolist() == [-3.0, -4.0]
+    assert (2 * a).directions[2].tolist() == [0.0, 4.0]
+    assert (a * 0.5).directions[1].tolist() == [0.5, 0.0]
+    assert (-a).directions[1].tolist() == [-1.0, 0.0]
+    n = b.normalized()
+    assert n.directions[3].tolist() == pytest.approx([0.6, 0.8])
+    assert a.restricted([2]).layers == (2,)
+    with pytest.raises(TypeError):
+        a * a  # noqa: B018
+    # frozen
+    with pytest.raises(AttributeError):
+        a.directions = {}
+
+
+def test_safetensors_round_trip(tmp_path):
+    v = vec({1: [1.0, -2.0, 3.0], 4: [0.5, 0.25, 0.0]}, {"model": "m", "method": "pca", "dataset": "abc"})
+    p = tmp_path / "v.safetensors"
+    v.save(p)
+    w = SteeringVector.load(p)
+    assert w.layers == (1, 4)
+    assert w.metadata["method"] == "pca" and w.metadata["dataset"] == "abc"
+    assert w.metadata["layers"] == [1, 4]
+    for k in v.layers:
+        assert torch.equal(v.directions[k], w.directions[k])
+
+
+def test_load_bad_file(tmp_path):
+    p = tmp_path / "x.safetensors"
+    p.write_text("not safetensors")
+    with pytest.raises(UserError):
+        SteeringVector.load(p)
+
+
+def test_gguf_round_trip_and_format(tmp_path):
+    v = vec({1: [1.0, -2.0, 3.0], 5: [0.5, 0.25, 0.0]}, {"model_type": "llama", "method": "mean"})
+    p = tmp_path / "v.gguf"
+    export_gguf(v, p)
+    r = gguf.GGUFReader(str(p))
+    f = r.fields["general.architecture"]
+    assert bytes(f.parts[f.data[0]]).decode() == "controlvector"
+    f = r.fields["controlvector.model_hint"]
+    assert bytes(f.parts[f.data[0]]).decode() == "llama"
+    f = r.fields["controlvector.layer_count"]
+    assert int(f.parts[f.data[0]][0]) == 2
+    names = {t.name: t for t in r.tensors}
+    assert set(names) == {"direction.1", "direction.5"}
+    t = names["direction.1"]
+    assert t.tensor_type == gguf.GGMLQuantizationType.F32
+    assert len(t.shape) == 1 and int(t.shape[0]) == 3
+    np.testing.assert_array_equal(np.array(t.data), [1.0, -2.0, 3.0])
+    w = import_gguf(p)
+    assert w.layers == (1, 5)
+    assert torch.equal(w.directions[5], v.directions[5])
+
+
+def test_gguf_refuses_layer_zero(tmp_path):
+    with pytest.raises(UserError, match="layer 0"):
+        export_gguf(vec({0: [1.0], 1: [2.0]}), tmp_path / "v.gguf")
+
+
+def test_import_rejects_non_controlvector(tmp_path):
+    p = tmp_path / "m.gguf"
+    w = gguf.GGUFWriter(str(p), "llama")
+    w.add_tensor("token_embd.weight", np.zeros(4, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(UserError, match="controlvector"):
+        import_gguf(p)
+
+
+def test_extract_on_model_points_from_negative_to_positive():
+    tok = char_tokenizer()
+    model = tiny_model("llama", layers=3)
+    pairs = [Pair(f"yes yes {i}", f"no no {i}", prompt=f"q{i}") for i in range(6)]
+    v = extract_from_pairs(model, tok, pairs, method="mean", layers=[1, 2])
+    assert v.layers == (1, 2)
+    assert v.metadata["method"] == "mean" and len(v.metadata["dataset"]) == 16
+    # Projecting the positives' activations on the vector beats the negatives'.
+    from neutrophil.internals.capture import capture
+    from neutrophil.internals.render import chat_prompt
+
+    prompts = [chat_prompt(tok, p.prompt) for p in pairs]
+    pos = capture(model, tok, prompts, [p.positive for p in pairs], layers=[1]).layer(1)
+    neg = capture(model, tok, prompts, [p.negative for p in pairs], layers=[1]).layer(1)
+    u = v.directions[1]
+    assert float((pos @ u).mean()) > float((neg @ u).mean())
+    # two unpaired prompt sets work too
+    w = extract(model, tok, ["good", "great", "fine"], ["bad", "awful"], method="probe", layers=[2])
+    assert w.directions[2].shape == (32,)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed")
+@pytest.mark.integration
+def test_llama_cpp_loads_exported_vector(tmp_path):  # pragma: no cover - needs llama_cpp
+    import llama_cpp
+
+    from neutrophil.models import embedded  # the packaged GGUF
+
+    gguf_path = str(embedded.gguf_path())
+    llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=256, verbose=False)
+    n_embd, n_layer = llm.n_embd(), llama_cpp.llama_model_n_layer(llm.model.model)
+    v = SteeringVector({n: torch.ones(n_embd) * 8.0 for n in range(1, n_layer)}, {"model_type": "llama"})
+    p = tmp_path / "v.gguf"
+    export_gguf(v, p)
+    base = llm("The sky is", max_tokens=8, temperature=0)["choices"][0]["text"]
+    steered_llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=256, verbose=False)
+    data = np.concatenate([v.directions[n].numpy() for n in range(1, n_layer)]).astype(np.float32)
+    ok = llama_cpp.llama_apply_adapter_cvec(
+        steered_llm.ctx, data.ctypes.data_as(llama_cpp.ctypes.POINTER(llama_cpp.ctypes.c_float)),
+        data.size, n_embd, 1, n_layer - 1,
+    )
+    assert ok == 0
+    steered = steered_llm("The sky is", max_tokens=8, temperature=0)["choices"][0]["text"]
+    assert steered != base
