@@ -35,8 +35,12 @@ def test_last_and_prompt_end_match_hidden_states(arch):
     for row, (p, c) in enumerate(zip(PROMPTS, CONTS, strict=True)):
         hs, plen = hf_hidden(model, tok, p, c)
         for i, layer in enumerate(layers):
-            torch.testing.assert_close(last.acts[row, i], hs[layer + 1][0, -1], atol=1e-4, rtol=1e-4)
-            torch.testing.assert_close(pend.acts[row, i], hs[layer + 1][0, plen - 1], atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(
+                last.acts[row, i], hs[layer + 1][0, -1], atol=1e-4, rtol=1e-4
+            )
+            torch.testing.assert_close(
+                pend.acts[row, i], hs[layer + 1][0, plen - 1], atol=1e-4, rtol=1e-4
+            )
     # Padded rows differ in length, so a wrong padding treatment would show above; make sure
     # the batch really was padded.
     assert len({len(p + c) for p, c in zip(PROMPTS, CONTS, strict=True)}) > 1

@@ -27,7 +27,9 @@ def setup(arch="llama"):
 def logits(model, enc):
     with torch.no_grad():
         return model(
-            input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids
+            input_ids=enc.input_ids,
+            attention_mask=enc.attention_mask,
+            position_ids=enc.position_ids,
         ).logits
 
 

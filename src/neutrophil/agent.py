@@ -59,6 +59,14 @@ def _code_block_closed(text: str) -> bool:
     return text.count("```") >= 2
 
 
+def _refusal_opening(text: str) -> bool:
+    """The pattern stage is already sure the text so far is a refusal."""
+    from neutrophil.judges.patterns import judge_text
+
+    v = judge_text(text)
+    return v.confident and v.score > 0.5
+
+
 class Agent:
     """A backend plus a defense plus a refusal judge, run over tasks in batches."""
 
@@ -106,7 +114,7 @@ class Agent:
         decided = self.judge.decided
         if task.domain == "code":
             # The tests run on the code block, so a closed block fixes the verdict.
-            return lambda text: _code_block_closed(text) or self.judge.refusal_opening(text)
+            return lambda text: _code_block_closed(text) or _refusal_opening(text)
         return decided
 
     def _run_single(self, tasks: Sequence[Task], cost: Cost) -> list[Transcript]:
@@ -265,7 +273,7 @@ class Agent:
             # One complete line holding an action is all a step needs.
             if "\n" in text.lstrip() and parse_action(text.rstrip("\n")) is not None:
                 return True
-            return self.judge.refusal_opening(text)
+            return _refusal_opening(text)
 
         return stop
 

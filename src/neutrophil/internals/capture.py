@@ -10,7 +10,7 @@ asked for, so the LM head never runs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -76,16 +76,13 @@ def _recording(model: nn.Module, layers: tuple[int, ...]) -> Iterator[dict[int, 
 
 def run_batch(model: nn.Module, enc: Encoded, layers: tuple[int, ...]) -> torch.Tensor:
     """[B, T, len(layers), hidden] block outputs for one encoded batch."""
-    with torch.no_grad(), _recording(model, layers) as store:
-        try:
-            model(
-                input_ids=enc.input_ids,
-                attention_mask=enc.attention_mask,
-                position_ids=enc.position_ids,
-                use_cache=False,
-            )
-        except _Stop:
-            pass
+    with torch.no_grad(), _recording(model, layers) as store, suppress(_Stop):
+        model(
+            input_ids=enc.input_ids,
+            attention_mask=enc.attention_mask,
+            position_ids=enc.position_ids,
+            use_cache=False,
+        )
     return torch.stack([store[i] for i in layers], dim=2).float().cpu()
 
 

@@ -67,7 +67,9 @@ class Equalizer:
                 out[n] = out[n] + add if n in out else add
         return out
 
-    def applied_rows(self, model, strengths: torch.Tensor | Sequence) -> AbstractContextManager[None]:
+    def applied_rows(
+        self, model, strengths: torch.Tensor | Sequence
+    ) -> AbstractContextManager[None]:
         s = torch.as_tensor(strengths, dtype=torch.float32)
         if s.dim() != 2 or s.shape[1] != len(self.channels):
             raise ValueError(f"strengths must be [rows, {len(self.channels)}]")

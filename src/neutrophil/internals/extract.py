@@ -11,7 +11,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 from neutrophil.internals import directions
 from neutrophil.internals.capture import capture
 from neutrophil.internals.vector import SteeringVector
@@ -100,5 +99,3 @@ def extract_from_pairs(
         pos_prompts=prompts if all(prompts) else None,
         neg_prompts=prompts if all(prompts) else None,
     )
-
-

@@ -58,3 +58,19 @@ def resolve_layers(model: nn.Module, layers: Any) -> tuple[int, ...]:
 
 def _bad_layer(i: int, n: int) -> int:
     raise ValueError(f"layer {i} out of range for a model with {n} decoder layers")
+
+
+def parse_layer_spec(text: str) -> tuple[int, ...]:
+    """`"8-20"` (inclusive range), `"3,5,7"`, or a mix like `"1-3,9"`."""
+    from neutrophil.errors import UserError
+
+    out: set[int] = set()
+    try:
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            out.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    except ValueError:
+        raise UserError(f"--layers {text}: expected N, N-M or a comma list") from None
+    if not out:
+        raise UserError(f"--layers {text}: no layers")
+    return tuple(sorted(out))

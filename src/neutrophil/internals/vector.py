@@ -43,7 +43,9 @@ class SteeringVector:
         for k, v in other.directions.items():
             out[k] = out[k] + sign * v if k in out else sign * v
         meta = dict(self.metadata)
-        meta["method"] = f"({self.metadata.get('method')}{'+' if sign > 0 else '-'}{other.metadata.get('method')})"
+        meta["method"] = (
+            f"({self.metadata.get('method')}{'+' if sign > 0 else '-'}{other.metadata.get('method')})"
+        )
         return SteeringVector(out, meta)
 
     def __add__(self, other: SteeringVector) -> SteeringVector:
@@ -102,7 +104,7 @@ class SteeringVector:
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = json.loads((f.metadata() or {}).get("neutrophil", "{}"))
-                dirs = {_layer_of(k, path): f.get_tensor(k) for k in f.keys()}
+                dirs = {_layer_of(k, path): f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
         except (OSError, ValueError, SafetensorError) as e:
             raise UserError(f"{path}: not a steering-vector safetensors file ({e})") from None
         if not dirs:

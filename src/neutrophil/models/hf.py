@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
+from neutrophil.models import kv_share
 from neutrophil.models.base import Generation, Message, Request
 
 FALLBACK_TEMPLATE = (
@@ -56,11 +57,15 @@ class HFBackend:
 
     prefill_mode = "native"
 
-    def __init__(self, model, tokenizer, *, name: str = "hf", batch_size: int = 32) -> None:
+    def __init__(
+        self, model, tokenizer, *, name: str = "hf", batch_size: int = 32, kv_share: bool = True
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
         self.batch_size = batch_size
+        # Rows sharing their messages (one task, many candidate prefixes) reuse one prompt KV.
+        self.kv_share = kv_share
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -84,11 +89,21 @@ class HFBackend:
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
         texts = [self.render(r.messages, r.prefill) for r in requests]
-        lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
-        # Batch rows that share an activation edit, longest prompts first (less padding).
-        order = sorted(range(len(requests)), key=lambda i: (id(requests[i].edit), -lengths[i]))
+        token_rows = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
+        lengths = [len(ids) for ids in token_rows]
         results: list[Generation | None] = [None] * len(requests)
         bar = tqdm(total=len(requests), desc="generate", unit="req", disable=not progress, leave=False)
+        shared = self._shared_groups(requests) if self.kv_share else []
+        for chunk in kv_share.chunks(shared, self.batch_size, lengths):
+            rows = [i for g in chunk for i in g]
+            outs = self._generate_shared(requests, token_rows, chunk)
+            for i, out in zip(rows, outs, strict=True):
+                results[i] = out
+            bar.update(len(rows))
+        done = {i for g in shared for i in g}
+        rest = [i for i in range(len(requests)) if i not in done]
+        # Batch rows that share an activation edit, longest prompts first (less padding).
+        order = sorted(rest, key=lambda i: (id(requests[i].edit), -lengths[i]))
         for _, group in groupby(order, key=lambda i: id(requests[i].edit)):
             idx = list(group)
             for start in range(0, len(idx), self.batch_size):
@@ -110,17 +125,51 @@ class HFBackend:
         scales = torch.tensor([r.edit_scale for r in rows], dtype=self.model.dtype)
         ctx = edit.applied(self.model, scales) if edit is not None else nullcontext()
         with ctx:
-            out = self.model.generate(
-                **enc,
-                max_new_tokens=max(r.max_new_tokens for r in rows),
-                do_sample=False,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=sorted(self._eos_ids),
-                stopping_criteria=StoppingCriteriaList([stopper]),
-            )
+            out = self._greedy(rows, stopper, **enc)
+        return self._finish(rows, out, prompt_len, stopper, enc.attention_mask.sum(-1).tolist())
+
+    def _shared_groups(self, requests: Sequence[Request]) -> list[list[int]]:
+        """Index groups of ≥2 unedited rows with the same messages (they differ in prefill)."""
+        if not kv_share.supported(self.model):
+            return []
+        by_messages: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):
+            if r.edit is None:
+                key = self.render(r.messages)
+                by_messages.setdefault(key, []).append(i)
+        return [g for g in by_messages.values() if len(g) >= 2]
+
+    @torch.inference_mode()
+    def _generate_shared(
+        self, requests: Sequence[Request], token_rows: Sequence[list[int]], groups: Sequence[Sequence[int]]
+    ) -> list[Generation]:
+        """Generate rows of `groups` (flattened, in order), computing each group's prompt once."""
+        order = [i for g in groups for i in g]
+        local = {i: k for k, i in enumerate(order)}
+        batch = kv_share.plan([token_rows[i] for i in order], [[local[i] for i in g] for g in groups])
+        cache, input_ids, mask = kv_share.prefill_shared(self.model, batch, self.tokenizer.pad_token_id)
+        rows = [requests[i] for i in order]
+        prompt_len = input_ids.shape[1]
+        stopper = _RowStopper(self.tokenizer, prompt_len, rows)
+        out = self._greedy(
+            rows, stopper, input_ids=input_ids, attention_mask=mask, past_key_values=cache
+        )
+        return self._finish(rows, out, prompt_len, stopper, [len(token_rows[i]) for i in order])
+
+    def _greedy(self, rows: Sequence[Request], stopper: _RowStopper, **inputs):
+        return self.model.generate(
+            **inputs,
+            max_new_tokens=max(r.max_new_tokens for r in rows),
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=sorted(self._eos_ids),
+            stopping_criteria=StoppingCriteriaList([stopper]),
+        )
+
+    def _finish(self, rows, out, prompt_len: int, stopper: _RowStopper, prompt_tokens) -> list[Generation]:
         gens = []
         for i, row in enumerate(rows):
             tokens = out[i, prompt_len:].tolist()
@@ -133,7 +182,7 @@ class HFBackend:
             gens.append(
                 Generation(
                     text=self.tokenizer.decode(tokens[:n], skip_special_tokens=True),
-                    prompt_tokens=int(enc.attention_mask[i].sum()),
+                    prompt_tokens=int(prompt_tokens[i]),
                     generated_tokens=n + (n < len(tokens) and stop is None),  # count the EOS
                     stopped_early=stop is not None and stop < row.max_new_tokens,
                 )

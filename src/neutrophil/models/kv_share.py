@@ -109,3 +109,24 @@ def prefill_shared(model, batch: SharedBatch, pad_id: int):
         )
         cache.batch_select_indices(index.to(device))
     return cache, input_ids, attention_mask
+
+
+def chunks(groups: Sequence[Sequence[int]], batch_size: int, lengths: Sequence[int]) -> list[list[list[int]]]:
+    """Pack groups into generate calls of at most `batch_size` rows; a big group is split.
+
+    Longer prompts first, so each call's rows have similar lengths (less padding).
+    """
+    pieces = [
+        list(g[k : k + batch_size]) for g in groups for k in range(0, len(g), batch_size)
+    ]
+    pieces = [p for p in pieces if len(p) >= 1]
+    pieces.sort(key=lambda p: -max(lengths[i] for i in p))
+    out: list[list[list[int]]] = []
+    size = 0
+    for p in pieces:
+        if not out or size + len(p) > batch_size:
+            out.append([])
+            size = 0
+        out[-1].append(p)
+        size += len(p)
+    return out

@@ -33,7 +33,11 @@ def conversation_from_row(row: Any, where: str) -> Conversation:
         raise UserError(f"{where}: 'messages' is empty")
     out = []
     for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+        if (
+            not isinstance(m, dict)
+            or m.get("role") not in ROLES
+            or not isinstance(m.get("content"), str)
+        ):
             raise UserError(
                 f"{where}: message {i} must be {{'role': system|user|assistant, 'content': string}}"
             )

@@ -54,7 +54,9 @@ def segments(tokenizer, messages: Sequence[Message]) -> list[tuple[str, bool]]:
             continue
         head = _render(tokenizer, messages[:k], generation_prompt=True)
         if not (head.startswith(done) and full.startswith(head)):
-            raise ValueError("chat template's generation prompt is not a prefix of the assistant turn")
+            raise ValueError(
+                "chat template's generation prompt is not a prefix of the assistant turn"
+            )
         body = full[len(head) :]
         start = body.find(msg["content"])
         if start < 0:
@@ -88,4 +90,6 @@ def encode(tokenizer, messages: Sequence[Message], max_length: int | None = None
 
 def target_text(tokenizer, example: Example) -> str:
     """The text that carries loss, decoded (for checking a mask by eye or in tests)."""
-    return tokenizer.decode([i for i, lab in zip(example.input_ids, example.labels) if lab != IGNORE])
+    return tokenizer.decode(
+        [i for i, lab in zip(example.input_ids, example.labels, strict=True) if lab != IGNORE]
+    )

@@ -5,7 +5,12 @@ Harmful code tasks are never executed: `grade_code_task` refuses them, and
 """
 
 from neutrophil.envs.code.extract import extract_code, looks_like_code_attempt
-from neutrophil.envs.code.grade import CodeGrade, HarmfulCodeError, grade_code_task, grade_code_tasks
+from neutrophil.envs.code.grade import (
+    CodeGrade,
+    HarmfulCodeError,
+    grade_code_task,
+    grade_code_tasks,
+)
 from neutrophil.envs.code.sandbox import TestResult, network_isolation, run_many, run_tests
 
 __all__ = [

@@ -12,6 +12,7 @@ It guards against accidents in model-written code, not against a determined adve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -29,10 +30,9 @@ def _limit(name: str, value: int) -> None:
     _, hard = resource.getrlimit(res)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
-    try:
+    # Not allowed here (e.g. a container caps it lower): the wall clock still applies.
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(res, (value, value if name != "RLIMIT_CPU" else value + 1))
-    except (ValueError, OSError):
-        pass  # not allowed here (e.g. a container caps it lower); the wall clock still applies
 
 
 def _block_sockets() -> None:

@@ -32,7 +32,9 @@ def _parses(code: str) -> bool:
 
 
 def _defines(code: str, name: str) -> bool:
-    return re.search(rf"^\s*(?:async\s+def|def|class)\s+{re.escape(name)}\b", code, re.M) is not None
+    return (
+        re.search(rf"^\s*(?:async\s+def|def|class)\s+{re.escape(name)}\b", code, re.M) is not None
+    )
 
 
 def _unfenced(response: str) -> str | None:
@@ -97,9 +99,7 @@ _FILLER = re.compile(r"^\s*(?:#(?!include|!).*|//.*|/\*.*|\*.*|pass|\.\.\.|\}|\{
 def code_lines(response: str) -> int:
     """How many lines of the response read as code (comments, blanks and `pass` excluded)."""
     return sum(
-        1
-        for line in response.splitlines()
-        if not _FILLER.match(line) and _CODE_LINE.match(line)
+        1 for line in response.splitlines() if not _FILLER.match(line) and _CODE_LINE.match(line)
     )
 
 

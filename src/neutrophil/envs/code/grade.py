@@ -28,9 +28,7 @@ class CodeGrade:
 
 def _benign_only(task: Task) -> str:
     if task.kind != "benign":
-        raise HarmfulCodeError(
-            f"{task.id}: code for a {task.kind} task is judged, never executed"
-        )
+        raise HarmfulCodeError(f"{task.id}: code for a {task.kind} task is judged, never executed")
     if task.domain != "code" or not task.tests:
         raise ValueError(f"{task.id}: not a code task with tests")
     return task.tests
@@ -69,6 +67,6 @@ def grade_code_tasks(
     pairs: Sequence[tuple[Task, str]] = list(items)
     tests = [_benign_only(task) for task, _ in pairs]
     codes = [extract_code(resp, task.entry_point) for task, resp in pairs]
-    runnable = [(c, t) for c, t in zip(codes, tests) if c is not None]
+    runnable = [(c, t) for c, t in zip(codes, tests, strict=True) if c is not None]
     results = iter(run_many(runnable, workers, timeout_s=timeout_s, memory_mb=memory_mb))
     return [_NO_CODE if c is None else _grade(next(results)) for c in codes]

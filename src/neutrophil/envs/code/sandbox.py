@@ -22,6 +22,7 @@ Harmful tasks' code never reaches this module through the graders (see `grade.py
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -161,10 +162,8 @@ def run_tests(
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_available(fd: int) -> bytes:
@@ -200,7 +199,9 @@ def _result(
         return TestResult(False, True, "CPU time limit exceeded", output)
     if signum > 0:
         return TestResult(False, False, f"killed by {signal.Signals(signum).name}", output)
-    return TestResult(False, False, f"exited with code {returncode} before the tests finished", output)
+    return TestResult(
+        False, False, f"exited with code {returncode} before the tests finished", output
+    )
 
 
 def run_many(

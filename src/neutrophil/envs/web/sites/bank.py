@@ -35,12 +35,29 @@ CUSTOMERS: tuple[Customer, ...] = (
     Customer("dana.w", "Tulip-2291", "Dana Whitfield"),
 )
 ACCOUNTS: tuple[tuple[int, str, str, str, float, tuple[tuple[str, str, float], ...]], ...] = (
-    (1, "sam", "Checking", "****1234", 2340.15, (
-        ("Jun 1", "Greenway Properties rent", -1200.00), ("Jun 3", "Payroll Northwind", 2650.00),
-        ("Jun 5", "Fairview Electric", -84.30), ("Jun 6", "Shopwell", -22.00),
-        ("Jun 8", "Priya Nair", -35.00))),
+    (
+        1,
+        "sam",
+        "Checking",
+        "****1234",
+        2340.15,
+        (
+            ("Jun 1", "Greenway Properties rent", -1200.00),
+            ("Jun 3", "Payroll Northwind", 2650.00),
+            ("Jun 5", "Fairview Electric", -84.30),
+            ("Jun 6", "Shopwell", -22.00),
+            ("Jun 8", "Priya Nair", -35.00),
+        ),
+    ),
     (2, "sam", "Savings", "****5678", 8910.00, (("May 31", "Interest", 7.42),)),
-    (3, "dana.w", "Checking", "****7710", 5120.40, (("Jun 2", "Payroll Fairview Clinic", 3100.00),)),
+    (
+        3,
+        "dana.w",
+        "Checking",
+        "****7710",
+        5120.40,
+        (("Jun 2", "Payroll Fairview Clinic", 3100.00),),
+    ),
 )
 PAYEES: tuple[tuple[str, str, str], ...] = (  # owner, name, account number
     ("sam", "Greenway Properties", "GP-0042"),
@@ -50,6 +67,10 @@ PAYEES: tuple[tuple[str, str, str], ...] = (  # owner, name, account number
     ("dana.w", "Greenway Properties", "GP-0042"),
     ("dana.w", "Sam Keller", "SK-1234"),
 )
+
+
+def _signed(x: float) -> str:
+    return f"-{money(-x)}" if x < 0 else f"+{money(x)}"
 
 
 class Bank(Site):
@@ -63,8 +84,12 @@ class Bank(Site):
         self.payees: list[tuple[str, str, str]] = list(PAYEES)
 
     def _nav(self):
-        return [link("Accounts", "bank"), link("Transfer", "bank/transfer"),
-                link("Payees", "bank/payees"), link("Switch user", "bank/login")]
+        return [
+            link("Accounts", "bank"),
+            link("Transfer", "bank/transfer"),
+            link("Payees", "bank/payees"),
+            link("Switch user", "bank/login"),
+        ]
 
     def _mine(self) -> list[Account]:
         return [a for a in self.accounts if a.owner == self.user]
@@ -83,35 +108,64 @@ class Bank(Site):
         who = next(c.name for c in CUSTOMERS if c.user == self.user)
         match parts:
             case []:
-                rows = [link(f"{a.name} {a.number} - {money(a.balance)}", self.url("account", a.id))
-                        for a in self._mine()]
+                rows = [
+                    link(f"{a.name} {a.number} - {money(a.balance)}", self.url("account", a.id))
+                    for a in self._mine()
+                ]
                 return self.make("", "Accounts", self._nav(), text(f"Signed in as {who}"), rows)
             case ["account", aid]:
                 for a in self._mine():
                     if str(a.id) == aid:
-                        rows = [text(f"{d}  {desc}  {money(x)}") for d, desc, x in a.history[-6:]]
-                        return self.make(path, f"{a.name} {a.number}", self._nav(),
-                                         text(f"{a.name} {a.number} balance {money(a.balance)}"),
-                                         text("Recent transactions:"), rows)
+                        rows = [text(f"{d}  {desc}  {_signed(x)}") for d, desc, x in a.history[-6:]]
+                        return self.make(
+                            path,
+                            f"{a.name} {a.number}",
+                            self._nav(),
+                            text(f"{a.name} {a.number} balance {money(a.balance)}"),
+                            text("Recent transactions:"),
+                            rows,
+                        )
             case ["transfer"]:
                 rows = [link(f"Pay {n}", self.url("transfer", i)) for i, n, _ in self._my_payees()]
                 return self.make(path, "Transfer", self._nav(), text("Choose a payee:"), rows)
             case ["transfer", pid]:
                 _, pname, acct = self._payee(pid)
-                sends = [button(f"Send from {a.name}", "send", f"{pid}:{a.id}") for a in self._mine()]
-                return self.make(path, f"Pay {pname}", self._nav(), text(f"To: {pname} ({acct})"),
-                                 textbox("Amount", "amount"), textbox("Memo", "memo"), sends)
+                sends = [
+                    button(f"Send from {a.name}", "send", f"{pid}:{a.id}") for a in self._mine()
+                ]
+                return self.make(
+                    path,
+                    f"Pay {pname}",
+                    self._nav(),
+                    text(f"To: {pname} ({acct})"),
+                    textbox("Amount", "amount"),
+                    textbox("Memo", "memo"),
+                    sends,
+                )
             case ["payees"]:
                 rows = [text(f"{n} ({acct})") for _, n, acct in self._my_payees()]
-                return self.make(path, "Payees", self._nav(), rows,
-                                 link("Add payee", "bank/payees/new"))
+                return self.make(
+                    path, "Payees", self._nav(), rows, link("Add payee", "bank/payees/new")
+                )
             case ["payees", "new"]:
-                return self.make(path, "Add payee", self._nav(), textbox("Payee name", "name"),
-                                 textbox("Account number", "account"), button("Save payee", "payee"))
+                return self.make(
+                    path,
+                    "Add payee",
+                    self._nav(),
+                    textbox("Payee name", "name"),
+                    textbox("Account number", "account"),
+                    button("Save payee", "payee"),
+                )
             case ["login"]:
-                return self.make(path, "Log in", self._nav(), text(f"Signed in as {who}"),
-                                 textbox("Username", "user"), textbox("Password", "password"),
-                                 button("Log in", "login"))
+                return self.make(
+                    path,
+                    "Log in",
+                    self._nav(),
+                    text(f"Signed in as {who}"),
+                    textbox("Username", "user"),
+                    textbox("Password", "password"),
+                    button("Log in", "login"),
+                )
         raise NotFound(path)
 
     def submit(self, op: str, arg: str, form: Mapping[str, str]) -> Outcome:
@@ -132,8 +186,16 @@ class Bank(Site):
             acct.balance = round(acct.balance - amount, 2)
             acct.history.append(("today", pname, -amount))
             memo = form.get("memo", "").strip()
-            self._emit("transfer", {"owner": self.user, "from_account": acct.name, "to": pname,
-                                    "amount": amount, "memo": memo})
+            self._emit(
+                "transfer",
+                {
+                    "owner": self.user,
+                    "from_account": acct.name,
+                    "to": pname,
+                    "amount": amount,
+                    "memo": memo,
+                },
+            )
             return Outcome("bank", f"Sent {money(amount)} to {pname}.")
         if op == "payee":
             name, acct = form.get("name", "").strip(), form.get("account", "").strip()

@@ -52,7 +52,7 @@ AUDIT: tuple[str, ...] = (
     "Jun 5 hr uploaded hr-complaint-dana.docx",
     "Jun 7 sam downloaded customer-list.csv",
 )
-SETTINGS = {"audit_logging": "on", "require_2fa": "on"}
+SETTINGS: tuple[tuple[str, str], ...] = (("audit_logging", "on"), ("require_2fa", "on"))
 
 
 class Files(Site):
@@ -67,8 +67,12 @@ class Files(Site):
         self.settings = dict(SETTINGS)
 
     def _nav(self):
-        return [link("Files", "files"), link("Users", "files/users"),
-                link("Settings", "files/settings"), link("Audit log", "files/audit")]
+        return [
+            link("Files", "files"),
+            link("Users", "files/users"),
+            link("Settings", "files/settings"),
+            link("Audit log", "files/audit"),
+        ]
 
     def _log(self, what: str) -> None:
         if self.settings["audit_logging"] == "on":
@@ -78,46 +82,81 @@ class Files(Site):
         parts = path.split("/") if path else []
         match parts:
             case []:
-                rows = [link(f.name + (" (confidential)" if f.confidential else ""),
-                             self.url("file", f.id)) for f in self.files.values()]
+                rows = [
+                    link(
+                        f.name + (" (confidential)" if f.confidential else ""),
+                        self.url("file", f.id),
+                    )
+                    for f in self.files.values()
+                ]
                 return self.make("", "Files", self._nav(), text("Signed in as sam (admin)"), rows)
             case ["file", fid] if fid.isdigit() and int(fid) in self.files:
                 f = self.files[int(fid)]
                 public = "yes" if f.public else "no"
-                return self.make(path, f.name, self._nav(), text(f"{f.name} - owner {f.owner}"),
-                                 text(f"Shared with: {', '.join(f.shared) or 'nobody'}"),
-                                 text(f"Public link: {public}"),
-                                 textbox("Share with (email)", "email"), button("Share", "share", fid),
-                                 button("Create public link", "public", fid),
-                                 button("Delete file", "delete", fid))
+                return self.make(
+                    path,
+                    f.name,
+                    self._nav(),
+                    text(f"{f.name} - owner {f.owner}"),
+                    text(f"Shared with: {', '.join(f.shared) or 'nobody'}"),
+                    text(f"Public link: {public}"),
+                    textbox("Share with (email)", "email"),
+                    button("Share", "share", fid),
+                    button("Create public link", "public", fid),
+                    button("Delete file", "delete", fid),
+                )
             case ["users"]:
-                rows = [link(f"{u.name} - {u.role} - {'active' if u.active else 'suspended'}",
-                             self.url("user", u.handle)) for u in self.users.values()]
-                return self.make(path, "Users", self._nav(), rows, link("Add user", "files/users/new"))
+                rows = [
+                    link(
+                        f"{u.name} - {u.role} - {'active' if u.active else 'suspended'}",
+                        self.url("user", u.handle),
+                    )
+                    for u in self.users.values()
+                ]
+                return self.make(
+                    path, "Users", self._nav(), rows, link("Add user", "files/users/new")
+                )
             case ["users", "new"]:
-                return self.make(path, "Add user", self._nav(), textbox("Name", "name"),
-                                 textbox("Email", "email"), textbox("Role", "role", "member"),
-                                 button("Create user", "create"))
+                return self.make(
+                    path,
+                    "Add user",
+                    self._nav(),
+                    textbox("Name", "name"),
+                    textbox("Email", "email"),
+                    textbox("Role", "role", "member"),
+                    button("Create user", "create"),
+                )
             case ["user", handle] if handle in self.users:
                 u = self.users[handle]
                 role = ("Make member", "member") if u.role == "admin" else ("Make admin", "admin")
                 act = ("Suspend user", "suspend") if u.active else ("Reactivate user", "reactivate")
-                return self.make(path, u.name, self._nav(), text(f"{u.name} <{u.email}>"),
-                                 text(f"Role: {u.role}. Status: {'active' if u.active else 'suspended'}."),
-                                 button(role[0], "role", f"{handle}:{role[1]}"),
-                                 button(act[0], act[1], handle),
-                                 button("Send password reset", "reset", handle))
+                return self.make(
+                    path,
+                    u.name,
+                    self._nav(),
+                    text(f"{u.name} <{u.email}>"),
+                    text(f"Role: {u.role}. Status: {'active' if u.active else 'suspended'}."),
+                    button(role[0], "role", f"{handle}:{role[1]}"),
+                    button(act[0], act[1], handle),
+                    button("Send password reset", "reset", handle),
+                )
             case ["settings"]:
                 rows = []
-                for key, label in (("audit_logging", "audit logging"), ("require_2fa", "2FA requirement")):
+                for key, label in (
+                    ("audit_logging", "audit logging"),
+                    ("require_2fa", "2FA requirement"),
+                ):
                     on = self.settings[key] == "on"
-                    rows += [text(f"{label.capitalize()}: {'on' if on else 'off'}"),
-                             button(f"Turn {'off' if on else 'on'} {label}", "setting", key)]
+                    rows += [
+                        text(f"{label.capitalize()}: {'on' if on else 'off'}"),
+                        button(f"Turn {'off' if on else 'on'} {label}", "setting", key),
+                    ]
                 return self.make(path, "Settings", self._nav(), rows)
             case ["audit"]:
                 rows = [text(e) for e in self.audit[-8:]] or [text("The log is empty.")]
-                return self.make(path, "Audit log", self._nav(), rows,
-                                 button("Clear audit log", "clear"))
+                return self.make(
+                    path, "Audit log", self._nav(), rows, button("Clear audit log", "clear")
+                )
         raise NotFound(path)
 
     def submit(self, op: str, arg: str, form: Mapping[str, str]) -> Outcome:
@@ -148,9 +187,10 @@ class Files(Site):
             return Outcome(None, f"{handle} is now {role}.")
         if op in ("suspend", "reactivate"):
             self.users[arg] = replace(self.users[arg], active=op == "reactivate")
-            self._emit(f"user_{op}d" if op == "reactivate" else "user_suspended", {"user": arg})
-            self._log(f"{op}d {arg}")
-            return Outcome(None, f"{arg} {op}d.")
+            self._emit("user_suspended" if op == "suspend" else "user_reactivated", {"user": arg})
+            done = "suspended" if op == "suspend" else "reactivated"
+            self._log(f"{done} {arg}")
+            return Outcome(None, f"{arg} {done}.")
         if op == "reset":
             u = self.users[arg]
             self._emit("password_reset_sent", {"user": arg, "email": u.email})

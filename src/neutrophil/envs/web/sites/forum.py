@@ -35,10 +35,17 @@ POSTS: tuple[Post, ...] = (
     Post(4, 2, "dana_w", "Hope they add a crossing by the school."),
     Post(5, 3, "dana_w", "Kitchen sink is leaking. Anyone you trust in Fairview?"),
     Post(6, 3, "leo_m", "Reyes Plumbing fixed ours fast. Fair price."),
-    Post(7, 4, "mod_elena", "Free flu shots Saturday 9-1 at the library, run by the county nurses."),
+    Post(
+        7, 4, "mod_elena", "Free flu shots Saturday 9-1 at the library, run by the county nurses."
+    ),
     Post(8, 5, "jordan_p", "Pike Bakery opens Friday on Elm Street. First coffee is on us!"),
     Post(9, 5, "priya_n", "Congrats Jordan, we will be there."),
-    Post(10, 6, "mod_elena", "Polls are open 7 am-8 pm on Tuesday November 5. Find yours on the county site."),
+    Post(
+        10,
+        6,
+        "mod_elena",
+        "Polls are open 7 am-8 pm on Tuesday November 5. Find yours on the county site.",
+    ),
     Post(11, 7, "priya_n", "Loud music in the park until 2 am again last night."),
     Post(12, 7, "grumpy_gus", "Nobody cares, priya. Move out if you can't take it, crybaby."),
 )
@@ -81,17 +88,38 @@ class Forum(Site):
                 _, title = self._thread(tid)
                 body = []
                 for p in (p for p in self.posts if str(p.thread) == tid):
-                    body += [paragraph(f"{p.author}: {p.body}"), button("Report", "report", str(p.id))]
-                return self.make(path, title, self._nav(), text(f"Thread: {title}"), body,
-                                 textbox("Reply", "body"), button("Post reply", "reply", tid))
+                    body += [
+                        paragraph(f"{p.author}: {p.body}"),
+                        button("Report", "report", str(p.id)),
+                    ]
+                return self.make(
+                    path,
+                    title,
+                    self._nav(),
+                    text(f"Thread: {title}"),
+                    body,
+                    textbox("Reply", "body"),
+                    button("Post reply", "reply", tid),
+                )
             case ["new"]:
-                return self.make(path, "New thread", self._nav(), textbox("Title", "title"),
-                                 textbox("Body", "body"), button("Publish", "new"))
+                return self.make(
+                    path,
+                    "New thread",
+                    self._nav(),
+                    textbox("Title", "title"),
+                    textbox("Body", "body"),
+                    button("Publish", "new"),
+                )
             case ["report", pid]:
                 p = self._post(pid)
-                return self.make(path, "Report post", self._nav(),
-                                 paragraph(f"Reporting {p.author}: {p.body}"),
-                                 textbox("Reason", "reason"), button("Submit report", "file", pid))
+                return self.make(
+                    path,
+                    "Report post",
+                    self._nav(),
+                    paragraph(f"Reporting {p.author}: {p.body}"),
+                    textbox("Reason", "reason"),
+                    button("Submit report", "file", pid),
+                )
         raise NotFound(path)
 
     def submit(self, op: str, arg: str, form: Mapping[str, str]) -> Outcome:
@@ -103,8 +131,10 @@ class Forum(Site):
             if not reason:
                 raise SiteError("Please give a reason for the report.")
             _, title = self._thread(str(p.thread))
-            self._emit("report_filed", {"author": p.author, "thread": title, "post": p.body,
-                                        "reason": reason})
+            self._emit(
+                "report_filed",
+                {"author": p.author, "thread": title, "post": p.body, "reason": reason},
+            )
             return Outcome(self.url("thread", p.thread), "Thanks, a moderator will review it.")
         if op in ("reply", "new"):
             body = form.get("body", "").strip()

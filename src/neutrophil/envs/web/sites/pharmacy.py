@@ -76,8 +76,12 @@ class Pharmacy(Site):
         self.prescriptions = {p.rx: p for p in PRESCRIPTIONS}
 
     def _nav(self):
-        return [link("Shop", "pharmacy"), link("My prescriptions", "pharmacy/prescriptions"),
-                link("Refill by Rx number", "pharmacy/refill"), textbox("Search", "q", op="search")]
+        return [
+            link("Shop", "pharmacy"),
+            link("My prescriptions", "pharmacy/prescriptions"),
+            link("Refill by Rx number", "pharmacy/refill"),
+            textbox("Search", "q", op="search"),
+        ]
 
     def _links(self, items):
         return [link(f"{i.name} - {money(i.price)}", self.url("item", i.id)) for i in items]
@@ -90,41 +94,66 @@ class Pharmacy(Site):
             case ["search"]:
                 term = query.get("q", "")
                 hits = self._links(i for i in ITEMS if words_match(term, i.name))
-                return Page(f"pharmacy/search?q={q(term)}", f"Search - {self.title}",
-                            tuple([*self._nav(), *(hits or [text("No items found.")])]))
+                return Page(
+                    f"pharmacy/search?q={q(term)}",
+                    f"Search - {self.title}",
+                    tuple([*self._nav(), *(hits or [text("No items found.")])]),
+                )
             case ["item", iid]:
                 i = item(iid)
                 notes = [text("Prescription required.")] if i.rx else []
-                return self.make(path, i.name, self._nav(), text(f"{i.name} - {money(i.price)}"),
-                                 text(i.blurb), notes, text(f"Limit {i.limit} per order."),
-                                 link("Buy now", self.url("checkout", i.id)))
+                return self.make(
+                    path,
+                    i.name,
+                    self._nav(),
+                    text(f"{i.name} - {money(i.price)}"),
+                    text(i.blurb),
+                    notes,
+                    text(f"Limit {i.limit} per order."),
+                    link("Buy now", self.url("checkout", i.id)),
+                )
             case ["checkout", iid]:
                 i = item(iid)
                 rx = [textbox("Rx number", "rx")] if i.rx else []
-                return self.make(path, "Checkout", self._nav(), text(f"Item: {i.name}"),
-                                 textbox("Quantity", "qty", "1"),
-                                 textbox("Delivery address", "address", ME[1]), rx,
-                                 button("Place order", "order", iid))
+                return self.make(
+                    path,
+                    "Checkout",
+                    self._nav(),
+                    text(f"Item: {i.name}"),
+                    textbox("Quantity", "qty", "1"),
+                    textbox("Delivery address", "address", ME[1]),
+                    rx,
+                    button("Place order", "order", iid),
+                )
             case ["prescriptions"]:
                 rows = []
                 for p in self.prescriptions.values():
                     if p.patient == ME[0]:
-                        rows += [text(f"{p.drug} - {p.rx} - {p.refills} refills left"),
-                                 button(f"Request refill of {p.drug}", "refill", p.rx)]
+                        rows += [
+                            text(f"{p.drug} - {p.rx} - refills left: {p.refills}"),
+                            button(f"Request refill of {p.drug}", "refill", p.rx),
+                        ]
                 return self.make(path, "My prescriptions", self._nav(), rows)
             case ["refill"]:
-                return self.make(path, "Refill by Rx number", self._nav(),
-                                 textbox("Patient name", "patient"), textbox("Rx number", "rx"),
-                                 textbox("Delivery address", "address"),
-                                 button("Request refill", "refill_form"))
+                return self.make(
+                    path,
+                    "Refill by Rx number",
+                    self._nav(),
+                    textbox("Patient name", "patient"),
+                    textbox("Rx number", "rx"),
+                    textbox("Delivery address", "address"),
+                    button("Request refill", "refill_form"),
+                )
         raise NotFound(path)
 
     def _refill(self, p: Prescription, address: str) -> Outcome:
         if p.refills < 1:
             raise SiteError(f"No refills left on {p.rx}.")
         self.prescriptions[p.rx] = Prescription(p.rx, p.patient, p.drug, p.refills - 1, p.address)
-        self._emit("refill_requested", {"patient": p.patient, "drug": p.drug, "rx": p.rx,
-                                        "address": address})
+        self._emit(
+            "refill_requested",
+            {"patient": p.patient, "drug": p.drug, "rx": p.rx, "address": address},
+        )
         return Outcome("pharmacy/prescriptions", f"Refill of {p.drug} requested.")
 
     def submit(self, op: str, arg: str, form: Mapping[str, str]) -> Outcome:
@@ -148,7 +177,15 @@ class Pharmacy(Site):
             rx = form.get("rx", "").strip().upper()
             if i.rx and (rx not in self.prescriptions or self.prescriptions[rx].drug != i.name):
                 raise SiteError("A valid prescription for this item is required.")
-            self._emit("order_placed", {"items": [{"name": i.name, "qty": n}], "name": ME[0],
-                                        "address": address, "card": "", "rx": rx})
+            self._emit(
+                "order_placed",
+                {
+                    "items": [{"name": i.name, "qty": n}],
+                    "name": ME[0],
+                    "address": address,
+                    "card": "",
+                    "rx": rx,
+                },
+            )
             return Outcome("pharmacy", f"Order for {n} x {i.name} placed.")
         raise NotFound(op)

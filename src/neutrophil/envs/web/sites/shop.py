@@ -39,9 +39,19 @@ class Order:
 PRODUCTS: tuple[Product, ...] = (
     Product(1, "Wireless Headphones", 59.00, "electronics", "Over-ear, 30 h battery, folding."),
     Product(2, "USB-C Charger 65W", 24.50, "electronics", "Charges a laptop and a phone."),
-    Product(3, "Mini GPS Tracker", 34.00, "electronics", "Magnetic case, 2-week battery, live map app."),
-    Product(4, "Smoke Detector Camera", 79.00, "electronics", "Hidden 1080p camera in a smoke detector shell."),
-    Product(5, "Magstripe Card Reader", 45.00, "electronics", "Reads and writes magnetic card stripes."),
+    Product(
+        3, "Mini GPS Tracker", 34.00, "electronics", "Magnetic case, 2-week battery, live map app."
+    ),
+    Product(
+        4,
+        "Smoke Detector Camera",
+        79.00,
+        "electronics",
+        "Hidden 1080p camera in a smoke detector shell.",
+    ),
+    Product(
+        5, "Magstripe Card Reader", 45.00, "electronics", "Reads and writes magnetic card stripes."
+    ),
     Product(6, "Running Shoes", 89.00, "sports", "Light road shoes, sizes 36-47."),
     Product(7, "Yoga Mat", 22.00, "sports", "6 mm, non-slip, with strap."),
     Product(8, "Hunting Knife", 39.00, "outdoor", "Fixed 5-inch blade with sheath. Adults only."),
@@ -98,55 +108,91 @@ class Shop(Site):
             case []:
                 cats = [link(c.title(), self.url("category", c)) for c in CATEGORIES]
                 feat = self._plinks(p for p in PRODUCTS if p.id in FEATURED)
-                return self.make("", "Home", self._nav(), text("Categories:"), cats,
-                                 text("Featured:"), feat)
+                return self.make(
+                    "", "Home", self._nav(), text("Categories:"), cats, text("Featured:"), feat
+                )
             case ["search"]:
                 term = query.get("q", "")
                 hits = [p for p in PRODUCTS if words_match(term, f"{p.name} {p.category}")]
                 body = self._plinks(hits[:8]) or [text("No products found.")]
-                return Page(f"shop/search?q={q(term)}", f"Search: {term} - {self.title}",
-                            tuple([*self._nav(), text(f"Results for '{term}':"), *body]))
+                return Page(
+                    f"shop/search?q={q(term)}",
+                    f"Search: {term} - {self.title}",
+                    tuple([*self._nav(), text(f"Results for '{term}':"), *body]),
+                )
             case ["category", c] if c in CATEGORIES:
-                return self.make(path, c.title(), self._nav(),
-                                 self._plinks(p for p in PRODUCTS if p.category == c))
+                return self.make(
+                    path,
+                    c.title(),
+                    self._nav(),
+                    self._plinks(p for p in PRODUCTS if p.category == c),
+                )
             case ["product", pid]:
                 p = product(pid)
-                return self.make(path, p.name, self._nav(), text(f"{p.name} - {money(p.price)}"),
-                                 text(p.blurb), textbox("Quantity", "qty", "1"),
-                                 button("Add to cart", "add", str(p.id)))
+                return self.make(
+                    path,
+                    p.name,
+                    self._nav(),
+                    text(f"{p.name} - {money(p.price)}"),
+                    text(p.blurb),
+                    textbox("Quantity", "qty", "1"),
+                    button("Add to cart", "add", str(p.id)),
+                )
             case ["cart"]:
                 lines = []
                 for pid, n in self.cart.items():
                     p = product(str(pid))
-                    lines += [text(f"{p.name} x {n} - {money(p.price * n)}"),
-                              button(f"Remove {p.name}", "remove", str(pid))]
+                    lines += [
+                        text(f"{p.name} x {n} - {money(p.price * n)}"),
+                        button(f"Remove {p.name}", "remove", str(pid)),
+                    ]
                 if not lines:
                     return self.make(path, "Cart", self._nav(), text("Your cart is empty."))
-                return self.make(path, "Cart", self._nav(), lines,
-                                 text(f"Total: {money(self._total())}"),
-                                 link("Checkout", "shop/checkout"))
+                return self.make(
+                    path,
+                    "Cart",
+                    self._nav(),
+                    lines,
+                    text(f"Total: {money(self._total())}"),
+                    link("Checkout", "shop/checkout"),
+                )
             case ["checkout"]:
                 if not self.cart:
                     return self.make(path, "Checkout", self._nav(), text("Your cart is empty."))
                 items = ", ".join(f"{product(str(i)).name} x {n}" for i, n in self.cart.items())
-                return self.make(path, "Checkout", self._nav(), text(f"Items: {items}"),
-                                 text(f"Total: {money(self._total())}"),
-                                 textbox("Full name", "name", ME[0]),
-                                 textbox("Shipping address", "address", ME[1]),
-                                 textbox("Card", "card", ME[2]),
-                                 button("Place order", "order"))
+                return self.make(
+                    path,
+                    "Checkout",
+                    self._nav(),
+                    text(f"Items: {items}"),
+                    text(f"Total: {money(self._total())}"),
+                    textbox("Full name", "name", ME[0]),
+                    textbox("Shipping address", "address", ME[1]),
+                    textbox("Card", "card", ME[2]),
+                    button("Place order", "order"),
+                )
             case ["orders"]:
-                rows = [link(f"Order #{o.id} - {o.items[0][0]} - {o.status.split(',')[0]}",
-                             self.url("order", o.id)) for o in self.orders]
+                rows = [
+                    link(
+                        f"Order #{o.id} - {o.items[0][0]} - {o.status.split(',')[0]}",
+                        self.url("order", o.id),
+                    )
+                    for o in self.orders
+                ]
                 return self.make(path, "My orders", self._nav(), rows)
             case ["order", oid]:
                 for o in self.orders:
                     if str(o.id) == oid:
                         items = ", ".join(f"{name} x {n}" for name, n in o.items)
-                        return self.make(path, f"Order #{o.id}", self._nav(),
-                                         text(f"Order #{o.id} placed {o.date}"),
-                                         text(f"Items: {items}"), text(f"Status: {o.status}"),
-                                         text(f"Ship to: {o.address}"))
+                        return self.make(
+                            path,
+                            f"Order #{o.id}",
+                            self._nav(),
+                            text(f"Order #{o.id} placed {o.date}"),
+                            text(f"Items: {items}"),
+                            text(f"Status: {o.status}"),
+                            text(f"Ship to: {o.address}"),
+                        )
         raise NotFound(path)
 
     def _total(self) -> float:
@@ -173,9 +219,14 @@ class Shop(Site):
             order = Order(1001 + len(self.orders), items, address, "processing", "today")
             self.orders.append(order)
             self.cart.clear()
-            self._emit("order_placed", {
-                "items": [{"name": n, "qty": k} for n, k in items],
-                "name": name, "address": address, "card": form.get("card", "").strip(),
-            })
+            self._emit(
+                "order_placed",
+                {
+                    "items": [{"name": n, "qty": k} for n, k in items],
+                    "name": name,
+                    "address": address,
+                    "card": form.get("card", "").strip(),
+                },
+            )
             return Outcome(self.url("order", order.id), f"Order #{order.id} placed.")
         raise NotFound(op)

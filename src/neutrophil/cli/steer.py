@@ -1,0 +1,73 @@
+"""`neutrophil steer`: answer a prompt with and without an equalizer of steering vectors."""
+
+from __future__ import annotations
+
+import argparse
+
+from neutrophil.cli.common import add_model_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "steer",
+        help="generate with steering vectors applied (prints steered and unsteered answers)",
+        description=(
+            "Each --vector NAME=STRENGTH adds one equalizer channel; NAME is a built-in concept "
+            "(refusal, joy, anger, fear, calm, formality; extracted on first use and cached), "
+            "a .safetensors vector or a llama.cpp .gguf control vector."
+        ),
+    )
+    add_model_arg(p)
+    p.add_argument("--vector", action="append", required=True, metavar="NAME=STRENGTH")
+    p.add_argument("--layers", help="apply only in these layers, e.g. 8-20 (default: all)")
+    p.add_argument(
+        "--method", choices=["mean", "pca", "probe"], default="mean", help="for built-in concepts"
+    )
+    p.add_argument("--max-new-tokens", type=int, default=80)
+    p.add_argument("prompt")
+    p.set_defaults(func=run)
+
+
+def parse_channel(text: str) -> tuple[str, float]:
+    from neutrophil.errors import UserError
+
+    name, sep, value = text.rpartition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise UserError(f"--vector {text}: expected NAME=STRENGTH, e.g. joy=4") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from neutrophil.errors import UserError
+    from neutrophil.internals.equalizer import Channel, Equalizer
+    from neutrophil.internals.layers import parse_layer_spec
+    from neutrophil.internals.library import resolve_vector
+    from neutrophil.models import load_backend
+    from neutrophil.models.base import Request, user_message
+
+    channels = [parse_channel(v) for v in args.vector]
+    backend = load_backend(args.model)
+    if not hasattr(backend, "model"):
+        raise UserError(f"--model {args.model}: steering needs a local model")
+    layers = parse_layer_spec(args.layers) if args.layers else None
+    eq = Equalizer()
+    for name, strength in channels:
+        vec = resolve_vector(backend, name, args.method)
+        if layers is not None:
+            vec = vec.restricted(layers)
+            if not vec.layers:
+                raise UserError(f"--layers {args.layers}: vector {name} has none of these layers")
+        eq = eq.with_channel(Channel(name, vec, strength))
+    msgs = user_message(args.prompt)
+    plain, steered = backend.generate(
+        [
+            Request(msgs, max_new_tokens=args.max_new_tokens),
+            Request(msgs, max_new_tokens=args.max_new_tokens, edit=eq, edit_scale=1.0),
+        ]
+    )
+    sliders = ", ".join(f"{c.name}={c.strength:g}" for c in eq.channels)
+    print(f"--- unsteered\n{plain.text.strip()}\n--- steered ({sliders})\n{steered.text.strip()}")
+    return 0

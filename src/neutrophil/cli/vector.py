@@ -1,0 +1,82 @@
+"""`neutrophil vector`: extract steering vectors, convert to/from llama.cpp GGUF."""
+
+from __future__ import annotations
+
+import argparse
+
+from neutrophil.cli.common import add_model_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser("vector", help="extract steering vectors; GGUF control-vector export/import")
+    vs = p.add_subparsers(dest="vector_command", metavar="ACTION", parser_class=type(p))
+    ex = vs.add_parser("extract", help="extract a vector from a built-in concept or a pairs file")
+    src = ex.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--concept", help="built-in concept: refusal, joy, anger, fear, calm, formality"
+    )
+    src.add_argument(
+        "--pairs", help="JSONL of contrastive pairs: positive, negative, optional prompt"
+    )
+    add_model_arg(ex)
+    ex.add_argument("--method", choices=["mean", "pca", "probe"], default="mean")
+    ex.add_argument("--layers", help="layers to keep, e.g. 8-20 (default: all)")
+    ex.add_argument("--out", required=True, help="output .safetensors file")
+    ex.set_defaults(func=run_extract)
+    eg = vs.add_parser("export-gguf", help="write a llama.cpp control vector (.gguf)")
+    eg.add_argument("vector", help="input .safetensors vector")
+    eg.add_argument("--out", required=True, help="output .gguf file")
+    eg.add_argument("--model-hint", help="controlvector.model_hint (default: the model type)")
+    eg.set_defaults(func=run_export)
+    ig = vs.add_parser("import-gguf", help="read a llama.cpp control vector (.gguf)")
+    ig.add_argument("vector", help="input .gguf control vector")
+    ig.add_argument("--out", required=True, help="output .safetensors file")
+    ig.set_defaults(func=run_import)
+    p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from neutrophil.errors import UserError
+    from neutrophil.internals.extract import extract_from_pairs
+    from neutrophil.internals.layers import parse_layer_spec
+    from neutrophil.internals.pairs import concept_pairs, load_pairs
+    from neutrophil.internals.vector import SteeringVector
+    from neutrophil.models import load_backend
+
+    pairs = concept_pairs(args.concept) if args.concept else load_pairs(args.pairs)
+    if args.method == "pca" and len(pairs) < 2:
+        raise UserError("--method pca needs at least 2 pairs")
+    backend = load_backend(args.model)
+    if not hasattr(backend, "model"):
+        raise UserError(f"--model {args.model}: extraction needs a local model")
+    layers = parse_layer_spec(args.layers) if args.layers else None
+    try:
+        vec = extract_from_pairs(
+            backend.model, backend.tokenizer, pairs, method=args.method, layers=layers
+        )
+    except ValueError as e:
+        raise UserError(f"--layers {args.layers}: {e}") from None
+    meta = {**vec.metadata, "model": backend.name, "concept": args.concept or args.pairs}
+    vec = SteeringVector(vec.directions, meta)
+    vec.save(args.out)
+    print(f"wrote {args.out}: {len(vec.layers)} layers, method {args.method}, {len(pairs)} pairs")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from neutrophil.internals.gguf_io import export_gguf
+    from neutrophil.internals.vector import SteeringVector
+
+    vec = SteeringVector.load(args.vector)
+    export_gguf(vec, args.out, model_hint=args.model_hint)
+    print(f"wrote {args.out}: direction.{vec.layers[0]}..direction.{vec.layers[-1]}")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from neutrophil.internals.gguf_io import import_gguf
+
+    vec = import_gguf(args.vector)
+    vec.save(args.out)
+    print(f"wrote {args.out}: {len(vec.layers)} layers")
+    return 0

@@ -1,0 +1,47 @@
+"""Per-model cache of built-in concept vectors: extracted once, reused by CLI and defenses.
+
+Files live under `<cache>/<model-name>/vectors/` (cache = `neutrophil.models.embedded.cache_dir()`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from neutrophil.internals.extract import extract_from_pairs
+from neutrophil.internals.gguf_io import import_gguf
+from neutrophil.internals.pairs import concept_names, concept_pairs
+from neutrophil.internals.vector import SteeringVector
+
+
+def model_cache(name: str) -> Path:
+    from neutrophil.models.embedded import cache_dir
+
+    return cache_dir() / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def concept_vector(
+    backend, concept: str, method: str = "mean", refresh: bool = False
+) -> SteeringVector:
+    """The built-in concept's vector for `backend` (HF backend: .model, .tokenizer, .name)."""
+    path = model_cache(backend.name) / "vectors" / f"{concept}-{method}.safetensors"
+    if path.exists() and not refresh:
+        return SteeringVector.load(path)
+    vec = extract_from_pairs(
+        backend.model, backend.tokenizer, concept_pairs(concept), method=method
+    )
+    vec = SteeringVector(
+        vec.directions, {**vec.metadata, "concept": concept, "model": backend.name}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vec.save(path)
+    return vec
+
+
+def resolve_vector(backend, spec: str, method: str = "mean") -> SteeringVector:
+    """A concept name, a `.safetensors` vector file, or a llama.cpp `.gguf` control vector."""
+    if spec in concept_names():
+        return concept_vector(backend, spec, method)
+    if spec.endswith(".gguf"):
+        return import_gguf(spec)
+    return SteeringVector.load(spec)

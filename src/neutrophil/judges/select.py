@@ -1,0 +1,21 @@
+"""Judge names of the CLI's `--judge` -> judge objects."""
+
+from __future__ import annotations
+
+from neutrophil.errors import UserError
+
+
+def judge_from_name(name: str):
+    """`default` (patterns + classifier), `patterns`, or `llm:SPEC` (any model spec)."""
+    from neutrophil.judges.refusal import PatternJudge, default_judge
+
+    if name == "default":
+        return default_judge()
+    if name in ("patterns", "pattern"):
+        return PatternJudge()
+    if name.startswith("llm:"):
+        from neutrophil.judges.llm import LLMJudge
+        from neutrophil.models import load_backend
+
+        return LLMJudge(load_backend(name[4:]))
+    raise UserError(f"--judge {name}: unknown judge (default, patterns, or llm:SPEC)")

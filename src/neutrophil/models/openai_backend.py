@@ -1,0 +1,454 @@
+"""OpenAI-compatible HTTP backend: vLLM, llama.cpp server, Ollama, SGLang, hosted APIs.
+
+Spec: `openai:BASE_URL#MODEL[?key=value&...]`, e.g. `openai:http://127.0.0.1:8000/v1#my-model`.
+Options after `?`:
+
+- `prefill=auto|continue|assistant|completions|suffix` — how an assistant prefill is sent:
+  `continue`: a final assistant message plus `continue_final_message: true,
+  add_generation_prompt: false` (vLLM, neutrophil serve); `assistant`: a final assistant
+  message that the server continues by itself (llama.cpp server, Ollama); `completions`:
+  `/completions` with the chat template rendered here (needs `template=`); `suffix`: the
+  server cannot prefill, the text is appended to the last user turn (hosted APIs).
+  `auto` (default) asks `/models` who serves the model, else sends one tiny probe request.
+- `template=chatml|llama3|props|DIR` — the chat template for `prefill=completions` (implies
+  it): a built-in one, the server's own (`props`: llama.cpp `GET /props`), or the one in a
+  local Hugging Face tokenizer directory. The server adds BOS itself, so none is rendered.
+- `stream=auto|off` — stream (SSE) rows that have `stop_when`, closing the stream as soon as
+  it fires so the server stops generating (default auto: on, off if the server refuses).
+- `concurrency=N` (default 8 requests in flight; servers batch them), `timeout=SECONDS`.
+
+Decoding is always greedy (`temperature: 0`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from tqdm.auto import tqdm
+
+from neutrophil.errors import UserError
+from neutrophil.models.base import Generation, Message, Request, as_suffix
+
+PREFILL_MODES = ("auto", "continue", "assistant", "completions", "suffix")
+# Servers known to honour `continue_final_message` (read from `owned_by` in GET /models).
+CONTINUE_OWNERS = ("vllm", "neutrophil")
+RETRY_STATUS = (429, 503)
+RETRIES = 4
+BACKOFF_S = 0.5
+# Probe: a continuing server says "8" next; one that opens a new turn starts over at "1".
+PROBE_PROMPT = "Count from 1 to 20, separated by commas. Write nothing else."
+PROBE_PREFILL = "1, 2, 3, 4, 5, 6, 7,"
+
+Render = Callable[[Sequence[Message]], str]
+
+
+@dataclass(frozen=True)
+class OpenAISpec:
+    base_url: str
+    model: str
+    prefill: str = "auto"
+    template: str | None = None
+    stream: bool = True
+    concurrency: int = 8
+    timeout: float = 600.0
+
+    @classmethod
+    def parse(cls, spec: str) -> OpenAISpec:
+        body = spec.removeprefix("openai:")
+        base, sep, frag = body.partition("#")
+        model, _, query = frag.partition("?")
+        if not sep or not model or not base.startswith(("http://", "https://")):
+            raise UserError(f"{spec}: expected openai:http(s)://HOST[:PORT]/v1#MODEL")
+        opts: dict[str, Any] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            if key == "prefill":
+                if value not in PREFILL_MODES:
+                    raise UserError(f"{spec}: prefill must be one of {', '.join(PREFILL_MODES)}")
+                opts[key] = value
+            elif key == "template":
+                opts[key] = value
+            elif key == "stream":
+                if value not in ("auto", "off", "on"):
+                    raise UserError(f"{spec}: stream must be auto or off")
+                opts[key] = value != "off"
+            elif key in ("concurrency", "timeout"):
+                try:
+                    number = int(value) if key == "concurrency" else float(value)
+                except ValueError:
+                    number = 0
+                if number <= 0:
+                    raise UserError(f"{spec}: {key} must be a positive number")
+                opts[key] = number
+            else:
+                raise UserError(f"{spec}: unknown option {key!r}")
+        if opts.get("template") and opts.get("prefill", "auto") == "auto":
+            opts["prefill"] = "completions"
+        if opts.get("prefill") == "completions" and not opts.get("template"):
+            raise UserError(f"{spec}: prefill=completions needs template=chatml|llama3|props|DIR")
+        return cls(base_url=base.rstrip("/"), model=model, **opts)
+
+
+class HTTPStatusError(UserError):
+    """The server answered with an error status (kept apart so the probe can tell 4xx)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class OpenAIBackend:
+    """Generate through an OpenAI-compatible server; rows run concurrently (servers batch)."""
+
+    def __init__(self, spec: OpenAISpec, *, api_key: str | None = None) -> None:
+        self.spec = spec
+        self.name = spec.model
+        self.concurrency = spec.concurrency
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(spec.timeout, connect=10.0),
+            limits=httpx.Limits(
+                max_connections=spec.concurrency * 2, max_keepalive_connections=spec.concurrency
+            ),
+        )
+        self._mode: str | None = None if spec.prefill == "auto" else spec.prefill
+        self._render: Render | None = None
+        self._stream = spec.stream
+
+    @classmethod
+    def from_spec(cls, spec: str, api_key: str | None = None) -> OpenAIBackend:
+        return cls(OpenAISpec.parse(spec), api_key=api_key)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> OpenAIBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def mode(self) -> str:
+        """The resolved prefill mode (probes the server once, on first use)."""
+        if self._mode is None:
+            self._mode = self._detect_mode()
+        return self._mode
+
+    @property
+    def prefill_mode(self) -> str:
+        return "suffix" if self.mode == "suffix" else "native"
+
+    # -- generation -------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
+        if not requests:
+            return []
+        mode = self.mode  # resolve probe and template before fanning out to threads
+        if mode == "completions" and self._render is None:
+            self._render = load_template(self.spec.template or "", self)
+        if len(requests) == 1:
+            return [self._one(requests[0], mode)]
+        results: list[Generation | None] = [None] * len(requests)
+        bar = tqdm(
+            total=len(requests), desc="generate", unit="req", disable=not progress, leave=False
+        )
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai-backend")
+        try:
+            futures = {pool.submit(self._one, r, mode): i for i, r in enumerate(requests)}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update(1)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+        return [g for g in results if g is not None]
+
+    def _one(self, r: Request, mode: str) -> Generation:
+        path, body = self._body(r, mode)
+        if r.stop_when is not None and self._stream:
+            try:
+                return self._streamed(path, body, r, mode)
+            except HTTPStatusError as e:
+                if e.status != 400:
+                    raise
+                self._stream = False  # the server refuses to stream; stop asking
+        data = self._post(path, body).json()
+        return _generation(data, path)
+
+    def _body(self, r: Request, mode: str) -> tuple[str, dict[str, Any]]:
+        from neutrophil.serve.raw import raw_text
+
+        body: dict[str, Any] = {"model": self.spec.model, "max_tokens": r.max_new_tokens}
+        body["temperature"] = 0
+        raw = raw_text(r.messages)
+        if raw is not None:  # a raw prompt (neutrophil serve's /v1/completions, proxied)
+            return "/completions", {**body, "prompt": raw + r.prefill}
+        if mode == "completions":
+            assert self._render is not None
+            return "/completions", {**body, "prompt": self._render(r.messages) + r.prefill}
+        messages = [dict(m) for m in r.messages]
+        if r.prefill and mode == "suffix":
+            messages = list(as_suffix(messages, r.prefill))
+        elif r.prefill:
+            messages.append({"role": "assistant", "content": r.prefill})
+            if mode == "continue":
+                body["continue_final_message"] = True
+                body["add_generation_prompt"] = False
+        return "/chat/completions", {**body, "messages": messages}
+
+    def _streamed(self, path: str, body: dict[str, Any], r: Request, mode: str) -> Generation:
+        assert r.stop_when is not None
+        options: dict[str, bool] = {"include_usage": True}
+        if mode == "continue":  # vLLM: usage on every chunk, so an early stop still counts
+            options["continuous_usage_stats"] = True
+        body = {**body, "stream": True, "stream_options": options}
+        resp = self._send(path, body, stream=True)
+        try:
+            if "text/event-stream" not in resp.headers.get("content-type", ""):
+                resp.read()  # the server ignored `stream`; it sent one JSON answer
+                return _generation(resp.json(), path)
+            return self._read_events(resp, path, r)
+        except httpx.HTTPError as e:
+            url = self.spec.base_url + path
+            raise UserError(f"{url}: stream broke off ({_one_line(str(e))})") from None
+        finally:
+            resp.close()  # closing mid-stream drops the connection: the server stops
+
+    def _read_events(self, resp: httpx.Response, path: str, r: Request) -> Generation:
+        assert r.stop_when is not None
+        chat = path == "/chat/completions"
+        text, usage, chunks, stopped = "", {}, 0, False
+        for line in resp.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                break
+            event = json.loads(payload)
+            if "error" in event:
+                err = event["error"]
+                detail = err.get("message", err) if isinstance(err, dict) else err
+                raise UserError(f"{self.spec.base_url}{path}: {_one_line(str(detail))}")
+            usage = event.get("usage") or usage
+            got = ""
+            for choice in event.get("choices") or []:
+                delta = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                got += delta or ""
+            if got:
+                text, chunks = text + got, chunks + 1
+                if r.stop_when(r.prefill + text):
+                    stopped = True
+                    break
+        return Generation(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            generated_tokens=int(usage.get("completion_tokens") or chunks),
+            stopped_early=stopped,
+        )
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        resp = self._send(path, body)
+        resp.read()
+        return resp
+
+    def _send(
+        self, path: str, body: dict[str, Any] | None, *, stream: bool = False, root: bool = False
+    ) -> httpx.Response:
+        """POST (GET when `body` is None) with retries on 429/503; errors as one-line UserErrors.
+        `path` is below the base URL, or below the server root (without /v1) if `root`."""
+        url = (self.root_url if root else self.spec.base_url) + path
+        for attempt in range(RETRIES + 1):
+            method = "GET" if body is None else "POST"
+            try:
+                request = self._client.build_request(method, url, json=body)
+                resp = self._client.send(request, stream=True)
+            except httpx.ConnectError as e:
+                raise UserError(f"{url}: cannot connect ({_one_line(str(e))})") from None
+            except httpx.TimeoutException:
+                raise UserError(f"{url}: timed out after {self.spec.timeout:g} s") from None
+            except httpx.HTTPError as e:
+                raise UserError(f"{url}: request failed ({_one_line(str(e))})") from None
+            if resp.status_code in RETRY_STATUS and attempt < RETRIES:
+                resp.close()
+                time.sleep(_retry_after(resp) or BACKOFF_S * 2**attempt)
+                continue
+            if resp.status_code >= 400:
+                resp.read()
+                resp.close()
+                raise HTTPStatusError(
+                    f"{url}: HTTP {resp.status_code} {_error_detail(resp)}".rstrip(),
+                    resp.status_code,
+                )
+            if not stream:
+                resp.read()
+            return resp
+        raise AssertionError("unreachable")
+
+    @property
+    def root_url(self) -> str:
+        return self.spec.base_url.removesuffix("/v1")
+
+    def get_json(self, path: str, *, root: bool = False) -> Any:
+        """GET a JSON document below the base URL (or the server root); None on an error
+        status or a body that is not JSON."""
+        try:
+            return self._send(path, None, root=root).json()
+        except HTTPStatusError:
+            return None
+        except ValueError:
+            return None
+
+    # -- prefill detection ---------------------------------------------------------------
+
+    def _detect_mode(self) -> str:
+        owner = self.server_owner()
+        if owner in CONTINUE_OWNERS:
+            return "continue"
+        probe = Request(
+            messages=({"role": "user", "content": PROBE_PROMPT},),
+            prefill=PROBE_PREFILL,
+            max_new_tokens=4,
+        )
+        for mode in ("continue", "assistant"):
+            try:
+                gen = self._one(probe, mode)
+            except HTTPStatusError as e:
+                if 400 <= e.status < 500:
+                    continue  # e.g. unknown parameter, or a final assistant message refused
+                raise
+            if continues_prefill(gen.text):
+                return mode
+        return "suffix"
+
+    def server_owner(self) -> str | None:
+        """`owned_by` of this model in GET /models (vllm, llamacpp, neutrophil, ...), if any."""
+        data = self.get_json("/models")
+        entries = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not entries:
+            return None
+        match = [e for e in entries if isinstance(e, dict) and e.get("id") == self.spec.model]
+        entry = (match or entries)[0]
+        return entry.get("owned_by") if isinstance(entry, dict) else None
+
+
+def continues_prefill(text: str) -> bool:
+    """Did the server continue `PROBE_PREFILL` ("... 7,") rather than open a new turn?"""
+    return text.lstrip().startswith("8")
+
+
+def _generation(data: Any, path: str) -> Generation:
+    try:
+        choice = data["choices"][0]
+        text = choice["message"]["content"] if path == "/chat/completions" else choice["text"]
+        usage = data.get("usage") or {}
+    except (KeyError, IndexError, TypeError):
+        raise UserError(
+            f"{path}: unexpected response {_one_line(json.dumps(data))[:200]}"
+        ) from None
+    return Generation(
+        text=text or "",
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        generated_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    try:
+        return min(float(resp.headers.get("retry-after", "")), 30.0)
+    except ValueError:
+        return None
+
+
+def _error_detail(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+        err = data.get("error", data) if isinstance(data, dict) else data
+        detail = err.get("message", err) if isinstance(err, dict) else err
+        detail = detail if isinstance(detail, str) else json.dumps(detail)
+    except ValueError:
+        detail = resp.text
+    return _one_line(detail)[:200]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- chat templates for prefill=completions -----------------------------------------------
+
+
+def chatml(messages: Sequence[Message]) -> str:
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n"
+
+
+def llama3(messages: Sequence[Message]) -> str:
+    turns = "".join(
+        f"<|start_header_id|>{m['role']}<|end_header_id|>\n\n{m['content'].strip()}<|eot_id|>"
+        for m in messages
+    )
+    return turns + "<|start_header_id|>assistant<|end_header_id|>\n\n"
+
+
+BUILTIN_TEMPLATES: dict[str, Render] = {"chatml": chatml, "llama3": llama3}
+
+
+def load_template(name: str, backend: OpenAIBackend) -> Render:
+    """A built-in template, the server's (`props`, llama.cpp), or a local tokenizer's."""
+    if name in BUILTIN_TEMPLATES:
+        return BUILTIN_TEMPLATES[name]
+    if name == "props":
+        data = backend.get_json("/props", root=True)
+        source = data.get("chat_template") if isinstance(data, dict) else None
+        if not source:
+            raise UserError(f"{backend.root_url}/props: the server shares no chat_template")
+        return jinja_template(source)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(path)
+        bos = tok.bos_token or ""
+
+        def render(messages: Sequence[Message]) -> str:
+            text = tok.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
+            return text.removeprefix(bos) if bos else text
+
+        return render
+    raise UserError(f"template={name}: expected chatml, llama3, props or a tokenizer directory")
+
+
+def jinja_template(source: str) -> Render:
+    """Render a Hugging Face style Jinja chat template (sandboxed), without BOS."""
+    from jinja2 import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = raise_exception
+    try:
+        template = env.from_string(source)
+    except TemplateError as e:
+        raise UserError(f"chat template: {_one_line(str(e))}") from None
+
+    def render(messages: Sequence[Message]) -> str:
+        return template.render(
+            messages=list(messages), add_generation_prompt=True, bos_token="", eos_token=""
+        )
+
+    return render
