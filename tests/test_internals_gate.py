@@ -92,12 +92,15 @@ def test_default_for_fits_on_builtin_split_and_caches(tmp_path, monkeypatch):
 
     monkeypatch.setenv("NEUTROPHIL_CACHE", str(tmp_path))
     backend = TinyBackend()
-    d = build_local_defense("gated-steer", backend=backend, options={"strength": "2", "layers": "1"})
+    d = build_local_defense(
+        "gated-steer", backend=backend, options={"strength": "2", "layers": "1"}
+    )
     assert isinstance(d, GatedSteerDefense) and d.strength == 2.0
     assert d.vector.layers == (1,)
     files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
     assert files == ["gate.json", "refusal.safetensors"]
     again = build_local_defense("gated-prefix", backend=backend, options={"layers": "1"})
-    assert again.gate == d.gate or again.gate.layer == d.gate.layer  # loaded from the cache
+    assert again.gate.layer == d.gate.layer  # loaded from the cache
+    assert torch.allclose(again.gate.probe.weight, d.gate.probe.weight)
     with pytest.raises(UserError):
         build_local_defense("steer", backend=backend, options={"strength": "lots"})

@@ -58,7 +58,7 @@ def _pick(history: Sequence[Scored]) -> Scored | None:
     if not complete:
         return None
     # Ties go to the earlier round, then the earlier candidate: deterministic.
-    return max(reversed(complete), key=lambda s: s.score)
+    return max(complete, key=lambda s: s.score)
 
 
 def run_search(

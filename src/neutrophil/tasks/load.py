@@ -150,12 +150,22 @@ def load_tasks(
     return tasks
 
 
+def _interleave(tasks: list[Task]) -> list[Task]:
+    """Round-robin over sub-groups (web site, else category), keeping file order inside each."""
+    subs: dict[str | None, list[Task]] = {}
+    for t in tasks:
+        subs.setdefault(t.site or t.category, []).append(t)
+    lists = list(subs.values())
+    return [lst[i] for i in range(max(map(len, lists))) for lst in lists if i < len(lst)]
+
+
 def balanced_sample(tasks: list[Task], n: int) -> list[Task]:
-    """First tasks of each (domain, kind, borderline) group, round-robin, in file order."""
+    """Round-robin over (domain, kind, borderline) groups; inside a group, over sites or
+    categories. Deterministic, so the same limit always picks the same tasks."""
     groups: dict[tuple[str, str, bool], list[Task]] = {}
     for t in tasks:
         groups.setdefault((t.domain, t.kind, t.borderline), []).append(t)
-    queues = list(groups.values())
+    queues = [_interleave(g) for g in groups.values()]
     out: list[Task] = []
     i = 0
     while len(out) < n:

@@ -20,7 +20,11 @@ WRAPPED_EVERY = 3  # every 3rd harmful request also appears inside a jailbreak-s
 
 
 def refusal(category: str, rng: random.Random) -> str:
-    parts = [rng.choice(OPENINGS), rng.choice(REASONS[category]), rng.choice(ALTERNATIVES[category])]
+    parts = [
+        rng.choice(OPENINGS),
+        rng.choice(REASONS[category]),
+        rng.choice(ALTERNATIVES[category]),
+    ]
     if category == "selfharm":
         parts = parts[1:]  # lead with care, not with "I can't"
     return " ".join(parts)
@@ -36,13 +40,29 @@ def _chat(prompt: str, answer: str, kind: str, category: str) -> dict:
 
 def _computed(rng: random.Random) -> Iterator[tuple[str, str]]:
     """Small tasks whose helpful answers are computed, so they are right by construction."""
-    words = "apple river candle zebra mango orbit velvet tiger lemon puzzle harbor quartz".split()
+    words = [
+        "apple",
+        "river",
+        "candle",
+        "zebra",
+        "mango",
+        "orbit",
+        "velvet",
+        "tiger",
+        "lemon",
+        "puzzle",
+        "harbor",
+        "quartz",
+    ]
     for _ in range(25):
         a, b = rng.randint(12, 99), rng.randint(3, 49)
         yield f"What is {a} times {b}?", f"{a} × {b} = {a * b}."
     for _ in range(25):
         km = rng.randint(2, 120)
-        yield f"Convert {km} kilometres to miles.", f"{km} km is about {km * 0.621371:.1f} miles (1 km ≈ 0.621 miles)."
+        yield (
+            f"Convert {km} kilometres to miles.",
+            f"{km} km is about {km * 0.621371:.1f} miles (1 km ≈ 0.621 miles).",
+        )
     for _ in range(25):
         picked = rng.sample(words, rng.randint(4, 6))
         yield (
@@ -51,10 +71,16 @@ def _computed(rng: random.Random) -> Iterator[tuple[str, str]]:
         )
     for _ in range(25):
         p, total = rng.choice((5, 10, 15, 20, 25, 30, 40, 75)), rng.randint(2, 60) * 10
-        yield f"What is {p}% of {total}?", f"{p}% of {total} is {p * total / 100:g}, because {total} × {p}/100 = {p * total / 100:g}."
+        yield (
+            f"What is {p}% of {total}?",
+            f"{p}% of {total} is {p * total / 100:g}, because {total} × {p}/100 = {p * total / 100:g}.",
+        )
     for _ in range(25):
         w = rng.choice(words)
-        yield f"How many letters are in the word \"{w}\"?", f"The word \"{w}\" has {len(w)} letters: {'-'.join(w)}."
+        yield (
+            f'How many letters are in the word "{w}"?',
+            f'The word "{w}" has {len(w)} letters: {"-".join(w)}.',
+        )
 
 
 def build_rows(seed: int = SEED) -> list[dict]:
@@ -77,7 +103,9 @@ def build_rows(seed: int = SEED) -> list[dict]:
 
 def write(path: Path, seed: int = SEED) -> int:
     rows = build_rows(seed)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return len(rows)
 
 

@@ -111,8 +111,13 @@ def finetune(
     merge: bool = False,
     progress: bool = True,
     data_name: str | None = None,
+    stop_at: int | None = None,
 ) -> TrainResult:
-    """Train a LoRA adapter on `data` (a spec or conversations) on top of model `base`."""
+    """Train a LoRA adapter on `data` (a spec or conversations) on top of model `base`.
+
+    `stop_at`: checkpoint after that many steps and return without finishing (a time box;
+    rerunning without it continues from the checkpoint).
+    """
     from neutrophil.models import load_backend
 
     config = config or TrainConfig()
@@ -186,6 +191,18 @@ def finetune(
         losses.append(round(loss.item(), 5))
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        if stop_at is not None and step + 1 >= stop_at and step + 1 < steps:
+            save_checkpoint(
+                out,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                step=step + 1,
+                losses=losses,
+                key=key,
+            )
+            bar.close()
+            return TrainResult(out, step + 1, tuple(losses), merge, start)
         if (step + 1) % config.save_every == 0 and step + 1 < steps:
             save_checkpoint(
                 out,

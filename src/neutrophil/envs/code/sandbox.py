@@ -140,6 +140,9 @@ def run_tests(
                     pass_fds=(write_fd,),
                     start_new_session=True,  # its own process group, killed as one
                 )
+            except BaseException:
+                os.close(read_fd)
+                raise
             finally:
                 os.close(write_fd)
             timed_out = False
@@ -153,7 +156,7 @@ def run_tests(
             except subprocess.TimeoutExpired:
                 timed_out = True
             finally:
-                _kill_group(proc.pid)  # also reaps anything the code left running
+                _kill_group(proc.pid)  # also ends anything the code left running
                 proc.wait()
             report = _read_available(read_fd)
             out.seek(0)

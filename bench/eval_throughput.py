@@ -1,0 +1,80 @@
+"""Evaluation throughput: the naive way vs the harness way, in one process, same tasks.
+
+naive   = batch size 1, full token budget (no early stopping);
+harness = batched across tasks (web: live episodes batched step by step), generation
+          stopped per row as soon as the verdict is fixed.
+
+Prints tasks/s, generated tokens/s, the speedup, and the share of identical verdicts.
+Usage: python bench/eval_throughput.py [--model SPEC] [--limit N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from neutrophil.agent import Agent
+from neutrophil.judges import default_judge
+from neutrophil.models import load_backend
+from neutrophil.tasks import load_tasks
+
+
+def verdict_key(t):
+    v = t.verdict
+    return (v.refused, v.success, v.harmful_done)
+
+
+def timed_run(agent, tasks):
+    start = time.perf_counter()
+    result = agent.run(tasks)
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--tasks", default="builtin")
+    ap.add_argument("--limit", type=int, default=48)
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved repetitions (median reported)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    tasks = load_tasks(args.tasks, limit=args.limit)
+    backend = load_backend(args.model)
+    judge = default_judge()
+    judge.judge(["warm-up"], ["warm-up text that is not a refusal at all, just words"])
+    naive = Agent(backend, judge=judge, early_stop=False)
+    fast = Agent(backend, judge=judge, early_stop=True)
+
+    times = {"naive": [], "harness": []}
+    results = {}
+    for _ in range(args.rounds):  # interleaved: the VM's speed drifts over minutes
+        backend.batch_size = 1
+        s, results["naive"] = timed_run(naive, tasks)
+        times["naive"].append(s)
+        backend.batch_size = 32
+        s, results["harness"] = timed_run(fast, tasks)
+        times["harness"].append(s)
+
+    print(f"model {backend.name}; {len(tasks)} tasks ({args.tasks}, balanced sample); rounds {args.rounds}")
+    for name in ("naive", "harness"):
+        t = statistics.median(times[name])
+        gen = results[name].cost.generated_tokens
+        print(f"{name:8s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens")
+    speedup = statistics.median(times["naive"]) / statistics.median(times["harness"])
+    same = [
+        verdict_key(a) == verdict_key(b)
+        for a, b in zip(results["naive"].transcripts, results["harness"].transcripts, strict=True)
+    ]
+    print(f"speedup {speedup:.1f}x; identical verdicts {sum(same)}/{len(same)} = {100 * sum(same) / len(same):.1f}%")
+    for a, b, ok in zip(results["naive"].transcripts, results["harness"].transcripts, same, strict=True):
+        if not ok:
+            print(f"  differs: {a.task_id}: naive {verdict_key(a)} vs harness {verdict_key(b)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""`neutrophil lab`: align -> measure -> agentic fine-tune -> measure -> cure -> measure, one report."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+HELP = "reproduce safety erosion from benign agentic fine-tuning, and its cure, in one report"
+
+
+def register(sub) -> None:
+    from neutrophil.models import DEFAULT_MODEL
+
+    p = sub.add_parser(
+        "lab",
+        help=HELP,
+        description=HELP
+        + ". Stages: the model as shipped, after safety-alignment SFT, after agentic LoRA "
+        "fine-tuning, then with a PING prefix (and a gated prefix where available), all "
+        "measured on the same held-out tasks. Writes DIR/report.html; rerunning skips "
+        "finished stages.",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="SPEC",
+        help=f"starting model (default: {DEFAULT_MODEL}; tiny with --quick)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a minutes-long smoke run of the same code on the tiny random model",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="held-out tasks measured per stage")
+    p.add_argument(
+        "--align-steps", type=int, metavar="N", help="optimizer steps of the alignment SFT"
+    )
+    p.add_argument(
+        "--agentic-steps", type=int, metavar="N", help="optimizer steps of the agentic fine-tune"
+    )
+    p.add_argument(
+        "--no-search",
+        action="store_true",
+        help="cure with a fixed guard prefix instead of a PING search",
+    )
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from neutrophil.cli.common import positive_int
+    from neutrophil.training.lab import LabConfig, quick_config, run_lab
+
+    for flag, value in (
+        ("--limit", args.limit),
+        ("--align-steps", args.align_steps),
+        ("--agentic-steps", args.agentic_steps),
+        ("--threads", args.threads),
+    ):
+        positive_int(flag, value)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    config = quick_config(args.model) if args.quick else LabConfig()
+    if args.model and not args.quick:
+        config = replace(config, model=args.model)
+    if args.limit:
+        config = replace(config, eval_limit=args.limit)
+    if args.align_steps:
+        config = replace(config, align=replace(config.align, max_steps=args.align_steps))
+    if args.agentic_steps:
+        config = replace(config, agentic=replace(config.agentic, max_steps=args.agentic_steps))
+    if args.no_search:
+        config = replace(config, search=False)
+    out = Path(args.out)
+    stages = run_lab(out, config)
+    from neutrophil.training.lab_report import markdown_table
+
+    print(markdown_table(stages))
+    print(f"report: {out / 'report.html'}")
+    return 0

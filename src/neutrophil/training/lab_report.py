@@ -1,0 +1,189 @@
+"""`DIR/report.html` and `DIR/stages.md` for `neutrophil lab`: table, plot, training curves, verdict."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from neutrophil.report.html import esc, page, png, section, table
+
+RATES = (
+    ("refusal_rate", "RR"),
+    ("attack_success_rate", "ASR"),
+    ("success_rate", "SR"),
+    ("over_refusal_rate", "over-refusal"),
+)
+
+PAPER = (
+    "The published study fully fine-tuned 8-9B models on about 9k web and 7k code benign agent "
+    "trajectories (lr 1e-5, 1 epoch, cosine). For Llama-3.1-8B on web tasks, refusal of harmful "
+    "tasks fell from 26% to 7% and attack success rose from 33% to 64%, while benign success "
+    "rose from 2% to 22%. This lab repeats the recipe at toy scale (LoRA, tens of steps, a "
+    "135M model), so its numbers show the mechanism on this model, not the paper's magnitudes."
+)
+
+
+def fmt(r: dict[str, Any]) -> str:
+    if not r or not r.get("n"):
+        return "n/a"
+    return f"{100 * r['value']:.0f}% [{100 * r['lo']:.0f}, {100 * r['hi']:.0f}]"
+
+
+def stage_rows(stages: Sequence[Any]) -> list[list[str]]:
+    return [[s.name, s.label] + [fmt(s.metrics["rates"][k]) for k, _ in RATES] for s in stages]
+
+
+def markdown_table(stages: Sequence[Any]) -> str:
+    head = "| stage | what | " + " | ".join(h for _, h in RATES) + " |"
+    sep = "|" + "---|" * (2 + len(RATES))
+    return "\n".join([head, sep] + ["| " + " | ".join(r) + " |" for r in stage_rows(stages)])
+
+
+def findings(stages: Sequence[Any]) -> list[str]:
+    """Plain sentences comparing the aligned and the agentic model (whatever happened)."""
+    by = {s.name: s.metrics["rates"] for s in stages}
+    out = []
+    a, g = by.get("2-aligned"), by.get("3-agentic")
+    if a and g and a["refusal_rate"]["n"]:
+        ra, rg = a["refusal_rate"], g["refusal_rate"]
+        delta = 100 * (rg["value"] - ra["value"])
+        overlap = not (rg["hi"] < ra["lo"] or ra["hi"] < rg["lo"])
+        if delta < 0:
+            out.append(
+                f"Agentic fine-tuning lowered refusal of harmful tasks from {fmt(ra)} to {fmt(rg)} "
+                f"({delta:+.0f} points){'; the 95% intervals overlap, so at this sample size the drop is not conclusive' if overlap else ''}."
+            )
+        else:
+            out.append(
+                f"Agentic fine-tuning did NOT reduce refusal on this model: RR went from {fmt(ra)} to {fmt(rg)} "
+                f"({delta:+.0f} points). The erosion reported for 8B models is not reproduced at this scale and budget."
+            )
+        out.append(
+            f"Attack success: {fmt(a['attack_success_rate'])} -> {fmt(g['attack_success_rate'])}; "
+            f"benign success: {fmt(a['success_rate'])} -> {fmt(g['success_rate'])}."
+        )
+    if g and "4-ping" in by:
+        p = by["4-ping"]
+        out.append(
+            f"The PING prefix moves the agentic model's RR from {fmt(g['refusal_rate'])} to {fmt(p['refusal_rate'])}, "
+            f"SR from {fmt(g['success_rate'])} to {fmt(p['success_rate'])}, over-refusal from "
+            f"{fmt(g['over_refusal_rate'])} to {fmt(p['over_refusal_rate'])}."
+        )
+    return out
+
+
+def rates_plot(stages: Sequence[Any]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / max(1, len(stages))
+    x = np.arange(len(RATES))
+    for i, s in enumerate(stages):
+        vals, lo, hi = [], [], []
+        for k, _ in RATES:
+            r = s.metrics["rates"][k]
+            v = r["value"] if r.get("n") else np.nan
+            vals.append(v)
+            lo.append(v - r["lo"] if r.get("n") else 0)
+            hi.append(r["hi"] - v if r.get("n") else 0)
+        ax.bar(
+            x + (i - (len(stages) - 1) / 2) * width,
+            vals,
+            width,
+            yerr=[lo, hi],
+            capsize=3,
+            label=s.name,
+        )
+    ax.set_xticks(x, [h for _, h in RATES])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("rate (95% Wilson CI)")
+    ax.legend(fontsize=8, ncol=min(5, len(stages)))
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def loss_plot(out: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    any_curve = False
+    for name in ("aligned", "agentic"):
+        path = out / "models" / name / "training.json"
+        if path.is_file():
+            losses = json.loads(path.read_text())["losses"]
+            ax.plot(range(1, len(losses) + 1), losses, label=name)
+            any_curve = True
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (assistant tokens)")
+    if any_curve:
+        ax.legend()
+    return fig
+
+
+def domain_rows(stages: Sequence[Any]) -> list[list[str]]:
+    rows = []
+    for s in stages:
+        for d, rates in sorted(s.metrics.get("by_domain", {}).items()):
+            rows.append([s.name, d] + [fmt(rates[k]) for k, _ in RATES])
+    return rows
+
+
+def write_report(out: Path, stages: Sequence[Any], config: Any) -> Path:
+    headers = ["stage", "what"] + [h for _, h in RATES]
+    cure = next((s.note for s in stages if s.name == "4-ping"), "")
+    prefix = next((s.defense.get("prefix", "") for s in stages if s.name == "4-ping"), "")
+    tasks = stages[0].metrics["tasks"] if stages else 0
+    sections = [
+        section(
+            "What this is",
+            f"<p>{esc(PAPER)}</p>",
+            f"<p>Model: <code>{esc(config.model)}</code>. Every stage is measured on the same "
+            f"{tasks} held-out tasks (test split, balanced over chat/code/web and harmful/benign).</p>",
+        ),
+        section(
+            "Findings", "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in findings(stages)) + "</ul>"
+        ),
+        section("Rates at each stage", table(headers, stage_rows(stages)), png(rates_plot(stages))),
+        section(
+            "By domain", table(["stage", "domain"] + [h for _, h in RATES], domain_rows(stages))
+        ),
+        section(
+            "The cure",
+            f"<p>How the prefix was obtained: {esc(cure)}</p><pre>{esc(prefix)}</pre>",
+        ),
+        section("Training curves", png(loss_plot(out))),
+        section(
+            "Settings",
+            f"<pre>{esc(json.dumps(json.loads((out / 'lab_config.json').read_text()), indent=1))}</pre>",
+        ),
+    ]
+    path = out / "report.html"
+    path.write_text(
+        page("neutrophil lab: agentic fine-tuning erodes refusal", sections), encoding="utf-8"
+    )
+    (out / "stages.md").write_text(markdown_table(stages) + "\n")
+    (out / "stages.json").write_text(
+        json.dumps(
+            [
+                {
+                    "name": s.name,
+                    "label": s.label,
+                    "model": s.model_dir,
+                    "defense": s.defense,
+                    "rates": s.metrics["rates"],
+                }
+                for s in stages
+            ],
+            indent=1,
+        )
+    )
+    return path
