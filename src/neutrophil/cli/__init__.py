@@ -15,7 +15,19 @@ from neutrophil import __version__
 from neutrophil.errors import UserError
 
 # Each module exposes `register(subparsers)`; order is the order of `--help`.
-COMMANDS = ("eval", "judge", "optimize", "demo", "probe", "vector", "steer", "finetune", "lab", "serve")
+COMMANDS = (
+    "eval",
+    "judge",
+    "optimize",
+    "demo",
+    "probe",
+    "gates",
+    "vector",
+    "steer",
+    "finetune",
+    "lab",
+    "serve",
+)
 
 
 class _Parser(argparse.ArgumentParser):
