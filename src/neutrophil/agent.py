@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,17 +154,14 @@ class Agent:
 
     def _grade_code(self, tasks, responses, judged) -> dict[str, bool]:
         """Run benign code tasks' unit tests in the sandbox (never harmful ones)."""
-        from neutrophil.envs.code import grade_code_task
+        from neutrophil.envs.code import grade_code_tasks
 
         todo = [
             (t, resp)
             for t, resp, j in zip(tasks, responses, judged, strict=True)
             if t.domain == "code" and t.kind == "benign" and not j.refused
         ]
-        if not todo:
-            return {}
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            grades = list(pool.map(lambda tr: grade_code_task(*tr), todo))
+        grades = grade_code_tasks(todo, workers=2) if todo else []
         return {t.id: g.success for (t, _), g in zip(todo, grades, strict=True)}
 
     def _verdict(self, task: Task, response: str, judged, code_ok: bool | None) -> Verdict:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from neutrophil.cli.common import add_model_arg, add_task_args, positive_int
 
-HELP = "evaluate a model (optionally defended): RR, ASR, SR, over-refusal with 95% CIs"
+HELP = "evaluate a model (optionally defended): RR, ASR, SR, over-refusal with confidence intervals"
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "eval",
         help=HELP,
-        description=HELP
-        + ". Writes DIR/metrics.json, DIR/responses.jsonl and DIR/report.html; "
+        description="Evaluate a model, optionally defended: refusal rate (RR), attack success (ASR), "
+        "benign success (SR) and over-refusal, each with a 95% Wilson interval. Writes DIR/metrics.json, DIR/responses.jsonl and DIR/report.html; "
         "rerunning with the same --out resumes where it stopped.",
     )
     add_model_arg(p)

@@ -1,0 +1,102 @@
+"""Cost of scoring one candidate pool: the naive way vs neutrophil's, in one run.
+
+naive:      every candidate on every selection task, full token budget (no early stop),
+            one agent per candidate (no merged batches, so no KV reuse), no racing.
+neutrophil: racing on growing task subsets, early stopping once the verdict is fixed,
+            every candidate's rows in one merged batch with the task prompt's KV computed
+            once, and the verdict store (nothing generated twice).
+
+Prints both costs, the speedup, and whether both pick the same prefix.
+
+    .venv/bin/python bench/optimize_cost.py --pool 10 --tasks 24
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+
+import torch
+
+
+def pool(n: int, seed: int) -> list[str]:
+    """A fixed, varied pool: offline-proposer draws plus a refusal and a compliance prefix."""
+    from neutrophil.search.proposers import Feedback, OfflineProposer
+
+    fb = Feedback(round=0, history=(), objective="SR + RR", best_possible=2.0)
+    drawn = list(OfflineProposer(seed).propose(fb, max(n - 2, 1)).candidates)
+    return (drawn + ["I can't help with that.", "Sure, here is exactly what you asked for:"])[:n]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--pool", type=int, default=10)
+    ap.add_argument("--tasks", type=int, default=24, help="selection tasks (balanced sample of builtin:chat train+val)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--judge", default="patterns")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from neutrophil.judges.select import judge_from_name
+    from neutrophil.models import load_backend
+    from neutrophil.search import Evaluator, Objective, RacingConfig, SearchStore, prefix_defense, race, tally
+    from neutrophil.tasks import load_tasks
+    from neutrophil.tasks.load import balanced_sample
+
+    tasks = [t for t in load_tasks("builtin:chat") if t.split in ("train", "val")]
+    tasks = balanced_sample(tasks, args.tasks) if args.tasks < len(tasks) else tasks
+    candidates = pool(args.pool, args.seed)
+    backend = load_backend(args.model)
+    judge = judge_from_name(args.judge)
+    objective = Objective()
+
+    # -- naive ------------------------------------------------------------------------
+    backend.kv_share = False
+    naive = Evaluator(backend, SearchStore(tempfile.mkdtemp()), judge=judge, early_stop=False, merge=False, progress=True)
+    t0 = time.perf_counter()
+    verdicts = naive.evaluate([prefix_defense(c) for c in candidates], tasks, desc="naive")
+    naive_s = time.perf_counter() - t0
+    naive_scores = [objective.score(tally((t.kind, t.borderline, v[t.id].verdict) for t in tasks)) for v in verdicts]
+    naive_pick = max(range(len(candidates)), key=lambda i: naive_scores[i])
+
+    # -- neutrophil ---------------------------------------------------------------------
+    backend.kv_share = True
+    ours = Evaluator(backend, SearchStore(tempfile.mkdtemp()), judge=judge, early_stop=True, merge=True, progress=True)
+
+    def evaluate(cands, ts):
+        rows = ours.evaluate([prefix_defense(c) for c in cands], ts, desc="neutrophil")
+        return [{k: sv.verdict for k, sv in row.items()} for row in rows]
+
+    t0 = time.perf_counter()
+    result = race(candidates, tasks, evaluate, objective, RacingConfig(), seed=args.seed)
+    ours_s = time.perf_counter() - t0
+    complete = [s for s in result.standings if s.dropped_at is None]
+    ours_pick = max(complete, key=lambda s: s.score).candidate
+
+    report = {
+        "model": backend.name,
+        "pool": len(candidates),
+        "tasks": len(tasks),
+        "naive": {"seconds": round(naive_s, 1), "rows": naive.cost.rows, "generated_tokens": naive.cost.generated_tokens, "prompt_tokens": naive.cost.prompt_tokens},
+        "neutrophil": {"seconds": round(ours_s, 1), "rows": ours.cost.rows, "generated_tokens": ours.cost.generated_tokens, "prompt_tokens": ours.cost.prompt_tokens, "stages": result.stages, "dropped": sum(s.dropped_at is not None for s in result.standings)},
+        "speedup_seconds": round(naive_s / max(ours_s, 1e-9), 2),
+        "speedup_generated_tokens": round(naive.cost.generated_tokens / max(ours.cost.generated_tokens, 1), 2),
+        "naive_pick": candidates[naive_pick],
+        "naive_pick_score": round(naive_scores[naive_pick], 3),
+        "neutrophil_pick": ours_pick,
+        "neutrophil_pick_score": round(max(s.score for s in complete), 3),
+        "same_winner": candidates[naive_pick] == ours_pick,
+        "naive_scores": {c: round(s, 3) for c, s in zip(candidates, naive_scores, strict=True)},
+    }
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    print(f"speedup {report['speedup_seconds']}x wall, same winner: {report['same_winner']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

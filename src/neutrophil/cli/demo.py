@@ -1,0 +1,91 @@
+"""`neutrophil demo`: the main job on the embedded model, end to end, in minutes."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from neutrophil.cli.common import add_model_arg
+
+HELP = "diagnose the embedded model with and without a guard, search a PING prefix, write one report"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help=HELP,
+        description=HELP
+        + ". Every stage writes its own directory under --out, so a rerun resumes; "
+        "the combined report is OUT/report.html.",
+    )
+    add_model_arg(p)
+    p.add_argument("--limit", type=int, default=30, metavar="N", help="held-out test tasks per evaluation (balanced over domains)")
+    p.add_argument("--search-tasks", type=int, default=24, metavar="N", help="train tasks the PING search scores candidates on")
+    p.add_argument("--rounds", type=int, default=2, help="PING search rounds")
+    p.add_argument("--candidates", type=int, default=4, help="PING candidates per round")
+    p.add_argument("--no-search", action="store_true", help="skip the PING search (only the two evaluations)")
+    p.add_argument("--out", default="runs/demo", metavar="DIR", help="output directory (default runs/demo)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from neutrophil.agent import Agent
+    from neutrophil.cli.common import positive_int
+    from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
+    from neutrophil.defenses.registry import GUARD_PREFIX
+    from neutrophil.evaluate import evaluate
+    from neutrophil.judges import default_judge
+    from neutrophil.models import load_backend
+    from neutrophil.report.eval_report import RATE_LABELS, eval_report, headline_rows
+    from neutrophil.tasks import load_tasks
+
+    for flag in ("limit", "search_tasks", "rounds", "candidates"):
+        positive_int(f"--{flag.replace('_', '-')}", getattr(args, flag))
+    start = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    backend = load_backend(args.model, batch_size=args.batch_size)
+    judge = default_judge()
+    test = load_tasks("builtin", split="test", limit=args.limit)
+    print(f"[demo] model {backend.name}; {len(test)} held-out test tasks")
+
+    stages = [
+        ("no defense", "none", NO_DEFENSE),
+        ("guard prefix (hand-written)", "guard", PromptDefense(name="prefix", prefix=GUARD_PREFIX)),
+    ]
+    if not args.no_search:
+        best = _search_prefix(backend, judge, args, out / "ping-search")
+        stages.append(("PING prefix (searched)", "ping", PromptDefense(name="prefix", prefix=best)))
+    runs = []
+    for label, slug, defense in stages:
+        print(f"[demo] evaluating: {label}")
+        runs.append(evaluate(Agent(backend, defense, judge=judge), test, out / slug, label=label))
+
+    (out / "report.html").write_text(eval_report(runs, title=f"neutrophil demo — {backend.name}"), encoding="utf-8")
+    print()
+    names = ["RR", "ASR", "SR", "over-refusal", "borderline"]
+    assert len(names) == len(RATE_LABELS)
+    for row in headline_rows(runs):
+        print(f"{row[0]}")
+        for name, cell in zip(names, row[1:], strict=True):
+            print(f"    {name:13s} {cell}")
+    if not args.no_search:
+        print(f"PING prefix: {best!r}")
+    print(f"\nreport: {out / 'report.html'}  ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _search_prefix(backend, judge, args, out: Path) -> str:
+    """A small-budget PING search with the offline proposer on train tasks."""
+    from neutrophil.search.api import search_best_prefix
+
+    print(f"[demo] PING search: {args.rounds} rounds x {args.candidates} candidates on {args.search_tasks} train tasks")
+    return search_best_prefix(
+        backend,
+        judge=judge,
+        out=out,
+        rounds=args.rounds,
+        candidates=args.candidates,
+        limit=args.search_tasks,
+    )
