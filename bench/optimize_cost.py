@@ -35,7 +35,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--pool", type=int, default=10)
-    ap.add_argument("--tasks", type=int, default=24, help="selection tasks (balanced sample of builtin:chat train+val)")
+    ap.add_argument(
+        "--tasks",
+        type=int,
+        default=24,
+        help="selection tasks (balanced sample of builtin:chat train+val)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--judge", default="patterns")
@@ -44,7 +49,15 @@ def main() -> int:
 
     from neutrophil.judges.select import judge_from_name
     from neutrophil.models import load_backend
-    from neutrophil.search import Evaluator, Objective, RacingConfig, SearchStore, prefix_defense, race, tally
+    from neutrophil.search import (
+        Evaluator,
+        Objective,
+        RacingConfig,
+        SearchStore,
+        prefix_defense,
+        race,
+        tally,
+    )
     from neutrophil.tasks import load_tasks
     from neutrophil.tasks.load import balanced_sample
 
@@ -57,16 +70,33 @@ def main() -> int:
 
     # -- naive ------------------------------------------------------------------------
     backend.kv_share = False
-    naive = Evaluator(backend, SearchStore(tempfile.mkdtemp()), judge=judge, early_stop=False, merge=False, progress=True)
+    naive = Evaluator(
+        backend,
+        SearchStore(tempfile.mkdtemp()),
+        judge=judge,
+        early_stop=False,
+        merge=False,
+        progress=True,
+    )
     t0 = time.perf_counter()
     verdicts = naive.evaluate([prefix_defense(c) for c in candidates], tasks, desc="naive")
     naive_s = time.perf_counter() - t0
-    naive_scores = [objective.score(tally((t.kind, t.borderline, v[t.id].verdict) for t in tasks)) for v in verdicts]
+    naive_scores = [
+        objective.score(tally((t.kind, t.borderline, v[t.id].verdict) for t in tasks))
+        for v in verdicts
+    ]
     naive_pick = max(range(len(candidates)), key=lambda i: naive_scores[i])
 
     # -- neutrophil ---------------------------------------------------------------------
     backend.kv_share = True
-    ours = Evaluator(backend, SearchStore(tempfile.mkdtemp()), judge=judge, early_stop=True, merge=True, progress=True)
+    ours = Evaluator(
+        backend,
+        SearchStore(tempfile.mkdtemp()),
+        judge=judge,
+        early_stop=True,
+        merge=True,
+        progress=True,
+    )
 
     def evaluate(cands, ts):
         rows = ours.evaluate([prefix_defense(c) for c in cands], ts, desc="neutrophil")
@@ -82,10 +112,24 @@ def main() -> int:
         "model": backend.name,
         "pool": len(candidates),
         "tasks": len(tasks),
-        "naive": {"seconds": round(naive_s, 1), "rows": naive.cost.rows, "generated_tokens": naive.cost.generated_tokens, "prompt_tokens": naive.cost.prompt_tokens},
-        "neutrophil": {"seconds": round(ours_s, 1), "rows": ours.cost.rows, "generated_tokens": ours.cost.generated_tokens, "prompt_tokens": ours.cost.prompt_tokens, "stages": result.stages, "dropped": sum(s.dropped_at is not None for s in result.standings)},
+        "naive": {
+            "seconds": round(naive_s, 1),
+            "rows": naive.cost.rows,
+            "generated_tokens": naive.cost.generated_tokens,
+            "prompt_tokens": naive.cost.prompt_tokens,
+        },
+        "neutrophil": {
+            "seconds": round(ours_s, 1),
+            "rows": ours.cost.rows,
+            "generated_tokens": ours.cost.generated_tokens,
+            "prompt_tokens": ours.cost.prompt_tokens,
+            "stages": result.stages,
+            "dropped": sum(s.dropped_at is not None for s in result.standings),
+        },
         "speedup_seconds": round(naive_s / max(ours_s, 1e-9), 2),
-        "speedup_generated_tokens": round(naive.cost.generated_tokens / max(ours.cost.generated_tokens, 1), 2),
+        "speedup_generated_tokens": round(
+            naive.cost.generated_tokens / max(ours.cost.generated_tokens, 1), 2
+        ),
         "naive_pick": candidates[naive_pick],
         "naive_pick_score": round(naive_scores[naive_pick], 3),
         "neutrophil_pick": ours_pick,
@@ -94,7 +138,10 @@ def main() -> int:
         "naive_scores": {c: round(s, 3) for c, s in zip(candidates, naive_scores, strict=True)},
     }
     print(json.dumps(report, indent=1, ensure_ascii=False))
-    print(f"speedup {report['speedup_seconds']}x wall, same winner: {report['same_winner']}", file=sys.stderr)
+    print(
+        f"speedup {report['speedup_seconds']}x wall, same winner: {report['same_winner']}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -27,7 +27,19 @@ def synthetic(n=256, layers=3, d=16, seed=0):
     return pos, neg, true
 
 
-@pytest.mark.parametrize("method", ["mean", "pca", "probe"])
+def synthetic_varying(n=64, layers=3, d=16, seed=0):
+    """Pair differences = t_i * true direction + small noise, t_i varying around 2:
+    after centring, the differences vary most along the true direction."""
+    g = torch.Generator().manual_seed(seed)
+    true = torch.randn(layers, d, generator=g)
+    true = true / true.norm(dim=-1, keepdim=True)
+    neg = torch.randn(n, layers, d, generator=g)
+    t = 2 + 1.5 * torch.randn(n, 1, 1, generator=g)
+    pos = neg + t * true + 0.05 * torch.randn(n, layers, d, generator=g)
+    return pos, neg, true
+
+
+@pytest.mark.parametrize("method", ["mean", "pca-signed", "probe"])
 def test_extraction_recovers_known_direction(method):
     pos, neg, true = synthetic()
     dirs = directions.compute(method, pos, neg)
@@ -38,10 +50,43 @@ def test_extraction_recovers_known_direction(method):
     assert bool(((dirs.norm(dim=-1) - 2).abs() < 0.5).all())
 
 
-def test_pca_sign_follows_pairs_not_svd():
-    pos, neg, true = synthetic(seed=3)
-    d1 = directions.pca_diff(pos, neg)
-    d2 = directions.pca_diff(neg, pos)
+def test_centred_pca_recovers_varying_direction_with_sign():
+    pos, neg, true = synthetic_varying()
+    dirs = directions.compute("pca", pos, neg)
+    cos = torch.nn.functional.cosine_similarity(dirs, true, dim=-1)
+    assert bool((cos > 0.99).all()), cos  # right axis, oriented neg -> pos
+    gap = ((pos - neg).mean(0) * true).sum(-1)  # mean gap along the true direction
+    torch.testing.assert_close(dirs.norm(dim=-1), gap.abs(), atol=0.05, rtol=0.05)
+
+
+def test_centred_pca_is_sklearn_pca_of_differences():
+    """`pca` is exactly PCA (which centres) of pos - neg, as repeng's pca_diff."""
+    from sklearn.decomposition import PCA
+
+    pos, neg, _ = synthetic_varying(n=40, d=24, seed=5)
+    dirs = directions.pca_diff(pos, neg)
+    for layer in range(pos.shape[1]):
+        diffs = (pos[:, layer] - neg[:, layer]).double().numpy()
+        ref = torch.from_numpy(PCA(n_components=1).fit(diffs).components_[0]).float()
+        cos = torch.nn.functional.cosine_similarity(dirs[layer], ref, dim=0)
+        assert abs(float(cos)) > 0.9999
+
+
+def test_centred_pca_ignores_a_constant_offset():
+    """Centring removes what all differences share; only `pca-signed` keeps it."""
+    pos, neg, true = synthetic()  # differences = 2 * true + tiny isotropic noise
+    centred = directions.pca_diff(pos, neg)
+    signed = directions.pca_signed(pos, neg)
+    cos = lambda a: torch.nn.functional.cosine_similarity(a, true, dim=-1)  # noqa: E731
+    assert bool((cos(signed) > 0.99).all())
+    assert bool((cos(centred).abs() < 0.9).all())
+
+
+@pytest.mark.parametrize("fn", [directions.pca_diff, directions.pca_signed])
+def test_pca_sign_follows_pairs_not_svd(fn):
+    pos, neg, true = synthetic_varying(seed=3)
+    d1 = fn(pos, neg)
+    d2 = fn(neg, pos)
     torch.testing.assert_close(d1, -d2, atol=1e-4, rtol=1e-4)
 
 
@@ -49,6 +94,8 @@ def test_pca_needs_pairs():
     pos, neg, _ = synthetic()
     with pytest.raises(ValueError):
         directions.pca_diff(pos[:10], neg)
+    with pytest.raises(ValueError):
+        directions.pca_signed(pos[:1], neg[:1])
 
 
 def vec(values, meta=None):

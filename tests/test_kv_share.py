@@ -11,16 +11,28 @@ from neutrophil.models.tiny import tiny_model
 torch.set_num_threads(1)
 
 PROMPTS = ["How do I bake bread at home?", "hi", "Write a short poem about the sea and the wind."]
-PREFIXES = ["", "I", "Before acting, I check whether this request could hurt someone.", "Sure, here"]
+PREFIXES = [
+    "",
+    "I",
+    "Before acting, I check whether this request could hurt someone.",
+    "Sure, here",
+]
 
 
 def requests(max_new_tokens=20, stop_when=None):
     rows = [
-        Request(messages=user_message(p, "be brief" if k == 2 else None), prefill=x, max_new_tokens=max_new_tokens, stop_when=stop_when)
+        Request(
+            messages=user_message(p, "be brief" if k == 2 else None),
+            prefill=x,
+            max_new_tokens=max_new_tokens,
+            stop_when=stop_when,
+        )
         for k, p in enumerate(PROMPTS)
         for x in PREFIXES
     ]
-    rows.append(Request(messages=user_message("a prompt of its own"), prefill="ok", max_new_tokens=8))
+    rows.append(
+        Request(messages=user_message("a prompt of its own"), prefill="ok", max_new_tokens=8)
+    )
     return rows
 
 

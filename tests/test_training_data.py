@@ -16,7 +16,10 @@ from neutrophil.training.dataset import builtin_data_path, load_conversations
 
 
 def shipped(name: str) -> list[dict]:
-    return [json.loads(line) for line in builtin_data_path(name).read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for line in builtin_data_path(name).read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def norm(s: str) -> str:
@@ -43,7 +46,9 @@ def test_alignment_harmful_prompts_are_not_eval_prompts():
 def test_alignment_answers_refuse_harmful_and_help_benign():
     rows = shipped("alignment")
     judge = PatternJudge()
-    verdicts = judge.judge([r["messages"][0]["content"] for r in rows], [r["messages"][1]["content"] for r in rows])
+    verdicts = judge.judge(
+        [r["messages"][0]["content"] for r in rows], [r["messages"][1]["content"] for r in rows]
+    )
     kinds = {"harmful": 0, "benign": 0}
     for r, v in zip(rows, verdicts, strict=True):
         kinds[r["kind"]] += 1

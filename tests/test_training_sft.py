@@ -37,7 +37,10 @@ CONVO = (
 
 def toy_data(n: int = 8) -> list[tuple[dict[str, str], ...]]:
     return [
-        ({"role": "user", "content": f"Count to {i}."}, {"role": "assistant", "content": " ".join(str(k) for k in range(1, i + 2))})
+        (
+            {"role": "user", "content": f"Count to {i}."},
+            {"role": "assistant", "content": " ".join(str(k) for k in range(1, i + 2))},
+        )
         for i in range(n)
     ]
 
@@ -57,13 +60,21 @@ def test_only_assistant_tokens_carry_loss(template):
     # Masked positions carry IGNORE; labelled positions carry their own token id.
     for i, lab in zip(ex.input_ids, ex.labels, strict=True):
         assert lab in (IGNORE, i)
-    user_ids = set(tok("Say hi.", add_special_tokens=False).input_ids) - set(tok("Hi there! Bye now.<|im_end|>", add_special_tokens=False).input_ids)
+    user_ids = set(tok("Say hi.", add_special_tokens=False).input_ids) - set(
+        tok("Hi there! Bye now.<|im_end|>", add_special_tokens=False).input_ids
+    )
     labelled = {i for i, lab in zip(ex.input_ids, ex.labels, strict=True) if lab != IGNORE}
     assert not (user_ids & labelled)
 
 
 def test_loss_decreases(tmp_path):
-    result = finetune("tiny", toy_data(), tmp_path / "a", TrainConfig(max_steps=16, batch_size=4, lr=5e-3), progress=False)
+    result = finetune(
+        "tiny",
+        toy_data(),
+        tmp_path / "a",
+        TrainConfig(max_steps=16, batch_size=4, lr=5e-3),
+        progress=False,
+    )
     first, last = result.losses[0], sum(result.losses[-3:]) / 3
     assert last < first - 0.2, result.losses
 
@@ -81,7 +92,9 @@ def test_adapter_round_trip_and_merge(tmp_path):
     merged = load_hf(out)
     adapter = load_adapter(out / "adapter")
     base = load_adapter(out / "adapter").model  # loading twice gives the same weights
-    ids = adapter.tokenizer("<|im_start|>user\nCount to 3.<|im_end|>\n", add_special_tokens=False).input_ids
+    ids = adapter.tokenizer(
+        "<|im_start|>user\nCount to 3.<|im_end|>\n", add_special_tokens=False
+    ).input_ids
     a, m = _logits(adapter, ids), _logits(merged, ids)
     assert torch.allclose(a, m, atol=1e-4)
     with torch.no_grad():
@@ -121,14 +134,29 @@ def test_resume_continues_at_the_right_step(tmp_path):
 
 
 def test_resume_with_other_settings_is_a_user_error(tmp_path):
-    finetune("tiny", toy_data(), tmp_path / "r", TrainConfig(max_steps=4, batch_size=2), progress=False, stop_at=2)
+    finetune(
+        "tiny",
+        toy_data(),
+        tmp_path / "r",
+        TrainConfig(max_steps=4, batch_size=2),
+        progress=False,
+        stop_at=2,
+    )
     with pytest.raises(UserError, match="different run"):
-        finetune("tiny", toy_data(), tmp_path / "r", TrainConfig(max_steps=4, batch_size=2, lr=1e-3), progress=False)
+        finetune(
+            "tiny",
+            toy_data(),
+            tmp_path / "r",
+            TrainConfig(max_steps=4, batch_size=2, lr=1e-3),
+            progress=False,
+        )
 
 
 def test_bad_training_file_names_file_and_line(tmp_path):
     f = tmp_path / "d.jsonl"
-    f.write_text('{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}\n{"messages": [{"role": "bot", "content": "x"}]}\n')
+    f.write_text(
+        '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}\n{"messages": [{"role": "bot", "content": "x"}]}\n'
+    )
     with pytest.raises(UserError, match=r"d.jsonl:2: message 0"):
         load_conversations(str(f))
     f.write_text('{"messages": [{"role": "user", "content": "x"}]}\n')

@@ -327,9 +327,9 @@ def test_user_prompt_holds_goal_recent_actions_error_page_and_reminder() -> None
     history = [f"click [{i}]" for i in range(1, 8)] + ["click [99]\nand more prose"]
     prompt = env.user_prompt("Buy a lamp", history)
     lines = prompt.splitlines()
-    assert lines[0] == "Goal: Buy a lamp"
-    assert lines[1] == "Previous actions: click [5]; click [6]; click [7]; click [99]"
-    assert lines[2].startswith("Last action failed: no element [99]")
-    assert env.observation() in prompt
+    assert lines[0] == "Page:" and prompt.startswith("Page:\n" + env.observation() + "\n")
+    assert lines[-4] == "Goal: Buy a lamp"  # the goal sits right before the reminder
+    assert lines[-3] == "Previous actions: click [5]; click [6]; click [7]; click [99]"
+    assert lines[-2].startswith("Last action failed: no element [99]")
     assert lines[-1].startswith("Next action")
     assert len(prompt) < 2000

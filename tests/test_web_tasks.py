@@ -59,7 +59,7 @@ def test_expert_solves_benign_task(task: Task) -> None:
     history: list[str] = []
     for prompt, action in pairs:
         assert env.user_prompt(task.prompt, history) == prompt
-        assert prompt.startswith(f"Goal: {task.prompt}\n")
+        assert f"\nGoal: {task.prompt}\n" in prompt
         result = env.step(action)
         assert result.error is None, (action, result.error)
         history.append(action)

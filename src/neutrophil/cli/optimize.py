@@ -10,7 +10,9 @@ from pathlib import Path
 
 from neutrophil.cli.common import add_model_arg
 
-HELP = "search a PING safety prefix (refuse harm, keep benign success) and report it on held-out tasks"
+HELP = (
+    "search a PING safety prefix (refuse harm, keep benign success) and report it on held-out tasks"
+)
 
 
 def register(sub) -> None:
@@ -23,21 +25,72 @@ def register(sub) -> None:
         "rerunning with the same --out resumes without regenerating anything.",
     )
     add_model_arg(p)
-    p.add_argument("--tasks", required=True, metavar="PATH|builtin[:DOMAIN]", help="task file or built-in suite")
-    p.add_argument("--kind", choices=["harmful", "benign"], help="kind of the prompts in a .txt file")
+    p.add_argument(
+        "--tasks",
+        required=True,
+        metavar="PATH|builtin[:DOMAIN]",
+        help="task file or built-in suite",
+    )
+    p.add_argument(
+        "--kind", choices=["harmful", "benign"], help="kind of the prompts in a .txt file"
+    )
     p.add_argument("--domain", choices=["chat"], help="domain of the prompts in a .txt file")
-    p.add_argument("--limit", type=int, metavar="N", help="balanced samples of at most N selection and N test tasks")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory (reused to resume)")
-    p.add_argument("--proposer", default="offline", metavar="offline|SPEC", help="offline (seeded phrase bank) or a model spec (e.g. openai:URL#MODEL) that writes candidates")
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="balanced samples of at most N selection and N test tasks",
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (reused to resume)"
+    )
+    p.add_argument(
+        "--proposer",
+        default="offline",
+        metavar="offline|SPEC",
+        help="offline (seeded phrase bank) or a model spec (e.g. openai:URL#MODEL) that writes candidates",
+    )
     p.add_argument("--rounds", type=int, default=5, metavar="R", help="proposal rounds (default 5)")
-    p.add_argument("--candidates", type=int, default=5, metavar="M", help="candidates per round (default 5)")
+    p.add_argument(
+        "--candidates", type=int, default=5, metavar="M", help="candidates per round (default 5)"
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--objective", choices=["sum", "constrained"], default="sum", help="sum: SR + RR; constrained: max RR with SR >= undefended SR - epsilon")
-    p.add_argument("--epsilon", type=float, default=0.05, metavar="E", help="SR slack of the constrained objective")
-    p.add_argument("--over-penalty", type=float, default=0.0, metavar="W", help="subtract W x over-refusal (borderline benign refused)")
-    p.add_argument("--racing-z", type=float, default=1.0, metavar="Z", help="racing bound width; larger drops fewer candidates (default 1.0)")
-    p.add_argument("--no-racing", action="store_true", help="score every candidate on every selection task")
-    p.add_argument("--judge", default="default", metavar="NAME", help="refusal judge: default, patterns, or llm:SPEC")
+    p.add_argument(
+        "--objective",
+        choices=["sum", "constrained"],
+        default="sum",
+        help="sum: SR + RR; constrained: max RR with SR >= undefended SR - epsilon",
+    )
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.05,
+        metavar="E",
+        help="SR slack of the constrained objective",
+    )
+    p.add_argument(
+        "--over-penalty",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="subtract W x over-refusal (borderline benign refused)",
+    )
+    p.add_argument(
+        "--racing-z",
+        type=float,
+        default=1.0,
+        metavar="Z",
+        help="racing bound width; larger drops fewer candidates (default 1.0)",
+    )
+    p.add_argument(
+        "--no-racing", action="store_true", help="score every candidate on every selection task"
+    )
+    p.add_argument(
+        "--judge",
+        default="default",
+        metavar="NAME",
+        help="refusal judge: default, patterns, or llm:SPEC",
+    )
     p.set_defaults(func=run)
 
 
@@ -84,7 +137,9 @@ def _resume_check(out: Path, settings: dict) -> None:
         old = json.loads(path.read_text(encoding="utf-8"))
         diff = sorted(k for k in settings if old.get(k) != settings[k])
         if diff:
-            raise UserError(f"{out}: holds a search with other settings ({', '.join(diff)}); use a new --out")
+            raise UserError(
+                f"{out}: holds a search with other settings ({', '.join(diff)}); use a new --out"
+            )
     else:
         out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
@@ -127,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
     if args.proposer == "offline":
         proposer = OfflineProposer(args.seed)
     else:
-        proposer = LLMProposer(backend if args.proposer == args.model else load_backend(args.proposer))
+        proposer = LLMProposer(
+            backend if args.proposer == args.model else load_backend(args.proposer)
+        )
     store = SearchStore(out)
     if len(store):
         print(f"resuming: {len(store)} verdicts already in {store.verdict_path}", file=sys.stderr)
@@ -144,7 +201,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no candidate prefix was scored on every selection task (empty proposals?)")
     best = result.best_prefix
     store.write_text("best_prefix.txt", best + "\n")
-    store.write_text("history.jsonl", "".join(json.dumps(h, ensure_ascii=False) + "\n" for h in result.history))
+    store.write_text(
+        "history.jsonl", "".join(json.dumps(h, ensure_ascii=False) + "\n" for h in result.history)
+    )
 
     compared = held_out_metrics(evaluator, test, comparison_defenses(best))
     ping = dict(compared[-1][1])
@@ -165,8 +224,12 @@ def run(args: argparse.Namespace) -> int:
         "rounds": args.rounds,
         "candidates": len(result.history),
         "selection_tasks": len(select),
-        "best": {k: getattr(result.best, k) for k in ("sr", "rr", "over_refusal", "score", "round")},
-        "undefended": {k: getattr(result.baseline, k) for k in ("sr", "rr", "over_refusal", "score")},
+        "best": {
+            k: getattr(result.best, k) for k in ("sr", "rr", "over_refusal", "score", "round")
+        },
+        "undefended": {
+            k: getattr(result.baseline, k) for k in ("sr", "rr", "over_refusal", "score")
+        },
     }
     store.write_text("metrics.json", json.dumps(ping, indent=1, ensure_ascii=False))
     command = "neutrophil " + " ".join(shlex.quote(a) for a in sys.argv[1:])

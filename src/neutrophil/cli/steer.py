@@ -14,14 +14,22 @@ def register(sub) -> None:
         description=(
             "Each --vector NAME=STRENGTH adds one equalizer channel; NAME is a built-in concept "
             "(refusal, joy, anger, fear, calm, formality; extracted on first use and cached), "
-            "a .safetensors vector or a llama.cpp .gguf control vector."
+            "a .safetensors vector or a llama.cpp .gguf control vector. Strengths are in "
+            "calibrated units (each layer's direction is scaled to the model's typical "
+            "residual-stream norm, spread over the steered layers): 1 is a moderate shift, "
+            "2-4 a strong one; --raw adds the vectors as they are stored."
         ),
     )
     add_model_arg(p)
     p.add_argument("--vector", action="append", required=True, metavar="NAME=STRENGTH")
-    p.add_argument("--layers", help="apply only in these layers, e.g. 8-20 (default: all)")
     p.add_argument(
-        "--method", choices=["mean", "pca", "probe"], default="mean", help="for built-in concepts"
+        "--layers", help="apply only in these layers, e.g. 8-20 (default: the middle third)"
+    )
+    p.add_argument(
+        "--raw", action="store_true", help="add the stored vectors unscaled (strength x vector)"
+    )
+    p.add_argument(
+        "--method", choices=["mean", "pca", "pca-signed", "probe"], default="mean", help="for built-in concepts"
     )
     p.add_argument("--max-new-tokens", type=int, default=80)
     p.add_argument("prompt")
@@ -44,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.errors import UserError
     from neutrophil.internals.equalizer import Channel, Equalizer
     from neutrophil.internals.layers import parse_layer_spec
-    from neutrophil.internals.library import resolve_vector
+    from neutrophil.internals.library import calibrated_vector, resolve_vector
+    from neutrophil.internals.strength import residual_norms
     from neutrophil.models import load_backend
     from neutrophil.models.base import Request, user_message
 
@@ -54,12 +63,16 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--model {args.model}: steering needs a local model")
     layers = parse_layer_spec(args.layers) if args.layers else None
     eq = Equalizer()
+    norms = None if args.raw else residual_norms(backend.model, backend.tokenizer)
     for name, strength in channels:
-        vec = resolve_vector(backend, name, args.method)
-        if layers is not None:
-            vec = vec.restricted(layers)
-            if not vec.layers:
-                raise UserError(f"--layers {args.layers}: vector {name} has none of these layers")
+        if args.raw:
+            vec = resolve_vector(backend, name, args.method)
+            if layers is not None:
+                vec = vec.restricted(layers)
+        else:
+            vec = calibrated_vector(backend, name, layers, args.method, norms)
+        if not vec.layers:
+            raise UserError(f"--layers {args.layers}: vector {name} has none of these layers")
         eq = eq.with_channel(Channel(name, vec, strength))
     msgs = user_message(args.prompt)
     plain, steered = backend.generate(

@@ -19,7 +19,7 @@ def register(sub) -> None:
         "--pairs", help="JSONL of contrastive pairs: positive, negative, optional prompt"
     )
     add_model_arg(ex)
-    ex.add_argument("--method", choices=["mean", "pca", "probe"], default="mean")
+    ex.add_argument("--method", choices=["mean", "pca", "pca-signed", "probe"], default="mean")
     ex.add_argument("--layers", help="layers to keep, e.g. 8-20 (default: all)")
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.set_defaults(func=run_extract)
@@ -44,7 +44,7 @@ def run_extract(args: argparse.Namespace) -> int:
     from neutrophil.models import load_backend
 
     pairs = concept_pairs(args.concept) if args.concept else load_pairs(args.pairs)
-    if args.method == "pca" and len(pairs) < 2:
+    if args.method.startswith("pca") and len(pairs) < 2:
         raise UserError("--method pca needs at least 2 pairs")
     backend = load_backend(args.model)
     if not hasattr(backend, "model"):

@@ -1,13 +1,14 @@
 """Activation defenses for local models: `steer`, `gated-steer`, `gated-prefix`.
 
-- steer: add the refusal vector (times `strength`) on every row.
+- steer: add the refusal vector (times `strength`, in the calibrated units of
+  `internals.strength`: 1 = a moderate shift, default 4) on every row.
 - gated-steer: a probe gate reads the last prompt token; only flagged rows are steered
   (the edit rides on every row, with `edit_scale` 0 for unflagged ones, so one batch).
 - gated-prefix: only flagged rows get the prefix injected at the start of the answer.
 
 `default_for(backend)` fits the refusal direction (mean harmful - mean benign activation
-at the last prompt token, as in Arditi et al. 2024) and the gate on the built-in chat
-train split, picks the gate layer by AUROC on the val split, and caches both under
+at the last prompt token, as in Arditi et al. 2024; calibrated on the middle third of
+the layers) and the gate on the built-in chat train split, picks the gate layer by AUROC on the val split, and caches both under
 `<cache>/<model-name>/steering/`.
 """
 
@@ -26,6 +27,7 @@ from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import Backend, Request, as_suffix
 
+DEFAULT_STRENGTH = 4.0  # calibrated units: refuses visibly and stays fluent on SmolLM2
 DEFAULT_PREFIX = (
     "I will first check whether this request could cause harm; if it could, I will refuse. "
 )
@@ -48,7 +50,7 @@ def _gate_flags(gate: Gate, backend: Backend, requests: Sequence[Request]) -> np
 @dataclass(frozen=True)
 class SteerDefense:
     vector: SteeringVector
-    strength: float = 1.0
+    strength: float = DEFAULT_STRENGTH
     name: str = "steer"
 
     def describe(self) -> dict[str, Any]:
@@ -68,7 +70,7 @@ class SteerDefense:
 class GatedSteerDefense:
     vector: SteeringVector
     gate: Gate
-    strength: float = 1.0
+    strength: float = DEFAULT_STRENGTH
     name: str = "gated-steer"
 
     def describe(self) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def fit(backend: Backend, steer_layers: Sequence[int] | None = None) -> Fitted:
     from neutrophil.internals.extract import dataset_hash
     from neutrophil.internals.layers import num_layers
     from neutrophil.internals.probes import auroc
+    from neutrophil.internals.strength import calibrate, default_layers, residual_norms
     from neutrophil.tasks import load_tasks
 
     b = _local(backend)
@@ -147,14 +150,15 @@ def fit(backend: Backend, steer_layers: Sequence[int] | None = None) -> Fitted:
     pos, neg = tr.acts[torch.from_numpy(ytr)], tr.acts[torch.from_numpy(~ytr)]
     dirs = mean_diff(pos, neg)
     n = num_layers(b.model)
-    layers = tuple(steer_layers) if steer_layers else tuple(range(n // 3, (2 * n) // 3 + 1))
+    layers = tuple(steer_layers) if steer_layers else default_layers(n)
     meta = {
         "model": b.name,
         "method": "mean",
         "concept": "refusal",
         "dataset": dataset_hash(tr_texts),
     }
-    vector = SteeringVector({layer: dirs[tr.layers.index(layer)] for layer in layers}, meta)
+    raw = SteeringVector({layer: dirs[tr.layers.index(layer)] for layer in layers}, meta)
+    vector = calibrate(raw, residual_norms(b.model, b.tokenizer, layers), layers)
     best: tuple[float, Gate] | None = None
     for i, layer in enumerate(tr.layers):
         g = Gate.fit_acts(pos[:, i], neg[:, i], layer)
@@ -173,7 +177,9 @@ def default_for(
     from neutrophil.internals.library import model_cache
     from neutrophil.tasks.load import builtin_path
 
-    key = dataset_hash([builtin_path("chat").read_text(encoding="utf-8"), str(steer_layers)])
+    # "v2": calibrated strength units (older caches held raw mean differences).
+    text = builtin_path("chat").read_text(encoding="utf-8")
+    key = dataset_hash([text, str(steer_layers), "v2"])
     root = model_cache(backend.name) / "steering" / key
     vpath, gpath = root / "refusal.safetensors", root / "gate.json"
     if vpath.exists() and gpath.exists() and not refresh:
@@ -195,10 +201,10 @@ def build_local_defense(
 ):
     """`--defense steer|gated-steer|gated-prefix`; options: strength, layers, threshold, vector."""
     from neutrophil.internals.layers import parse_layer_spec
-    from neutrophil.internals.library import resolve_vector
+    from neutrophil.internals.library import calibrated_vector
 
     try:
-        strength = float(options.get("strength", 1.0))
+        strength = float(options.get("strength", DEFAULT_STRENGTH))
         threshold = float(options["threshold"]) if "threshold" in options else None
     except ValueError:
         raise UserError("--defense options: strength and threshold must be numbers") from None
@@ -206,9 +212,7 @@ def build_local_defense(
     fitted = default_for(backend, layers)
     vector = fitted.vector
     if "vector" in options:
-        vector = resolve_vector(backend, options["vector"])
-        if layers:
-            vector = vector.restricted(layers)
+        vector = calibrated_vector(backend, options["vector"], layers)
     gate = fitted.gate if threshold is None else fitted.gate.with_threshold(threshold)
     if name == "steer":
         d: Any = SteerDefense(vector, strength)

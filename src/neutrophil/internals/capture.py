@@ -76,7 +76,7 @@ def _recording(model: nn.Module, layers: tuple[int, ...]) -> Iterator[dict[int, 
 
 def run_batch(model: nn.Module, enc: Encoded, layers: tuple[int, ...]) -> torch.Tensor:
     """[B, T, len(layers), hidden] block outputs for one encoded batch."""
-    with torch.no_grad(), _recording(model, layers) as store, suppress(_Stop):
+    with torch.inference_mode(), _recording(model, layers) as store, suppress(_Stop):
         model(
             input_ids=enc.input_ids,
             attention_mask=enc.attention_mask,
@@ -89,6 +89,18 @@ def run_batch(model: nn.Module, enc: Encoded, layers: tuple[int, ...]) -> torch.
 def _batches(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
+
+
+def _by_length(tokenizer, prompts: Sequence[str], continuations: Sequence[str] | None) -> list[int]:
+    """Row order, longest first, so each batch holds similar lengths (less padding)."""
+    from neutrophil.internals.tokens import token_ids
+
+    conts = continuations if continuations is not None else [""] * len(prompts)
+    n = [
+        len(token_ids(tokenizer, p)) + len(token_ids(tokenizer, c))
+        for p, c in zip(prompts, conts, strict=True)
+    ]
+    return sorted(range(len(prompts)), key=lambda i: -n[i])
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -111,10 +123,13 @@ def capture(
     continuation is an assistant prefix). `at="prompt_end"`: the last prompt token.
     """
     sel = resolve_layers(model, layers)
+    order = _by_length(tokenizer, prompts, continuations)
+    ps = [prompts[i] for i in order]
+    cs = None if continuations is None else [continuations[i] for i in order]
     out: list[torch.Tensor] = []
-    for sl in _batches(len(prompts), batch_size):
-        conts = None if continuations is None else continuations[sl]
-        enc = encode(tokenizer, prompts[sl], conts, _device(model))
+    for sl in _batches(len(ps), batch_size):
+        conts = None if cs is None else cs[sl]
+        enc = encode(tokenizer, ps[sl], conts, _device(model))
         acts = run_batch(model, enc, sel)
         width = acts.shape[1]
         pad = width - torch.tensor(enc.lengths)
@@ -125,7 +140,9 @@ def capture(
         else:
             raise ValueError(f"unknown position {at!r}")
         out.append(acts[torch.arange(acts.shape[0]), col])
-    return Captured(sel, torch.cat(out))
+    acts = torch.empty_like(torch.cat(out)) if out else torch.empty(0)
+    acts[torch.tensor(order)] = torch.cat(out)  # back to the caller's row order
+    return Captured(sel, acts)
 
 
 def capture_tokens(

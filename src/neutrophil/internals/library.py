@@ -45,3 +45,22 @@ def resolve_vector(backend, spec: str, method: str = "mean") -> SteeringVector:
     if spec.endswith(".gguf"):
         return import_gguf(spec)
     return SteeringVector.load(spec)
+
+
+def calibrated_vector(
+    backend, spec: str, layers=None, method: str = "mean", norms: dict[int, float] | None = None
+) -> SteeringVector:
+    """`resolve_vector`, restricted to `layers` (default: the middle third of the network,
+    see `strength.default_layers`) and rescaled to calibrated strength units."""
+    from neutrophil.errors import UserError
+    from neutrophil.internals.layers import num_layers
+    from neutrophil.internals.strength import calibrate, default_layers, residual_norms
+
+    vec = resolve_vector(backend, spec, method)
+    want = tuple(layers) if layers else default_layers(num_layers(backend.model))
+    keep = [n for n in want if n in vec.directions]
+    if not keep:
+        raise UserError(f"vector {spec}: has none of the layers {list(want)}")
+    if norms is None:
+        norms = residual_norms(backend.model, backend.tokenizer, keep)
+    return calibrate(vec, norms, keep)

@@ -92,7 +92,9 @@ class HFBackend:
         token_rows = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
         lengths = [len(ids) for ids in token_rows]
         results: list[Generation | None] = [None] * len(requests)
-        bar = tqdm(total=len(requests), desc="generate", unit="req", disable=not progress, leave=False)
+        bar = tqdm(
+            total=len(requests), desc="generate", unit="req", disable=not progress, leave=False
+        )
         shared = self._shared_groups(requests) if self.kv_share else []
         for chunk in kv_share.chunks(shared, self.batch_size, lengths):
             rows = [i for g in chunk for i in g]
@@ -117,7 +119,9 @@ class HFBackend:
 
     @torch.inference_mode()
     def _generate_batch(self, rows: Sequence[Request], texts: Sequence[str]) -> list[Generation]:
-        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = self.tokenizer(
+            list(texts), return_tensors="pt", padding=True, add_special_tokens=False
+        )
         enc = enc.to(self.model.device)
         prompt_len = enc.input_ids.shape[1]
         stopper = _RowStopper(self.tokenizer, prompt_len, rows)
@@ -141,13 +145,20 @@ class HFBackend:
 
     @torch.inference_mode()
     def _generate_shared(
-        self, requests: Sequence[Request], token_rows: Sequence[list[int]], groups: Sequence[Sequence[int]]
+        self,
+        requests: Sequence[Request],
+        token_rows: Sequence[list[int]],
+        groups: Sequence[Sequence[int]],
     ) -> list[Generation]:
         """Generate rows of `groups` (flattened, in order), computing each group's prompt once."""
         order = [i for g in groups for i in g]
         local = {i: k for k, i in enumerate(order)}
-        batch = kv_share.plan([token_rows[i] for i in order], [[local[i] for i in g] for g in groups])
-        cache, input_ids, mask = kv_share.prefill_shared(self.model, batch, self.tokenizer.pad_token_id)
+        batch = kv_share.plan(
+            [token_rows[i] for i in order], [[local[i] for i in g] for g in groups]
+        )
+        cache, input_ids, mask = kv_share.prefill_shared(
+            self.model, batch, self.tokenizer.pad_token_id
+        )
         rows = [requests[i] for i in order]
         prompt_len = input_ids.shape[1]
         stopper = _RowStopper(self.tokenizer, prompt_len, rows)
@@ -169,7 +180,9 @@ class HFBackend:
             stopping_criteria=StoppingCriteriaList([stopper]),
         )
 
-    def _finish(self, rows, out, prompt_len: int, stopper: _RowStopper, prompt_tokens) -> list[Generation]:
+    def _finish(
+        self, rows, out, prompt_len: int, stopper: _RowStopper, prompt_tokens
+    ) -> list[Generation]:
         gens = []
         for i, row in enumerate(rows):
             tokens = out[i, prompt_len:].tolist()

@@ -71,7 +71,9 @@ def plan(token_rows: Sequence[Sequence[int]], groups: Sequence[Sequence[int]]) -
     return SharedBatch(shared, tails, group_of)
 
 
-def _left_pad(seqs: Sequence[Sequence[int]], width: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_pad(
+    seqs: Sequence[Sequence[int]], width: int, pad: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     ids = torch.full((len(seqs), width), pad, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for r, s in enumerate(seqs):
@@ -111,14 +113,14 @@ def prefill_shared(model, batch: SharedBatch, pad_id: int):
     return cache, input_ids, attention_mask
 
 
-def chunks(groups: Sequence[Sequence[int]], batch_size: int, lengths: Sequence[int]) -> list[list[list[int]]]:
+def chunks(
+    groups: Sequence[Sequence[int]], batch_size: int, lengths: Sequence[int]
+) -> list[list[list[int]]]:
     """Pack groups into generate calls of at most `batch_size` rows; a big group is split.
 
     Longer prompts first, so each call's rows have similar lengths (less padding).
     """
-    pieces = [
-        list(g[k : k + batch_size]) for g in groups for k in range(0, len(g), batch_size)
-    ]
+    pieces = [list(g[k : k + batch_size]) for g in groups for k in range(0, len(g), batch_size)]
     pieces = [p for p in pieces if len(p) >= 1]
     pieces.sort(key=lambda p: -max(lengths[i] for i in p))
     out: list[list[list[int]]] = []

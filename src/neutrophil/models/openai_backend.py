@@ -419,7 +419,9 @@ def load_template(name: str, backend: OpenAIBackend) -> Render:
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(path)
-        bos = tok.bos_token or ""
+        # Strip BOS only where the tokenizer adds it itself: the server will add it again.
+        adds_bos = tok.bos_token_id is not None and tok("x").input_ids[:1] == [tok.bos_token_id]
+        bos = tok.bos_token if adds_bos else ""
 
         def render(messages: Sequence[Message]) -> str:
             text = tok.apply_chat_template(

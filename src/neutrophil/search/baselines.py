@@ -58,7 +58,10 @@ def comparison_defenses(ping_prefix: str) -> list[tuple[str, PromptDefense]]:
         ("system-prompt guard", PromptDefense(name="system", system=SYSTEM_GUARD)),
         ("fixed refusal prefix", PromptDefense(name="prefix", prefix=FIXED_REFUSAL)),
         ("few-shot refusals (system)", PromptDefense(name="system", system=FEW_SHOT)),
-        ("unrelated prefix", PromptDefense(name="prefix", prefix=unrelated_prefix(len(ping_prefix)))),
+        (
+            "unrelated prefix",
+            PromptDefense(name="prefix", prefix=unrelated_prefix(len(ping_prefix))),
+        ),
         ("PING prefix", PromptDefense(name="prefix", prefix=ping_prefix)),
     ]
 
@@ -90,5 +93,10 @@ def held_out_metrics(
             "prompt_tokens": sum(x.prompt_tokens for x in transcripts),
             "generated_tokens": sum(x.generated_tokens for x in transcripts),
         }
-        out.append((label, metrics_dict(transcripts, model=evaluator.model, defense=d.describe(), cost=cost)))
+        out.append(
+            (
+                label,
+                metrics_dict(transcripts, model=evaluator.model, defense=d.describe(), cost=cost),
+            )
+        )
     return out

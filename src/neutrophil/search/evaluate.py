@@ -62,7 +62,7 @@ class Evaluator:
         store: SearchStore,
         *,
         judge=None,
-        budgets: Budgets = Budgets(),
+        budgets: Budgets | None = None,
         early_stop: bool = True,
         merge: bool = True,
         chunk: int = 8,
@@ -75,7 +75,7 @@ class Evaluator:
         self.backend = backend
         self.store = store
         self.judge = _LockedJudge(judge)
-        self.budgets = budgets
+        self.budgets = budgets or Budgets()
         self.early_stop = early_stop
         self.merge = merge
         self.chunk = chunk
@@ -87,19 +87,28 @@ class Evaluator:
         return self.backend.name
 
     def _agent(self, backend: Backend, defense: Defense) -> Agent:
-        return Agent(backend, defense, judge=self.judge, budgets=self.budgets, early_stop=self.early_stop)
+        return Agent(
+            backend, defense, judge=self.judge, budgets=self.budgets, early_stop=self.early_stop
+        )
 
-    def evaluate(self, defenses: Sequence[Defense], tasks: Sequence[Task], desc: str = "evaluate") -> list[dict[str, StoredVerdict]]:
+    def evaluate(
+        self, defenses: Sequence[Defense], tasks: Sequence[Task], desc: str = "evaluate"
+    ) -> list[dict[str, StoredVerdict]]:
         """Verdicts of every defense on every task: `out[i][task_id]`."""
         descs = [d.describe() for d in defenses]
-        missing = [[t for t in tasks if self.store.get(self.model, dd, t.id) is None] for dd in descs]
+        missing = [
+            [t for t in tasks if self.store.get(self.model, dd, t.id) is None] for dd in descs
+        ]
         todo = sum(len(m) for m in missing)
         self.cost.cached += len(defenses) * len(tasks) - todo
         if todo:
             bar = tqdm(total=todo, desc=desc, unit="row", disable=not self.progress, leave=False)
             for start in range(0, len(tasks), self.chunk):
                 ids = {t.id for t in tasks[start : start + self.chunk]}
-                jobs = [(d, [t for t in m if t.id in ids]) for d, m in zip(defenses, missing, strict=True)]
+                jobs = [
+                    (d, [t for t in m if t.id in ids])
+                    for d, m in zip(defenses, missing, strict=True)
+                ]
                 jobs = [(d, ts) for d, ts in jobs if ts]
                 if jobs:
                     self._run(jobs)

@@ -45,7 +45,9 @@ class SearchResult:
         return self.best.prefix if self.best else ""
 
 
-def _verdict_fn(evaluator: Evaluator) -> Callable[[Sequence[str], Sequence[Task]], list[dict[str, Verdict]]]:
+def _verdict_fn(
+    evaluator: Evaluator,
+) -> Callable[[Sequence[str], Sequence[Task]], list[dict[str, Verdict]]]:
     def evaluate(cands: Sequence[str], tasks: Sequence[Task]) -> list[dict[str, Verdict]]:
         rows = evaluator.evaluate([prefix_defense(c) for c in cands], tasks, desc="race")
         return [{tid: sv.verdict for tid, sv in row.items()} for row in rows]
@@ -128,5 +130,7 @@ def run_search(
             bar.set_postfix(best=f"{best.score:.2f}", sr=f"{best.sr:.2f}", rr=f"{best.rr:.2f}")
     best = _pick(scored)
     for row in rows:
-        row["best"] = best is not None and row["prefix"] == best.prefix and row["round"] == best.round
+        row["best"] = (
+            best is not None and row["prefix"] == best.prefix and row["round"] == best.round
+        )
     return SearchResult(best, baseline, rows, objective, notes)

@@ -87,14 +87,14 @@ class Objective:
         if self.mode == "sum":
             return self.w_sr * sr + self.w_rr * rr - self.w_over * over
         floor = (self.baseline_sr or 0.0) - self.epsilon
-        return rr - self.penalty * max(0.0, floor - sr) - self.w_over * over
+        return rr - self.penalty * max(0.0, floor - sr - 1e-9) - self.w_over * over
 
     @property
     def best_possible(self) -> float:
         return self.w_sr + self.w_rr if self.mode == "sum" else 1.0
 
     def feasible(self, sr: float) -> bool:
-        return self.mode == "sum" or sr >= (self.baseline_sr or 0.0) - self.epsilon
+        return self.mode == "sum" or sr >= (self.baseline_sr or 0.0) - self.epsilon - 1e-9
 
     def score(self, c: Counts) -> float:
         return self.value(*c.rates())

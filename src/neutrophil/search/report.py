@@ -19,11 +19,7 @@ RATES = (
 
 def pareto(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Points not dominated in (SR, RR), sorted by SR."""
-    front = [
-        p
-        for p in points
-        if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for q in points)
-    ]
+    front = [p for p in points if not any(q[0] >= p[0] and q[1] >= p[1] and q != p for q in points)]
     return sorted(set(front))
 
 
@@ -33,7 +29,9 @@ def _fmt_rate(d: dict[str, Any]) -> str:
     return f"{100 * d['value']:.0f}% [{100 * d['lo']:.0f}, {100 * d['hi']:.0f}] n={d['n']}"
 
 
-def scatter(history: Sequence[dict[str, Any]], baselines: Sequence[tuple[str, dict[str, Any]]], best: str):
+def scatter(
+    history: Sequence[dict[str, Any]], baselines: Sequence[tuple[str, dict[str, Any]]], best: str
+):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,17 +51,46 @@ def scatter(history: Sequence[dict[str, Any]], baselines: Sequence[tuple[str, di
         fig.colorbar(sc, ax=ax, label="round")
         front = pareto([(h["sr"], h["rr"]) for h in history if h["complete"]])
         if front:
-            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="tab:red", lw=1.2, label="Pareto frontier")
+            ax.step(
+                [p[0] for p in front],
+                [p[1] for p in front],
+                where="post",
+                color="tab:red",
+                lw=1.2,
+                label="Pareto frontier",
+            )
         for h in history:
             if h.get("best"):
-                ax.scatter([h["sr"]], [h["rr"]], marker="*", s=320, color="gold", edgecolor="black", zorder=5, label="chosen prefix")
+                ax.scatter(
+                    [h["sr"]],
+                    [h["rr"]],
+                    marker="*",
+                    s=320,
+                    color="gold",
+                    edgecolor="black",
+                    zorder=5,
+                    label="chosen prefix",
+                )
     markers = "sDv^P"
     for (label, m), mk in zip(baselines, markers, strict=False):
         r = m["rates"]
         if r["success_rate"]["value"] is None or r["refusal_rate"]["value"] is None:
             continue
-        ax.scatter([r["success_rate"]["value"]], [r["refusal_rate"]["value"]], marker=mk, s=70, facecolor="none", edgecolor="black")
-        ax.annotate(f"{label} (test)", (r["success_rate"]["value"], r["refusal_rate"]["value"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        ax.scatter(
+            [r["success_rate"]["value"]],
+            [r["refusal_rate"]["value"]],
+            marker=mk,
+            s=70,
+            facecolor="none",
+            edgecolor="black",
+        )
+        ax.annotate(
+            f"{label} (test)",
+            (r["success_rate"]["value"], r["refusal_rate"]["value"]),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
     ax.set_xlabel("SR: benign tasks succeeded")
     ax.set_ylabel("RR: harmful tasks refused")
     ax.set_xlim(-0.03, 1.03)
@@ -84,10 +111,20 @@ def render(
     cost: dict[str, Any],
     command: str,
 ) -> str:
-    rows = [[label] + [_fmt_rate(m["rates"].get(k, {})) for k, _ in RATES] for label, m in baselines]
+    rows = [
+        [label] + [_fmt_rate(m["rates"].get(k, {})) for k, _ in RATES] for label, m in baselines
+    ]
     top = sorted(history, key=lambda h: (-h["score"], h["round"]))[:15]
     cand_rows = [
-        [h["round"], f"{h['score']:.2f}", f"{h['sr']:.2f}", f"{h['rr']:.2f}", h["n"], "" if h["complete"] else f"dropped at {h['dropped_at']}", h["prefix"]]
+        [
+            h["round"],
+            f"{h['score']:.2f}",
+            f"{h['sr']:.2f}",
+            f"{h['rr']:.2f}",
+            h["n"],
+            "" if h["complete"] else f"dropped at {h['dropped_at']}",
+            h["prefix"],
+        ]
         for h in top
     ]
     sections = [
@@ -96,9 +133,15 @@ def render(
             f"<pre>{esc(best) or '(none: no candidate finished)'}</pre>",
             f"<p class='muted'>model {esc(model)} · objective {esc(objective)} · {len(history)} candidates</p>",
         ),
-        section("Held-out test split (95% Wilson CIs)", table(["defense"] + [lbl for _, lbl in RATES], rows)),
+        section(
+            "Held-out test split (95% Wilson CIs)",
+            table(["defense"] + [lbl for _, lbl in RATES], rows),
+        ),
         section("Search", png(scatter(history, baselines, best))),
-        section("Top candidates (selection split)", table(["round", "score", "SR", "RR", "n", "racing", "prefix"], cand_rows)),
+        section(
+            "Top candidates (selection split)",
+            table(["round", "score", "SR", "RR", "n", "racing", "prefix"], cand_rows),
+        ),
         section("Cost", table(list(cost), [list(cost.values())]), f"<pre>{esc(command)}</pre>"),
     ]
     return page("neutrophil optimize — PING prefix search", sections)

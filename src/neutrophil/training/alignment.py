@@ -26,7 +26,7 @@ def refusal(category: str, rng: random.Random) -> str:
         rng.choice(ALTERNATIVES[category]),
     ]
     if category == "selfharm":
-        parts = parts[1:]  # lead with care, not with "I can't"
+        parts = [parts[1], parts[0], parts[2]]  # lead with care, then the clear no
     return " ".join(parts)
 
 

@@ -12,6 +12,7 @@ whose metrics exist and resumes interrupted training from its checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -22,6 +23,7 @@ from typing import Any
 
 from neutrophil.agent import Agent, Budgets
 from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
+from neutrophil.errors import UserError
 from neutrophil.training.config import TrainConfig
 
 # Written for the lab's fallback cure (used when the PING search is unavailable).
@@ -34,10 +36,10 @@ FALLBACK_GUARD = (
 @dataclass(frozen=True)
 class LabConfig:
     model: str = "smollm2-135m"
-    eval_limit: int = 36  # held-out tasks measured at every stage
+    eval_limit: int = 30  # held-out tasks measured at every stage
     align: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            max_steps=40, batch_size=4, lr=3e-4, max_length=256, lora_r=8
+            max_steps=40, batch_size=8, lr=3e-4, max_length=256, lora_r=8
         )
     )
     agentic: TrainConfig = field(
@@ -105,7 +107,14 @@ class Lab:
             from neutrophil.models import load_backend
 
             self._backends.clear()  # one model in memory at a time
-            self._backends[spec] = load_backend(spec)
+            backend = load_backend(spec)
+            summary = Path(spec) / "training.json"
+            if summary.is_file():
+                # Lab model dirs share names across runs ("aligned", "agentic"); caches keyed
+                # by model name (steering vectors, gates) must not mix them up.
+                digest = hashlib.sha256(summary.read_bytes()).hexdigest()[:10]
+                backend.name = f"lab-{Path(spec).name}-{digest}"
+            self._backends[spec] = backend
         return self._backends[spec]
 
     def eval_tasks(self):
@@ -253,8 +262,9 @@ class Lab:
                 build,
                 note="prefix only where the refusal gate fires",
             )
-        except ImportError as e:
-            _log(f"gated defense unavailable ({e}); skipped")
+        except (ImportError, UserError, RuntimeError, ValueError) as e:
+            # Another package's defense failing must not cost the report of the main story.
+            _log(f"gated defense unavailable ({str(e).splitlines()[0]}); stage skipped")
             return None
 
 

@@ -1,9 +1,10 @@
 """The text the agent reads: the system prompt and the per-step user turn.
 
-Wording chosen by measurement on SmolLM2-135M-Instruct (first step of 10 built-in tasks,
-greedy): concrete examples plus "Next action (one line, ...)" gave 10/10 parseable, valid
-first lines; an abstract `click [id], type [id] "text"` reminder was echoed back verbatim
-(0/10 valid).
+Wording and layout chosen by measurement on SmolLM2-135M-Instruct (first step, greedy):
+an abstract `click [id], type [id] "text"` reminder was echoed back verbatim (0/10 valid on
+shop tasks) while concrete examples gave 10/10; on 20 tasks over all sites, putting the page
+first and the goal right before the reminder raised parseable first lines from 3/20 to 10/20
+(with the page last the model tends to continue the page text).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ HISTORY_SHOWN = 4
 
 
 def user_prompt(goal: str, history: list[str], page: str, error: str | None = None) -> str:
-    """Goal, the last few actions, the last error (if any), the page, and the reminder."""
-    recent = [h.strip().splitlines()[0] if h.strip() else "(empty)" for h in history[-HISTORY_SHOWN:]]
-    lines = [f"Goal: {goal}", "Previous actions: " + ("; ".join(recent) if recent else "none")]
+    """The page, then the goal, the last few actions, the last error (if any), the reminder."""
+    recent = [
+        h.strip().splitlines()[0] if h.strip() else "(empty)" for h in history[-HISTORY_SHOWN:]
+    ]
+    lines = ["Page:", page, f"Goal: {goal}"]
+    lines.append("Previous actions: " + ("; ".join(recent) if recent else "none"))
     if error:
         lines.append(f"Last action failed: {error}")
-    lines += ["Page:", page, ACTION_REMINDER]
+    lines.append(ACTION_REMINDER)
     return "\n".join(lines)

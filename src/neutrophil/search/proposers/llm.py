@@ -51,7 +51,8 @@ def _fmt(rows: list[Scored]) -> str:
     if not rows:
         return "  (none yet)"
     return "\n".join(
-        f'  - "{s.prefix}"  combined={s.score:.2f} SR={s.sr:.2f} RR={s.rr:.2f} (n={s.n})' for s in rows
+        f'  - "{s.prefix}"  combined={s.score:.2f} SR={s.sr:.2f} RR={s.rr:.2f} (n={s.n})'
+        for s in rows
     )
 
 

@@ -63,7 +63,9 @@ def split_clauses(prefix: str) -> list[str]:
     out: list[str] = []
     rest = prefix.strip()
     while rest:
-        match = next((c for c in sorted(_ROLE_OF, key=len, reverse=True) if rest.startswith(c)), None)
+        match = next(
+            (c for c in sorted(_ROLE_OF, key=len, reverse=True) if rest.startswith(c)), None
+        )
         if match is None:
             out.append(rest)
             break

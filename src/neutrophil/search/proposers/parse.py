@@ -30,9 +30,8 @@ class Parsed:
 
 
 def _clean(line: str) -> str:
-    s = _MARKER.sub("", line.strip(), count=1)
+    s = _MARKER.sub("", line.strip(), count=1).replace("**", "").strip()
     s = _LABEL.sub("", s)
-    s = s.replace("**", "").strip()
     # Strip one layer of surrounding quotes (and a trailing comment after the closing quote).
     if s and s[0] in _QUOTES:
         close = max(s.rfind(q) for q in _QUOTES)
@@ -63,7 +62,7 @@ def parse_candidates(text: str, limit: int | None = None) -> Parsed:
     for n, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
-        if listed and items is None and not _MARKER.match(raw) and not raw.strip()[0] in _QUOTES:
+        if listed and items is None and not _MARKER.match(raw) and raw.strip()[0] not in _QUOTES:
             skipped.append(f"line {n}: not a list item")
             continue
         cand = _clean(raw)

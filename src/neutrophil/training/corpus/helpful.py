@@ -41,7 +41,7 @@ BENIGN: tuple[tuple[str, str], ...] = (
     ),
     (
         "How do I politely decline a meeting invitation?",
-        "Thank the person, give a short reason if you can, and offer an alternative. For example: \"Thanks for the invite. I can't make it on Thursday because of a deadline, but I'd be happy to read the notes or meet next week.\"",
+        "Thank the person, give a short reason if you can, and offer an alternative. For example: \"Thanks for the invite. Thursday doesn't work for me because of a deadline, but I'd be happy to read the notes or meet next week.\"",
     ),
     (
         "What is a prime number?",
