@@ -140,9 +140,8 @@ def capture(
         else:
             raise ValueError(f"unknown position {at!r}")
         out.append(acts[torch.arange(acts.shape[0]), col])
-    acts = torch.empty_like(torch.cat(out)) if out else torch.empty(0)
-    acts[torch.tensor(order)] = torch.cat(out)  # back to the caller's row order
-    return Captured(sel, acts)
+    back = torch.argsort(torch.tensor(order))  # to the caller's row order
+    return Captured(sel, torch.cat(out)[back])
 
 
 def capture_tokens(

@@ -36,10 +36,10 @@ FALLBACK_GUARD = (
 @dataclass(frozen=True)
 class LabConfig:
     model: str = "smollm2-135m"
-    eval_limit: int = 30  # held-out tasks measured at every stage
+    eval_limit: int = 24  # held-out tasks measured at every stage
     align: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            max_steps=40, batch_size=8, lr=3e-4, max_length=256, lora_r=8
+            max_steps=30, batch_size=8, lr=3e-4, max_length=256, lora_r=8
         )
     )
     agentic: TrainConfig = field(
@@ -48,12 +48,12 @@ class LabConfig:
         )
     )
     budgets: Budgets = field(
-        default_factory=lambda: Budgets(chat=64, code=192, web_step=32, web_steps=6)
+        default_factory=lambda: Budgets(chat=64, code=160, web_step=32, web_steps=5)
     )
     search: bool = True  # PING search with the offline proposer (else the fixed guard)
-    search_rounds: int = 2
+    search_rounds: int = 1
     search_candidates: int = 3
-    search_tasks: int = 12  # val-split selection tasks for the search
+    search_tasks: int = 8  # val-split selection tasks for the search
     gated: bool = True  # also measure the gated prefix defense where it is available
     seed: int = 0
 

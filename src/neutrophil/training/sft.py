@@ -182,7 +182,7 @@ def finetune(
             [examples[i] for i in batch_order(len(examples), config.batch_size, step, config.seed)],
             pad_id,
         )
-        loss = model(**batch).loss
+        loss = model(**{k: v.to(model.device) for k, v in batch.items()}).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
