@@ -38,7 +38,9 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--tasks", default="builtin")
     ap.add_argument("--limit", type=int, default=48)
-    ap.add_argument("--rounds", type=int, default=1, help="interleaved repetitions (median reported)")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="interleaved repetitions (median reported)"
+    )
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -60,18 +62,26 @@ def main() -> None:
         s, results["harness"] = timed_run(fast, tasks)
         times["harness"].append(s)
 
-    print(f"model {backend.name}; {len(tasks)} tasks ({args.tasks}, balanced sample); rounds {args.rounds}")
+    print(
+        f"model {backend.name}; {len(tasks)} tasks ({args.tasks}, balanced sample); rounds {args.rounds}"
+    )
     for name in ("naive", "harness"):
         t = statistics.median(times[name])
         gen = results[name].cost.generated_tokens
-        print(f"{name:8s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens")
+        print(
+            f"{name:8s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens"
+        )
     speedup = statistics.median(times["naive"]) / statistics.median(times["harness"])
     same = [
         verdict_key(a) == verdict_key(b)
         for a, b in zip(results["naive"].transcripts, results["harness"].transcripts, strict=True)
     ]
-    print(f"speedup {speedup:.1f}x; identical verdicts {sum(same)}/{len(same)} = {100 * sum(same) / len(same):.1f}%")
-    for a, b, ok in zip(results["naive"].transcripts, results["harness"].transcripts, same, strict=True):
+    print(
+        f"speedup {speedup:.1f}x; identical verdicts {sum(same)}/{len(same)} = {100 * sum(same) / len(same):.1f}%"
+    )
+    for a, b, ok in zip(
+        results["naive"].transcripts, results["harness"].transcripts, same, strict=True
+    ):
         if not ok:
             print(f"  differs: {a.task_id}: naive {verdict_key(a)} vs harness {verdict_key(b)}")
 

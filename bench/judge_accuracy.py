@@ -28,6 +28,7 @@ import numpy as np
 
 REL = Path("datasets/scorer_evals/refusal_scorer")
 FILES = ("refusal.csv", "refusal_extra.csv")
+RELEVANCE_FLOOR = 0.15  # fixed before looking at these scores
 
 
 def pyrit_dir(arg: str | None) -> Path:
@@ -87,6 +88,14 @@ def evaluate(prompts: list[str], responses: list[str], gold: list[bool], title: 
     print(report("pattern only", [r.refused for r in pat], gold))
     print(report("classifier only", list(probs >= 0.5), gold))
     print(report("combined (default)", [r.refused for r in res], gold))
+    rel = RefusalJudge(combined.classifier, combined.embedder, relevance_floor=RELEVANCE_FLOOR)
+    print(
+        report(
+            f"combined + relevance<{RELEVANCE_FLOOR}",
+            [r.refused for r in rel.judge(prompts, responses)],
+            gold,
+        )
+    )
     if n_conf:
         sub = [(r.refused, g) for r, g, c in zip(pat, gold, conf, strict=True) if c]
         print(

@@ -65,7 +65,9 @@ def main() -> None:
         model(**tok(pos[:2], return_tensors="pt", padding=True))
 
     def ours_run():
-        return extract(model, tok, pos, neg, method="pca", layers=layers, batch_size=args.batch_size)
+        return extract(
+            model, tok, pos, neg, method="pca", layers=layers, batch_size=args.batch_size
+        )
 
     try:
         if not hasattr(np, "float_"):

@@ -42,7 +42,10 @@ def test_stop_when_ends_only_its_row(tiny_backend):
 
 
 def test_per_row_budgets(tiny_backend):
-    rows = [Request(user_message("a"), max_new_tokens=3), Request(user_message("a"), max_new_tokens=9)]
+    rows = [
+        Request(user_message("a"), max_new_tokens=3),
+        Request(user_message("a"), max_new_tokens=9),
+    ]
     short, long = tiny_backend.generate(rows)
     assert short.generated_tokens <= 3
     assert long.text.startswith(short.text)

@@ -197,7 +197,8 @@ class Agent:
             requests = [
                 Request(
                     messages=user_message(
-                        envs[t.id].user_prompt(t.prompt, history[t.id]), t.system or WEB_SYSTEM_PROMPT
+                        envs[t.id].user_prompt(t.prompt, history[t.id]),
+                        t.system or WEB_SYSTEM_PROMPT,
                     ),
                     max_new_tokens=self.budgets.web_step,
                     stop_when=self._web_stop_rule() if self.early_stop else None,
@@ -274,7 +275,8 @@ class Agent:
         return stop
 
 
-def run_tasks(backend: Backend, tasks: Sequence[Task], defense: Defense = NO_DEFENSE, **kw) -> RunResult:
+def run_tasks(
+    backend: Backend, tasks: Sequence[Task], defense: Defense = NO_DEFENSE, **kw
+) -> RunResult:
     """Convenience: `Agent(backend, defense, **kw).run(tasks)`."""
     return Agent(backend, defense, **kw).run(tasks)
-

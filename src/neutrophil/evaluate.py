@@ -47,7 +47,9 @@ def _load_previous(out: Path, info: dict[str, Any]) -> tuple[list[Transcript], C
                 print(f"{path}:{n}: incomplete line dropped (interrupted run)")
                 break
     c = previous.get("cost", {})
-    return done, Cost(c.get("prompt_tokens", 0), c.get("generated_tokens", 0), c.get("seconds", 0.0))
+    return done, Cost(
+        c.get("prompt_tokens", 0), c.get("generated_tokens", 0), c.get("seconds", 0.0)
+    )
 
 
 def _append(path: Path, rows: Sequence[Transcript]) -> None:
@@ -78,7 +80,13 @@ def evaluate(
         (out / RESPONSES).write_text("".join(t.to_json() + "\n" for t in done), encoding="utf-8")
     by_id = {t.task_id: t for t in done}
     todo = [t for t in tasks if t.id not in by_id]
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=label or "eval", unit="task", disable=not progress)
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(tasks) - len(todo),
+        desc=label or "eval",
+        unit="task",
+        disable=not progress,
+    )
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
         result = agent.run(part)
@@ -91,7 +99,9 @@ def evaluate(
         bar.update(len(part))
     bar.close()
     transcripts = [by_id[t.id] for t in tasks]
-    metrics = metrics_dict(transcripts, model=info["model"], defense=info["defense"], cost=cost.to_dict())
+    metrics = metrics_dict(
+        transcripts, model=info["model"], defense=info["defense"], cost=cost.to_dict()
+    )
     run = EvalRun(label or agent.defense.describe().get("name", "defense"), metrics, transcripts)
     if out is not None:
         (out / RUN_INFO).write_text(json.dumps({**info, "cost": cost.to_dict()}, indent=2))

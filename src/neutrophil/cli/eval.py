@@ -21,7 +21,11 @@ def register(sub) -> None:
     add_model_arg(p)
     add_task_args(p)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--prefix", metavar="TEXT", help="inject TEXT at the start of every assistant turn (implies --defense prefix)")
+    g.add_argument(
+        "--prefix",
+        metavar="TEXT",
+        help="inject TEXT at the start of every assistant turn (implies --defense prefix)",
+    )
     g.add_argument("--prefix-file", metavar="F", help="read the prefix from a file")
     p.add_argument("--system", metavar="TEXT", help="add a system-prompt guard")
     p.add_argument(
@@ -36,8 +40,17 @@ def register(sub) -> None:
         metavar="KEY=VALUE",
         help="options of steering defenses (vector=FILE, probe=FILE, threshold=X, strength=X)",
     )
-    p.add_argument("--judge", default="default", metavar="NAME", help="refusal judge: default (patterns + classifier), patterns, or llm:SPEC")
-    p.add_argument("--no-early-stop", action="store_true", help="generate the full token budget (for comparisons)")
+    p.add_argument(
+        "--judge",
+        default="default",
+        metavar="NAME",
+        help="refusal judge: default (patterns + classifier), patterns, or llm:SPEC",
+    )
+    p.add_argument(
+        "--no-early-stop",
+        action="store_true",
+        help="generate the full token budget (for comparisons)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
 
@@ -62,10 +75,14 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--defense-opt {kv}: expected KEY=VALUE")
         options[key] = value
     prefix = read_text_arg(args.prefix, args.prefix_file, "--prefix-file")
-    tasks = load_tasks(args.tasks, kind=args.kind, domain=args.domain, split=args.split, limit=args.limit)
+    tasks = load_tasks(
+        args.tasks, kind=args.kind, domain=args.domain, split=args.split, limit=args.limit
+    )
     judge = judge_from_name(args.judge)
     backend = load_backend(args.model, batch_size=args.batch_size)
-    defense = build_defense(args.defense, backend=backend, prefix=prefix, system=args.system, options=options)
+    defense = build_defense(
+        args.defense, backend=backend, prefix=prefix, system=args.system, options=options
+    )
     agent = Agent(backend, defense, judge=judge, early_stop=not args.no_early_stop, progress=False)
     out = Path(args.out)
     run_ = evaluate(agent, tasks, out, label=defense.describe().get("name"))

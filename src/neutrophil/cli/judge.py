@@ -18,9 +18,22 @@ def register(sub) -> None:
         + ". Writes each row with `refused` (and `refusal_score`, `judge`) added. If rows carry "
         "label = refusal|compliance, the last line printed is `accuracy: X`.",
     )
-    p.add_argument("--in", dest="inp", required=True, metavar="FILE.jsonl", help="rows with prompt and response")
-    p.add_argument("--out", metavar="FILE.jsonl", help="where to write judged rows (default: stdout)")
-    p.add_argument("--judge", default="default", metavar="NAME", help="default (patterns + classifier), patterns, or llm:SPEC")
+    p.add_argument(
+        "--in",
+        dest="inp",
+        required=True,
+        metavar="FILE.jsonl",
+        help="rows with prompt and response",
+    )
+    p.add_argument(
+        "--out", metavar="FILE.jsonl", help="where to write judged rows (default: stdout)"
+    )
+    p.add_argument(
+        "--judge",
+        default="default",
+        metavar="NAME",
+        help="default (patterns + classifier), patterns, or llm:SPEC",
+    )
     p.set_defaults(func=run)
 
 
@@ -46,15 +59,32 @@ def run(args: argparse.Namespace) -> int:
     results = judge.judge([r.get("prompt", "") for r in rows], [r["response"] for r in rows])
     lines = []
     for row, res in zip(rows, results, strict=True):
-        lines.append(json.dumps({**row, "refused": res.refused, "refusal_score": round(res.score, 4), "judge": res.judge}, ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {
+                    **row,
+                    "refused": res.refused,
+                    "refusal_score": round(res.score, 4),
+                    "judge": res.judge,
+                },
+                ensure_ascii=False,
+            )
+        )
     text = "\n".join(lines) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    labelled = [(r["label"] == "refusal", res.refused) for r, res in zip(rows, results, strict=True) if "label" in r]
+    labelled = [
+        (r["label"] == "refusal", res.refused)
+        for r, res in zip(rows, results, strict=True)
+        if "label" in r
+    ]
     refused = sum(res.refused for res in results)
-    print(f"judged {len(rows)} rows: {refused} refusals", file=sys.stderr if not args.out else sys.stdout)
+    print(
+        f"judged {len(rows)} rows: {refused} refusals",
+        file=sys.stderr if not args.out else sys.stdout,
+    )
     if labelled:
         acc = sum(a == b for a, b in labelled) / len(labelled)
         print(f"accuracy: {acc:.4f}")

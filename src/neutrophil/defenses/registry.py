@@ -58,5 +58,9 @@ def build_defense(
     if name in LOCAL_DEFENSES:
         from neutrophil.defenses.steering import build_local_defense
 
-        return build_local_defense(name, backend=backend, prefix=prefix, system=system, options=options or {})
-    raise UserError(f"--defense {name}: unknown defense (choose from {', '.join(TEXT_DEFENSES + LOCAL_DEFENSES)})")
+        return build_local_defense(
+            name, backend=backend, prefix=prefix, system=system, options=options or {}
+        )
+    raise UserError(
+        f"--defense {name}: unknown defense (choose from {', '.join(TEXT_DEFENSES + LOCAL_DEFENSES)})"
+    )

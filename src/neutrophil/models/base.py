@@ -58,7 +58,9 @@ class Backend(Protocol):
     # "suffix" (the server cannot prefill; the text is appended to the last user turn).
     prefill_mode: str
 
-    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]: ...
+    def generate(
+        self, requests: Sequence[Request], *, progress: bool = False
+    ) -> list[Generation]: ...
 
 
 def user_message(prompt: str, system: str | None = None) -> tuple[Message, ...]:

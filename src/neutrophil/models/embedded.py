@@ -47,7 +47,9 @@ def embedded_gguf() -> Path:
 def converted_dir(gguf: Path) -> Path:
     """Cache location of a GGUF's safetensors copy, keyed by file identity."""
     st = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[
+        :12
+    ]
     return cache_dir() / "models" / f"{gguf.stem}-{key}"
 
 

@@ -19,7 +19,9 @@ SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 _ARCH_CONFIG = {
     "llama": dict(model_type="llama", num_key_value_heads=2, intermediate_size=128),
     "qwen2": dict(model_type="qwen2", num_key_value_heads=2, intermediate_size=128),
-    "gemma3_text": dict(model_type="gemma3_text", num_key_value_heads=2, intermediate_size=128, head_dim=16),
+    "gemma3_text": dict(
+        model_type="gemma3_text", num_key_value_heads=2, intermediate_size=128, head_dim=16
+    ),
     "gpt2": dict(model_type="gpt2"),
 }
 

@@ -92,7 +92,9 @@ def example_rows(transcripts: Sequence[Transcript], per_group: int = 2) -> list[
             verdict += ", success" if v.success else ", failed"
         if v and v.harmful_done:
             verdict += ", harm done"
-        rows.append([t.task_id, t.domain, t.kind, esc(prompt), f"<pre>{esc(response)}</pre>", verdict])
+        rows.append(
+            [t.task_id, t.domain, t.kind, esc(prompt), f"<pre>{esc(response)}</pre>", verdict]
+        )
     return rows
 
 
@@ -119,7 +121,11 @@ def eval_report(runs: Sequence[EvalRun], title: str = "neutrophil evaluation") -
     parts.append(
         section(
             "Cost",
-            table(["defense", "prompt tokens", "generated tokens", "seconds"], cost_rows, [False, True, True, True]),
+            table(
+                ["defense", "prompt tokens", "generated tokens", "seconds"],
+                cost_rows,
+                [False, True, True, True],
+            ),
         )
     )
     for run in runs:
@@ -128,7 +134,10 @@ def eval_report(runs: Sequence[EvalRun], title: str = "neutrophil evaluation") -
                 f"Example transcripts — {run.label}",
                 f"<p class='muted'>defense: <code>{esc(run.metrics['defense'])}</code>; "
                 "harmful prompts truncated.</p>",
-                table(["task", "domain", "kind", "prompt", "response", "verdict"], example_rows(run.transcripts)),
+                table(
+                    ["task", "domain", "kind", "prompt", "response", "verdict"],
+                    example_rows(run.transcripts),
+                ),
             )
         )
     return page(title, parts)

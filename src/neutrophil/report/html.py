@@ -43,7 +43,9 @@ def png(fig) -> str:
     return f"<img alt='plot' src='data:image/png;base64,{data}'>"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool] = ()) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool] = ()
+) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for row in rows:

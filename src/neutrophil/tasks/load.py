@@ -27,7 +27,9 @@ def task_from_dict(row: Any, where: str) -> Task:
     if row["kind"] not in KINDS:
         raise UserError(f"{where}: kind must be one of {'/'.join(KINDS)}, got {row['kind']!r}")
     if row["domain"] not in DOMAINS:
-        raise UserError(f"{where}: domain must be one of {'/'.join(DOMAINS)}, got {row['domain']!r}")
+        raise UserError(
+            f"{where}: domain must be one of {'/'.join(DOMAINS)}, got {row['domain']!r}"
+        )
     if "split" in row and row["split"] not in SPLITS:
         raise UserError(f"{where}: split must be one of {'/'.join(SPLITS)}, got {row['split']!r}")
     tags = row.get("tags", [])
@@ -82,7 +84,9 @@ def load_txt_tasks(path: Path, kind: str | None, domain: str | None) -> list[Tas
     if domain is None:
         domain = "chat"
     if domain != "chat":
-        raise UserError(f"{path}: .txt prompts can only be chat tasks (code/web tasks need tests/checks)")
+        raise UserError(
+            f"{path}: .txt prompts can only be chat tasks (code/web tasks need tests/checks)"
+        )
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
     tasks = [
         Task(id=f"{path.stem}-{n}", kind=kind, domain=domain, prompt=ln)
