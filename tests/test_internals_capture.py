@@ -86,3 +86,24 @@ def test_hooks_removed_after_capture():
     model = tiny_model("llama", layers=2)
     capture(model, tok, ["abc"], layers=[0])
     assert all(len(b._forward_hooks) == 0 for b in decoder_layers(model))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shared_prefix_gives_the_same_activations(arch):
+    """Rows sharing a long token prefix (a chat template's system turn) run it once."""
+    from neutrophil.internals.render import chat_prompt
+
+    tok = char_tokenizer()
+    model = tiny_model(arch, layers=3)
+    system = "You are a helpful assistant."
+    prompts = [chat_prompt(tok, p, system) for p in PROMPTS]
+    for at in ("last", "prompt_end"):
+        shared = capture(model, tok, prompts, CONTS, layers=[0, 1], at=at, batch_size=2)
+        plain = capture(
+            model, tok, prompts, CONTS, layers=[0, 1], at=at, batch_size=2, share_prefix=False
+        )
+        torch.testing.assert_close(shared.acts, plain.acts, atol=1e-4, rtol=1e-4)
+    # and against the unpadded single-row reference
+    hs, _ = hf_hidden(model, tok, prompts[1], CONTS[1])
+    last = capture(model, tok, prompts, CONTS, layers=[0])
+    torch.testing.assert_close(last.acts[1, 0], hs[1][0, -1], atol=1e-4, rtol=1e-4)

@@ -97,17 +97,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _search_prefix(backend, judge, args, out: Path) -> str:
-    """A small-budget PING search with the offline proposer on train tasks."""
-    from neutrophil.search.api import search_best_prefix
+    """A small-budget PING search with the offline proposer on train+val tasks (resumable)."""
+    from neutrophil.search import Evaluator, OfflineProposer, SearchConfig, SearchStore, run_search
+    from neutrophil.tasks import load_tasks
+    from neutrophil.tasks.load import balanced_sample
 
+    pool = [t for t in load_tasks("builtin") if t.split in ("train", "val")]
+    select = balanced_sample(pool, args.search_tasks)
     print(
-        f"[demo] PING search: {args.rounds} rounds x {args.candidates} candidates on {args.search_tasks} train tasks"
+        f"[demo] PING search: {args.rounds} rounds x {args.candidates} candidates "
+        f"on {len(select)} train/val tasks (offline proposer)"
     )
-    return search_best_prefix(
-        backend,
-        judge=judge,
-        out=out,
-        rounds=args.rounds,
-        candidates=args.candidates,
-        limit=args.search_tasks,
-    )
+    store = SearchStore(out)
+    evaluator = Evaluator(backend, store, judge=judge, progress=True)
+    config = SearchConfig(rounds=args.rounds, candidates=args.candidates, seed=0)
+    result = run_search(evaluator, select, OfflineProposer(0), config, progress=True)
+    if result.best is None:
+        from neutrophil.errors import UserError
+
+        raise UserError("the PING search scored no candidate on every task; rerun to resume")
+    store.write_text("best_prefix.txt", result.best_prefix + "\n")
+    return result.best_prefix

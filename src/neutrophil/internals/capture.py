@@ -91,20 +91,62 @@ def _batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-def _by_length(tokenizer, prompts: Sequence[str], continuations: Sequence[str] | None) -> list[int]:
-    """Row order, longest first, so each batch holds similar lengths (less padding)."""
-    from neutrophil.internals.tokens import token_ids
-
-    conts = continuations if continuations is not None else [""] * len(prompts)
-    n = [
-        len(token_ids(tokenizer, p)) + len(token_ids(tokenizer, c))
-        for p, c in zip(prompts, conts, strict=True)
-    ]
-    return sorted(range(len(prompts)), key=lambda i: -n[i])
-
-
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    first = rows[0]
+    n = min(len(r) for r in rows)
+    for r in rows[1:]:
+        k = 0
+        while k < n and r[k] == first[k]:
+            k += 1
+        n = k
+    return n
+
+
+def _prefix_cache(model: nn.Module, ids: list[int], layers: tuple[int, ...]):
+    """The KV cache of one shared prefix (blocks up to the deepest requested layer)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    t = torch.tensor([ids], device=_device(model))
+    with torch.inference_mode(), _recording(model, layers), suppress(_Stop):
+        model(input_ids=t, past_key_values=cache, use_cache=True)
+    return cache
+
+
+def _run_suffixes(
+    model: nn.Module,
+    cache,
+    prefix_len: int,
+    rows: Sequence[Sequence[int]],
+    layers: tuple[int, ...],
+) -> torch.Tensor:
+    """[B, T, L, hidden] block outputs for the suffixes (right padded) after the prefix."""
+    import copy
+
+    width = max(len(r) for r in rows)
+    dev = _device(model)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), prefix_len + width), dtype=torch.long)
+    mask[:, :prefix_len] = 1
+    for b, r in enumerate(rows):
+        ids[b, : len(r)] = torch.tensor(r)
+        mask[b, prefix_len : prefix_len + len(r)] = 1
+    pos = torch.arange(prefix_len, prefix_len + width).expand(len(rows), -1)
+    past = copy.deepcopy(cache)
+    past.batch_repeat_interleave(len(rows))
+    with torch.inference_mode(), _recording(model, layers) as store, suppress(_Stop):
+        model(
+            input_ids=ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=pos.to(dev),
+            past_key_values=past,
+            use_cache=True,
+        )
+    return torch.stack([store[i] for i in layers], dim=2).float().cpu()
 
 
 def capture(
@@ -116,30 +158,60 @@ def capture(
     layers: Sequence[int] | None = None,
     at: At = "last",
     batch_size: int = 16,
+    share_prefix: bool = True,
 ) -> Captured:
     """Activations at one position per row.
 
     `at="last"`: the last token of prompt + continuation (the last prefix token when the
     continuation is an assistant prefix). `at="prompt_end"`: the last prompt token.
+
+    Rows are batched longest first (less padding). With `share_prefix`, the token prefix
+    that all rows share (the chat template's system turn, say) runs once and its KV cache
+    is reused by every batch; the activations are the same as without sharing.
     """
+    from neutrophil.internals.tokens import token_ids
+
+    if at not in ("last", "prompt_end"):
+        raise ValueError(f"unknown position {at!r}")
     sel = resolve_layers(model, layers)
-    order = _by_length(tokenizer, prompts, continuations)
-    ps = [prompts[i] for i in order]
-    cs = None if continuations is None else [continuations[i] for i in order]
+    conts = list(continuations) if continuations is not None else [""] * len(prompts)
+    if len(conts) != len(prompts):
+        raise ValueError("prompts and continuations differ in length")
+    if not prompts:
+        raise ValueError("nothing to capture")
+    plens = [len(token_ids(tokenizer, p)) for p in prompts]
+    rows = [
+        token_ids(tokenizer, p) + token_ids(tokenizer, c)
+        for p, c in zip(prompts, conts, strict=True)
+    ]
+    for i, r in enumerate(rows):
+        if not r:
+            raise ValueError(f"row {i}: empty text")
+    # The read position must lie after the shared part, in every row.
+    reads = [
+        len(r) - 1 if at == "last" else max(pl - 1, 0) for r, pl in zip(rows, plens, strict=True)
+    ]
+    shared = _common_prefix(rows) if share_prefix and len(rows) > 1 else 0
+    shared = min(shared, min(reads))
+    order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
     out: list[torch.Tensor] = []
-    for sl in _batches(len(ps), batch_size):
-        conts = None if cs is None else cs[sl]
-        enc = encode(tokenizer, ps[sl], conts, _device(model))
-        acts = run_batch(model, enc, sel)
-        width = acts.shape[1]
-        pad = width - torch.tensor(enc.lengths)
-        if at == "last":
-            col = torch.full_like(pad, width - 1)
-        elif at == "prompt_end":
-            col = pad + torch.tensor(enc.prompt_lengths) - 1
-        else:
-            raise ValueError(f"unknown position {at!r}")
-        out.append(acts[torch.arange(acts.shape[0]), col])
+    if shared >= 2:
+        cache = _prefix_cache(model, rows[0][:shared], sel)
+        for sl in _batches(len(order), batch_size):
+            idx = order[sl]
+            acts = _run_suffixes(model, cache, shared, [rows[i][shared:] for i in idx], sel)
+            col = torch.tensor([reads[i] - shared for i in idx])
+            out.append(acts[torch.arange(len(idx)), col])
+    else:
+        for sl in _batches(len(order), batch_size):
+            idx = order[sl]
+            enc = encode(
+                tokenizer, [prompts[i] for i in idx], [conts[i] for i in idx], _device(model)
+            )
+            acts = run_batch(model, enc, sel)
+            pad = acts.shape[1] - torch.tensor(enc.lengths)
+            col = pad + torch.tensor([reads[i] for i in idx])
+            out.append(acts[torch.arange(len(idx)), col])
     back = torch.argsort(torch.tensor(order))  # to the caller's row order
     return Captured(sel, torch.cat(out)[back])
 
