@@ -145,3 +145,23 @@ def test_probe_writes_json_and_report(tmp_path, capsys):
     assert seg[0] == "prompt" and seg[-1] == "prefix" and "header" in seg
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
+
+
+def test_vector_extract_calibrated(tmp_path, monkeypatch):
+    from neutrophil.internals.strength import UNIT, default_layers
+
+    monkeypatch.setenv("NEUTROPHIL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "cal.safetensors"
+    args = ["vector", "extract", "--concept", "joy", "--model", "tiny", "--calibrate"]
+    assert main([*args, "--out", str(out)]) == 0
+    vec = SteeringVector.load(out)
+    from neutrophil.internals.layers import num_layers
+    from neutrophil.models import load_backend
+
+    n = num_layers(load_backend("tiny").model)
+    assert vec.layers == default_layers(n)
+    assert "calibrated" in vec.metadata["units"]
+    # every layer carries the same fraction of the residual norm; lengths are tiny
+    # compared with a raw mean difference only if calibration really ran
+    total = sum(float(d.norm()) for d in vec.directions.values())
+    assert 0 < total < 10 * UNIT * 1000

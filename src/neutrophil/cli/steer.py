@@ -29,7 +29,10 @@ def register(sub) -> None:
         "--raw", action="store_true", help="add the stored vectors unscaled (strength x vector)"
     )
     p.add_argument(
-        "--method", choices=["mean", "pca", "pca-signed", "probe"], default="mean", help="for built-in concepts"
+        "--method",
+        choices=["mean", "pca", "pca-signed", "probe"],
+        default="mean",
+        help="for built-in concepts",
     )
     p.add_argument("--max-new-tokens", type=int, default=80)
     p.add_argument("prompt")

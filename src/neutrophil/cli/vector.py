@@ -21,6 +21,14 @@ def register(sub) -> None:
     add_model_arg(ex)
     ex.add_argument("--method", choices=["mean", "pca", "pca-signed", "probe"], default="mean")
     ex.add_argument("--layers", help="layers to keep, e.g. 8-20 (default: all)")
+    ex.add_argument(
+        "--calibrate",
+        action="store_true",
+        help=(
+            "rescale to calibrated strength units (see `neutrophil steer`; default layers: "
+            "the middle third), so a llama.cpp --control-vector-scaled strength means the same"
+        ),
+    )
     ex.add_argument("--out", required=True, help="output .safetensors file")
     ex.set_defaults(func=run_extract)
     eg = vs.add_parser("export-gguf", help="write a llama.cpp control vector (.gguf)")
@@ -58,6 +66,12 @@ def run_extract(args: argparse.Namespace) -> int:
         raise UserError(f"--layers {args.layers}: {e}") from None
     meta = {**vec.metadata, "model": backend.name, "concept": args.concept or args.pairs}
     vec = SteeringVector(vec.directions, meta)
+    if args.calibrate:
+        from neutrophil.internals.layers import num_layers
+        from neutrophil.internals.strength import calibrate, default_layers, residual_norms
+
+        keep = list(layers or default_layers(num_layers(backend.model)))
+        vec = calibrate(vec, residual_norms(backend.model, backend.tokenizer, keep), keep)
     vec.save(args.out)
     print(f"wrote {args.out}: {len(vec.layers)} layers, method {args.method}, {len(pairs)} pairs")
     return 0

@@ -199,7 +199,8 @@ def build_local_defense(
     system: str | None = None,
     options: dict[str, str],
 ):
-    """`--defense steer|gated-steer|gated-prefix`; options: strength, layers, threshold, vector."""
+    """`--defense steer|gated-steer|gated-prefix`; options: strength (calibrated units),
+    layers, threshold, vector (concept name or file), probe (a gate .json file)."""
     from neutrophil.internals.layers import parse_layer_spec
     from neutrophil.internals.library import calibrated_vector
 
@@ -213,7 +214,8 @@ def build_local_defense(
     vector = fitted.vector
     if "vector" in options:
         vector = calibrated_vector(backend, options["vector"], layers)
-    gate = fitted.gate if threshold is None else fitted.gate.with_threshold(threshold)
+    gate = Gate.load(options["probe"]) if "probe" in options else fitted.gate
+    gate = gate if threshold is None else gate.with_threshold(threshold)
     if name == "steer":
         d: Any = SteerDefense(vector, strength)
     elif name == "gated-steer":

@@ -14,6 +14,7 @@ from neutrophil.internals.capture import Captured, TokenActs, capture, capture_t
 from neutrophil.internals.equalizer import Channel, Equalizer
 from neutrophil.internals.extract import extract, extract_from_pairs
 from neutrophil.internals.gate import Gate
+from neutrophil.internals.strength import calibrate, default_layers, residual_norms
 from neutrophil.internals.vector import SteeringVector
 
 __all__ = [
@@ -23,8 +24,11 @@ __all__ = [
     "Gate",
     "SteeringVector",
     "TokenActs",
+    "calibrate",
     "capture",
     "capture_tokens",
+    "default_layers",
     "extract",
     "extract_from_pairs",
+    "residual_norms",
 ]

@@ -24,7 +24,9 @@ def concept_vector(
     backend, concept: str, method: str = "mean", refresh: bool = False
 ) -> SteeringVector:
     """The built-in concept's vector for `backend` (HF backend: .model, .tokenizer, .name)."""
-    path = model_cache(backend.name) / "vectors" / f"{concept}-{method}.safetensors"
+    # "-v2": `pca` became centred PCA (older "pca" files hold what is now `pca-signed`).
+    name = f"{concept}-{method}{'-v2' if method == 'pca' else ''}.safetensors"
+    path = model_cache(backend.name) / "vectors" / name
     if path.exists() and not refresh:
         return SteeringVector.load(path)
     vec = extract_from_pairs(

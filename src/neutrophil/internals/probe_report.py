@@ -39,10 +39,12 @@ def scan_plot(result: dict) -> str:
     fig, ax = plt.subplots(figsize=(9, 3.6))
     for row in scans:
         n = len(row["logit"])
-        x = range(-n + 1, 1)  # align all rows at their last token
+        # Align rows at their last token; the first token is left out: its activation is an
+        # attention-sink outlier whose logit (hundreds) would flatten everything else.
+        x = range(-n + 2, 1)
         ax.plot(
             x,
-            row["logit"],
+            row["logit"][1:],
             color="#c0392b" if row["kind"] == "harmful" else "#2471a3",
             alpha=0.6,
             lw=1,
@@ -55,7 +57,9 @@ def scan_plot(result: dict) -> str:
             if idx and seg != "prompt":
                 ax.axvspan(min(idx) - 0.5, max(idx) + 0.5, color=color, alpha=0.6, label=seg)
     ax.axhline(0, color="black", lw=0.5)
-    ax.set_xlabel("token position (0 = last prefix token); red = harmful, blue = benign")
+    ax.set_xlabel(
+        "token position (0 = last prefix token; first token left out); red = harmful, blue = benign"
+    )
     ax.set_ylabel("probe logit")
     ax.set_title(f"position scan, layer {result['scan_layer']}")
     ax.legend(loc="upper left")
