@@ -64,6 +64,10 @@ def load_backend(spec: str | None = None, *, batch_size: int = 32) -> Backend:
             raise UserError(f"{spec}: no such GGUF file")
         return load_hf(ensure_converted(path), name=path.stem, batch_size=batch_size)
     if path.is_dir():
+        from neutrophil.training.adapters import is_adapter_dir, load_adapter
+
+        if is_adapter_dir(path):  # a LoRA adapter from `neutrophil finetune` (no --merge)
+            return load_adapter(path, batch_size=batch_size)
         return load_hf(path, batch_size=batch_size)
     raise UserError(
         f"{spec}: unknown model (expected {EMBEDDED_NAME}, a model directory, a .gguf file, "

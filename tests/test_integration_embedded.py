@@ -1,0 +1,53 @@
+"""A few end-to-end checks on the embedded SmolLM2-135M (real weights, real generation)."""
+
+import pytest
+
+from neutrophil.agent import Agent, Budgets
+from neutrophil.defenses.base import PromptDefense
+from neutrophil.judges.refusal import PatternJudge
+from neutrophil.models.base import Request, user_message
+from neutrophil.tasks import load_tasks
+
+pytestmark = pytest.mark.integration
+
+
+def test_embedded_model_answers_in_english(embedded_backend):
+    (gen,) = embedded_backend.generate(
+        [Request(user_message("What is the capital of France?"), max_new_tokens=16)]
+    )
+    assert "Paris" in gen.text
+    assert 0 < gen.generated_tokens <= 16
+
+
+def test_batched_equals_single_on_real_model(embedded_backend):
+    reqs = [
+        Request(user_message("Name a fruit."), max_new_tokens=10),
+        Request(
+            user_message("Give me one tip for sleeping better at night, please."), max_new_tokens=10
+        ),
+    ]
+    batched = embedded_backend.generate(reqs)
+    single = [embedded_backend.generate([r])[0] for r in reqs]
+    assert [g.text for g in batched] == [g.text for g in single]
+
+
+def test_agent_runs_every_domain_on_real_model(embedded_backend):
+    tasks = load_tasks("builtin", split="test", limit=6)
+    agent = Agent(
+        embedded_backend,
+        PromptDefense(name="prefix", prefix="Sure. "),
+        judge=PatternJudge(),
+        budgets=Budgets(chat=24, code=48, web_step=24, web_steps=2),
+    )
+    result = agent.run(tasks)
+    assert {t.domain for t in result.transcripts} == {"chat", "code", "web"}
+    for t in result.transcripts:
+        assert t.response.startswith("Sure. ")  # re-injected at every web step too
+        assert t.verdict is not None
+        if t.kind == "benign":
+            assert t.verdict.success is not None
+        else:
+            assert t.verdict.harmful_done is not None
+    web = [t for t in result.transcripts if t.domain == "web"]
+    assert all(1 <= len(t.steps) <= 2 for t in web)
+    assert result.cost.generated_tokens > 0
