@@ -32,7 +32,12 @@ def test_batched_equals_single_on_real_model(embedded_backend):
 
 
 def test_agent_runs_every_domain_on_real_model(embedded_backend):
-    tasks = load_tasks("builtin", split="test", limit=6)
+    pool = load_tasks("builtin", split="test")
+    tasks = [
+        next(t for t in pool if t.domain == d and t.kind == k and not t.borderline)
+        for d in ("chat", "code", "web")
+        for k in ("harmful", "benign")
+    ]
     agent = Agent(
         embedded_backend,
         PromptDefense(name="prefix", prefix="Sure. "),

@@ -132,25 +132,39 @@ class Agent:
         code_success = self._grade_code(tasks, responses, judged)
         out = []
         for t, r, g, resp, j in zip(tasks, requests, gens, responses, judged, strict=True):
-            cost.prompt_tokens += g.prompt_tokens
-            cost.generated_tokens += g.generated_tokens
             verdict = self._verdict(t, resp, j, code_success.get(t.id))
             out.append(
-                Transcript(
-                    task_id=t.id,
-                    kind=t.kind,
-                    domain=t.domain,
-                    defense=self.defense.describe(),
-                    messages=[dict(m) for m in r.messages],
-                    response=resp,
-                    verdict=verdict,
-                    tags=t.tags,
-                    split=t.split,
-                    prompt_tokens=g.prompt_tokens,
-                    generated_tokens=g.generated_tokens,
-                )
+                self._transcript(t, r, resp, verdict, g.prompt_tokens, g.generated_tokens, cost)
             )
         return out
+
+    def _transcript(
+        self,
+        task: Task,
+        request: Request,
+        response: str,
+        verdict: Verdict,
+        prompt_tokens: int,
+        generated_tokens: int,
+        cost: Cost,
+        steps: list[dict[str, Any]] | None = None,
+    ) -> Transcript:
+        cost.prompt_tokens += prompt_tokens
+        cost.generated_tokens += generated_tokens
+        return Transcript(
+            task_id=task.id,
+            kind=task.kind,
+            domain=task.domain,
+            defense=self.defense.describe(),
+            messages=[dict(m) for m in request.messages],
+            response=response,
+            steps=steps or [],
+            verdict=verdict,
+            tags=task.tags,
+            split=task.split,
+            prompt_tokens=prompt_tokens,
+            generated_tokens=generated_tokens,
+        )
 
     def _grade_code(self, tasks, responses, judged) -> dict[str, bool]:
         """Run benign code tasks' unit tests in the sandbox (never harmful ones)."""
@@ -243,24 +257,7 @@ class Agent:
                 score=j.score if j else 0.0,
             )
             pt, gt = tokens[t.id]
-            cost.prompt_tokens += pt
-            cost.generated_tokens += gt
-            out.append(
-                Transcript(
-                    task_id=t.id,
-                    kind=t.kind,
-                    domain=t.domain,
-                    defense=self.defense.describe(),
-                    messages=[dict(m) for m in req.messages],
-                    response=text,
-                    steps=steps[t.id],
-                    verdict=verdict,
-                    tags=t.tags,
-                    split=t.split,
-                    prompt_tokens=pt,
-                    generated_tokens=gt,
-                )
-            )
+            out.append(self._transcript(t, req, text, verdict, pt, gt, cost, steps[t.id]))
         return out
 
     def _web_stop_rule(self):

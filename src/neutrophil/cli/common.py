@@ -36,7 +36,7 @@ def add_task_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
         "--limit",
         type=int,
         metavar="N",
-        help="a balanced sample of N tasks (every domain and kind)",
+        help="a deterministic sample of N tasks, round-robin over (domain, kind, borderline) groups",
     )
     p.add_argument(
         "--kind", choices=["harmful", "benign"], help="kind of the prompts in a .txt file"

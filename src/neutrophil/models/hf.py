@@ -188,15 +188,16 @@ class HFBackend:
             tokens = out[i, prompt_len:].tolist()
             stop = stopper.stopped_at[i]
             n = len(tokens) if stop is None else min(stop, len(tokens))
+            hit_eos = False
             for j, t in enumerate(tokens[:n]):
                 if t in self._eos_ids:
-                    n = j
+                    n, hit_eos = j, True
                     break
             gens.append(
                 Generation(
                     text=self.tokenizer.decode(tokens[:n], skip_special_tokens=True),
                     prompt_tokens=int(prompt_tokens[i]),
-                    generated_tokens=n + (n < len(tokens) and stop is None),  # count the EOS
+                    generated_tokens=n + hit_eos,  # the EOS was generated too
                     stopped_early=stop is not None and stop < row.max_new_tokens,
                 )
             )

