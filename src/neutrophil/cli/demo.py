@@ -8,6 +8,10 @@ from pathlib import Path
 
 from neutrophil.cli.common import add_model_arg
 
+# Shorter web episodes than `neutrophil eval` (8 steps) keep the demo within ~10 minutes on
+# two CPU cores; the demo prints the budgets it used.
+DEMO_BUDGETS_WEB_STEPS = 5
+
 HELP = (
     "diagnose the embedded model with and without a guard, search a PING prefix, write one report"
 )
@@ -25,19 +29,21 @@ def register(sub) -> None:
     p.add_argument(
         "--limit",
         type=int,
-        default=30,
+        default=18,
         metavar="N",
-        help="held-out test tasks per evaluation (balanced over domains)",
+        help="held-out test tasks per evaluation (balanced over domains; default 18)",
     )
     p.add_argument(
         "--search-tasks",
         type=int,
-        default=24,
+        default=12,
         metavar="N",
-        help="train tasks the PING search scores candidates on",
+        help="train/val tasks the PING search scores candidates on (default 12)",
     )
-    p.add_argument("--rounds", type=int, default=2, help="PING search rounds")
-    p.add_argument("--candidates", type=int, default=4, help="PING candidates per round")
+    p.add_argument("--rounds", type=int, default=1, help="PING search rounds (default 1)")
+    p.add_argument(
+        "--candidates", type=int, default=4, help="PING candidates per round (default 4)"
+    )
     p.add_argument(
         "--no-search", action="store_true", help="skip the PING search (only the two evaluations)"
     )
@@ -48,7 +54,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.agent import Agent
+    from neutrophil.agent import Agent, Budgets
     from neutrophil.cli.common import positive_int
     from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
     from neutrophil.defenses.registry import GUARD_PREFIX
@@ -65,20 +71,22 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     backend = load_backend(args.model, batch_size=args.batch_size)
     judge = default_judge()
+    budgets = Budgets(web_steps=DEMO_BUDGETS_WEB_STEPS)
     test = load_tasks("builtin", split="test", limit=args.limit)
-    print(f"[demo] model {backend.name}; {len(test)} held-out test tasks")
+    print(f"[demo] model {backend.name}; {len(test)} held-out test tasks; budgets {budgets}")
 
     stages = [
         ("no defense", "none", NO_DEFENSE),
         ("guard prefix (hand-written)", "guard", PromptDefense(name="prefix", prefix=GUARD_PREFIX)),
     ]
     if not args.no_search:
-        best = _search_prefix(backend, judge, args, out / "ping-search")
+        best = _search_prefix(backend, judge, budgets, args, out / "ping-search")
         stages.append(("PING prefix (searched)", "ping", PromptDefense(name="prefix", prefix=best)))
     runs = []
     for label, slug, defense in stages:
         print(f"[demo] evaluating: {label}")
-        runs.append(evaluate(Agent(backend, defense, judge=judge), test, out / slug, label=label))
+        agent = Agent(backend, defense, judge=judge, budgets=budgets)
+        runs.append(evaluate(agent, test, out / slug, label=label))
 
     (out / "report.html").write_text(
         eval_report(runs, title=f"neutrophil demo — {backend.name}"), encoding="utf-8"
@@ -96,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search_prefix(backend, judge, args, out: Path) -> str:
+def _search_prefix(backend, judge, budgets, args, out: Path) -> str:
     """A small-budget PING search with the offline proposer on train+val tasks (resumable)."""
     from neutrophil.search import Evaluator, OfflineProposer, SearchConfig, SearchStore, run_search
     from neutrophil.tasks import load_tasks
@@ -109,7 +117,7 @@ def _search_prefix(backend, judge, args, out: Path) -> str:
         f"on {len(select)} train/val tasks (offline proposer)"
     )
     store = SearchStore(out)
-    evaluator = Evaluator(backend, store, judge=judge, progress=True)
+    evaluator = Evaluator(backend, store, judge=judge, budgets=budgets, progress=True)
     config = SearchConfig(rounds=args.rounds, candidates=args.candidates, seed=0)
     result = run_search(evaluator, select, OfflineProposer(0), config, progress=True)
     if result.best is None:

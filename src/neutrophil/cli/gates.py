@@ -36,7 +36,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import positive_int
-    from neutrophil.defenses.registry import GUARD_PREFIX, read_text_arg
+    from neutrophil.defenses.registry import read_text_arg
+    from neutrophil.defenses.steering import DEFAULT_PREFIX
     from neutrophil.errors import UserError
     from neutrophil.internals.defense_study import markdown_report, plots, run_defense_study
     from neutrophil.models import load_backend
@@ -47,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     tasks = [t for t in tasks if t.domain != "web"]
     if {t.kind for t in tasks} != {"harmful", "benign"}:
         raise UserError(f"{args.tasks}: the {args.split} split needs harmful and benign tasks")
-    prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or GUARD_PREFIX
+    # Without --prefix-file: the refusal-leaning prefix that `--defense gated-prefix` injects,
+    # so the static and gated arms differ only in the gate.
+    prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or DEFAULT_PREFIX
     label = "static prefix (PING)" if args.prefix_file else "static prefix (guard)"
     backend = load_backend(args.model, batch_size=args.batch_size)
     if not hasattr(backend, "model"):
