@@ -42,7 +42,7 @@ def register(sub) -> None:
     )
     p.add_argument("--rounds", type=int, default=1, help="PING search rounds (default 1)")
     p.add_argument(
-        "--candidates", type=int, default=4, help="PING candidates per round (default 4)"
+        "--candidates", type=int, default=3, help="PING candidates per round (default 3)"
     )
     p.add_argument(
         "--no-search", action="store_true", help="skip the PING search (only the two evaluations)"
