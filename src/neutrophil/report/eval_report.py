@@ -37,7 +37,10 @@ def rate_figure(runs: Sequence[EvalRun]):
 
     names = list(RATE_LABELS)
     domains = ["all", *sorted({d for r in runs for d in r.metrics["by_domain"]})]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharey=True)
+    fig, grid = plt.subplots(2, 3, figsize=(13, 7), sharey=True)
+    axes = list(grid.flat[: len(names)])
+    legend_ax = grid.flat[len(names)]
+    legend_ax.axis("off")
     width = 0.8 / max(1, len(runs))
     for ax, name in zip(axes, names, strict=True):
         for k, run in enumerate(runs):
@@ -55,8 +58,10 @@ def rate_figure(runs: Sequence[EvalRun]):
         ax.set_title(RATE_LABELS[name], fontsize=10)
         ax.set_ylim(0, 1.05)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("rate (95% Wilson CI)")
-    axes[0].legend(fontsize=8, loc="upper left")
+    for ax in (grid[0][0], grid[1][0]):
+        ax.set_ylabel("rate (95% Wilson CI)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_ax.legend(handles, labels, loc="center", fontsize=10, title="defense")
     fig.tight_layout()
     return fig
 
