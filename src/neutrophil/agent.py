@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neutrophil.defenses.base import NO_DEFENSE, Defense
 from neutrophil.models.base import Backend, Request, user_message
 from neutrophil.records import Transcript, Verdict
 from neutrophil.tasks.task import Task
+
+if TYPE_CHECKING:
+    from neutrophil.judges.refusal import Judge
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Agent:
         backend: Backend,
         defense: Defense = NO_DEFENSE,
         *,
-        judge=None,
+        judge: Judge | None = None,
         budgets: Budgets = Budgets(),
         early_stop: bool = True,
         progress: bool = False,
@@ -110,11 +113,10 @@ class Agent:
     def _stop_rule(self, task: Task):
         if not self.early_stop:
             return None
-        decided = self.judge.decided
         if task.domain == "code":
             # The tests run on the code block, so a closed block fixes the verdict.
             return lambda text: _code_block_closed(text) or _refusal_opening(text)
-        return decided
+        return self.judge.decided
 
     def _run_single(self, tasks: Sequence[Task], cost: Cost) -> list[Transcript]:
         requests = [
