@@ -191,7 +191,8 @@ def finetune(
         losses.append(round(loss.item(), 5))
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
-        if stop_at is not None and step + 1 >= stop_at and step + 1 < steps:
+        stopping = stop_at is not None and step + 1 >= stop_at
+        if (stopping or (step + 1) % config.save_every == 0) and step + 1 < steps:
             save_checkpoint(
                 out,
                 model=model,
@@ -201,18 +202,9 @@ def finetune(
                 losses=losses,
                 key=key,
             )
-            bar.close()
-            return TrainResult(out, step + 1, tuple(losses), merge, start)
-        if (step + 1) % config.save_every == 0 and step + 1 < steps:
-            save_checkpoint(
-                out,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                step=step + 1,
-                losses=losses,
-                key=key,
-            )
+            if stopping:
+                bar.close()
+                return TrainResult(out, step + 1, tuple(losses), merge, start)
     bar.close()
     model.eval()
 
