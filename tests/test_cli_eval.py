@@ -160,3 +160,28 @@ def test_judge_bad_row(tmp_path):
     inp.write_text('{"prompt": "p", "response": "ok"}\n{"prompt": "p"}\n')
     r = cli("judge", "--in", str(inp))
     assert r.returncode == 2 and "in.jsonl:2:" in r.stderr
+
+
+def test_eval_resume_drops_a_torn_last_line_and_redoes_that_task(tmp_path):
+    tasks = _tasks_file(tmp_path, ROWS)
+    out = tmp_path / "run"
+    args = (
+        "eval",
+        "--model",
+        "tiny",
+        "--tasks",
+        str(tasks),
+        "--out",
+        str(out),
+        "--judge",
+        "patterns",
+    )
+    assert cli(*args).returncode == 0
+    path = out / "responses.jsonl"
+    lines = path.read_text().splitlines()
+    # Simulate a kill in the middle of writing the last row.
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert "incomplete line dropped" in r.stderr
+    assert path.read_text().splitlines() == lines  # greedy: the redone row is identical

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def _load_previous(out: Path, info: dict[str, Any]) -> tuple[list[Transcript], C
                 done.append(Transcript.from_dict(json.loads(line)))
             except (json.JSONDecodeError, TypeError):
                 # A line cut by a kill mid-write: keep everything before it.
-                print(f"{path}:{n}: incomplete line dropped (interrupted run)")
+                print(f"{path}:{n}: incomplete line dropped (interrupted run)", file=sys.stderr)
                 break
     c = previous.get("cost", {})
     return done, Cost(
