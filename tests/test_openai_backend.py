@@ -4,6 +4,7 @@ every prefill mode must give exactly the text the HF backend gives directly (gre
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import replace
 
@@ -123,8 +124,38 @@ def test_suffix_mode(hf, served):
         assert ob.generate([defended]) == hf.generate([defended])
 
 
-def test_streaming_stop_when_stops_early_on_both_sides(hf, served):
-    url, rec = served
+class HoldAfter(Recording):
+    """Recording wrapper whose rows pause after `steps` generation steps until the test says
+    the client has closed its stream, then run on until the server's own stop rule fires.
+    So the test sees the server react to the disconnect however fast generation is."""
+
+    def __init__(self, inner, steps: int) -> None:
+        super().__init__(inner)
+        self.steps = steps
+        self.client_closed = threading.Event()
+
+    def generate(self, requests, *, progress=False):
+        return super().generate([replace(r, stop_when=self._held(r.stop_when)) for r in requests])
+
+    def _held(self, server_stop):
+        calls = 0
+
+        def stop(text: str) -> bool:
+            nonlocal calls
+            calls += 1
+            if calls <= self.steps:
+                return server_stop(text)
+            assert self.client_closed.wait(120), "the client never closed its stream"
+            deadline = time.monotonic() + 120
+            while not server_stop(text):  # the server notices the disconnect asynchronously
+                assert time.monotonic() < deadline, "the server never noticed the disconnect"
+                time.sleep(0.01)
+            return True
+
+        return stop
+
+
+def test_streaming_stop_when_stops_early_on_both_sides(hf):
     seen: list[str] = []
 
     def stop(text: str) -> bool:
@@ -134,21 +165,24 @@ def test_streaming_stop_when_stops_early_on_both_sides(hf, served):
     r = Request(user_message("hi"), prefill="OK", max_new_tokens=1000, stop_when=stop)
     full = hf.generate([replace(r, stop_when=None, max_new_tokens=40)])[0]
     assert full.generated_tokens == 40  # no EOS: only stop_when can end the row early
-    done_before = len(rec.outputs)
-    with OpenAIBackend.from_spec(f"openai:{url}#tiny") as ob:
-        out = ob.generate([r])[0]
-    assert out.stopped_early
-    assert 4 <= len(out.text) < len(full.text)
-    assert full.text.startswith(out.text)
-    assert all(s.startswith("OK") for s in seen)
-    assert out.prompt_tokens == full.prompt_tokens  # per-chunk usage from the server
-    # Closing the stream made the server stop that row too (well before 1000 tokens).
-    deadline = time.monotonic() + 120
-    while len(rec.outputs) == done_before and time.monotonic() < deadline:
-        time.sleep(0.01)
+    rec = HoldAfter(hf, steps=20)  # 20 tokens: far more than the client needs to stop
+    with BackgroundServer(create_app(rec)) as url:
+        with OpenAIBackend.from_spec(f"openai:{url}#tiny") as ob:
+            out = ob.generate([r])[0]
+        rec.client_closed.set()
+        assert out.stopped_early
+        assert 4 <= len(out.text) < len(full.text)
+        assert full.text.startswith(out.text)
+        assert all(s.startswith("OK") for s in seen)
+        assert out.prompt_tokens == full.prompt_tokens  # per-chunk usage from the server
+        # Closing the stream made the server stop that row too (well before 1000 tokens).
+        deadline = time.monotonic() + 120
+        while not rec.outputs:
+            assert time.monotonic() < deadline, "the server never finished the row"
+            time.sleep(0.01)
     server_side = rec.outputs[-1]
     assert server_side.stopped_early
-    assert server_side.generated_tokens < 1000
+    assert server_side.generated_tokens <= 21
 
 
 def test_stop_when_without_streaming_returns_full_text(hf, served):
