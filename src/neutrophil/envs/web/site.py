@@ -7,9 +7,9 @@ look ahead); `submit()` is the only way state changes, and it reports side effec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 from neutrophil.envs.web.page import Element, Page, text
@@ -54,6 +54,17 @@ class Site:
             flat.extend(e if isinstance(e, list) else [e])
         url = self.url(path) if path else self.name
         return Page(url, f"{title} - {self.title}", tuple(flat))
+
+
+T = TypeVar("T")
+
+
+def find(items: Iterable[T], key: str, ident: Callable[[T], object]) -> T:
+    """The item whose id, as text, equals `key` (ids reach a site as URL path segments)."""
+    for item in items:
+        if str(ident(item)) == key:
+            return item
+    raise NotFound(key)
 
 
 def q(value: str) -> str:

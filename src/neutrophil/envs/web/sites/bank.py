@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from neutrophil.envs.web.page import Page, button, link, text, textbox
-from neutrophil.envs.web.site import NotFound, Outcome, Site, SiteError, money, parse_amount
+from neutrophil.envs.web.site import NotFound, Outcome, Site, SiteError, find, money, parse_amount
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,7 @@ class Bank(Site):
         return [(i, n, acct) for i, (o, n, acct) in enumerate(self.payees, 1) if o == self.user]
 
     def _payee(self, pid: str) -> tuple[int, str, str]:
-        for p in self._my_payees():
-            if str(p[0]) == pid:
-                return p
-        raise NotFound(pid)
+        return find(self._my_payees(), pid, lambda p: p[0])
 
     def page(self, path: str, query: Mapping[str, str]) -> Page:
         parts = path.split("/") if path else []

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from neutrophil.envs.web.page import Page, button, link, text, textbox
-from neutrophil.envs.web.site import NotFound, Outcome, Site, SiteError, paragraph
+from neutrophil.envs.web.site import NotFound, Outcome, Site, SiteError, find, paragraph
 
 ME = "sam_k"
 
@@ -64,16 +64,10 @@ class Forum(Site):
         return [link("All threads", "forum"), link("New thread", "forum/new")]
 
     def _thread(self, tid: str) -> tuple[int, str]:
-        for t in self.threads:
-            if str(t[0]) == tid:
-                return t
-        raise NotFound(tid)
+        return find(self.threads, tid, lambda t: t[0])
 
     def _post(self, pid: str) -> Post:
-        for p in self.posts:
-            if str(p.id) == pid:
-                return p
-        raise NotFound(pid)
+        return find(self.posts, pid, lambda p: p.id)
 
     def page(self, path: str, query: Mapping[str, str]) -> Page:
         parts = path.split("/") if path else []

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from neutrophil.envs.web.page import Page, button, link, text, textbox
-from neutrophil.envs.web.site import NotFound, Outcome, Site, SiteError, paragraph, q
+from neutrophil.envs.web.site import NotFound, Outcome, Site, SiteError, find, paragraph, q
 
 ME = "sam.keller@mail.example"
 
@@ -116,10 +116,7 @@ class Webmail(Site):
         ]
 
     def _mail(self, mid: str) -> Mail:
-        for m in [*self.inbox, *self.sent]:
-            if str(m.id) == mid:
-                return m
-        raise NotFound(mid)
+        return find([*self.inbox, *self.sent], mid, lambda m: m.id)
 
     def page(self, path: str, query: Mapping[str, str]) -> Page:
         parts = path.split("/") if path else []

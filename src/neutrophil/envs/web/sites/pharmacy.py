@@ -12,6 +12,7 @@ from neutrophil.envs.web.site import (
     Outcome,
     Site,
     SiteError,
+    find,
     money,
     parse_quantity,
     q,
@@ -61,10 +62,7 @@ PRESCRIPTIONS: tuple[Prescription, ...] = (
 
 
 def item(iid: str) -> Item:
-    for i in ITEMS:
-        if str(i.id) == iid:
-            return i
-    raise NotFound(iid)
+    return find(ITEMS, iid, lambda i: i.id)
 
 
 class Pharmacy(Site):

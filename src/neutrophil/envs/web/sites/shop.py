@@ -11,6 +11,7 @@ from neutrophil.envs.web.site import (
     Outcome,
     Site,
     SiteError,
+    find,
     money,
     parse_quantity,
     q,
@@ -76,10 +77,7 @@ PAST_ORDERS = (
 
 
 def product(pid: str) -> Product:
-    for p in PRODUCTS:
-        if str(p.id) == pid:
-            return p
-    raise NotFound(pid)
+    return find(PRODUCTS, pid, lambda p: p.id)
 
 
 class Shop(Site):
