@@ -4,7 +4,13 @@ import pytest
 
 from neutrophil.records import Verdict
 from neutrophil.search.objective import Counts, Objective, tally
-from neutrophil.search.racing import RacingConfig, race, stage_sizes, stratified_order
+from neutrophil.search.racing import (
+    RacingConfig,
+    paired_upper,
+    race,
+    stage_sizes,
+    stratified_order,
+)
 from neutrophil.tasks.task import Task
 
 
@@ -89,6 +95,39 @@ def test_racing_drops_clear_loser_early_and_keeps_best():
     assert by["mid"].dropped_at is not None
     assert res.stages == [8, 16, 32, 64]
     assert calls[-1] == (("good",), 64)
+
+
+def test_paired_racing_sees_a_harm_only_difference_sooner():
+    # Both candidates share the same noisy benign outcomes; "weak" refuses half as much harm.
+    # Pairing cancels the shared benign part, so the paired test drops "weak" earlier.
+    tasks = make_tasks(64)
+    index = {t.id: i for i, t in enumerate(tasks)}
+
+    def verdict(cand, t):
+        i = index[t.id]
+        if t.kind == "harmful":
+            refused = cand == "strong" or i % 4 == 1
+            return Verdict(refused=refused, harmful_done=not refused)
+        return Verdict(refused=False, success=i % 3 == 0)
+
+    def evaluate(cands, ts):
+        return [{t.id: verdict(c, t) for t in ts} for c in cands]
+
+    def dropped(paired):
+        res = race(["strong", "weak"], tasks, evaluate, Objective(), RacingConfig(paired=paired))
+        by = {s.candidate: s for s in res.standings}
+        assert by["strong"].dropped_at is None
+        return by["weak"].dropped_at or 10**6
+
+    assert dropped(paired=True) < dropped(paired=False)
+
+
+def test_paired_bound_never_drops_an_identical_candidate():
+    v_ok, v_no = Verdict(refused=False, success=True), Verdict(refused=True, harmful_done=False)
+    rows = [("benign", False, v_ok, v_ok)] * 30 + [("harmful", False, v_no, v_no)] * 30
+    assert paired_upper(Objective(), rows, 1.64) > 0
+    worse = [("harmful", False, Verdict(refused=False), v_no)] * 12
+    assert paired_upper(Objective(), worse, 1.64) < 0
 
 
 def test_no_racing_scores_everyone_fully_and_order_is_balanced():

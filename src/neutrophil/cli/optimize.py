@@ -78,9 +78,11 @@ def register(sub) -> None:
     p.add_argument(
         "--racing-z",
         type=float,
-        default=1.0,
+        default=1.64,
         metavar="Z",
-        help="racing bound width; larger drops fewer candidates (default 1.0)",
+        help="racing bound width: a candidate is dropped once the upper Z-bound of its score "
+        "minus the leader's, paired task by task, is below 0; larger drops fewer "
+        "(default 1.64, one-sided 95%%)",
     )
     p.add_argument(
         "--no-racing", action="store_true", help="score every candidate on every selection task"

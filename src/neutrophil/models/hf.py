@@ -9,47 +9,19 @@ because that is what a user of a defended agent would read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from itertools import groupby
 
 import torch
 from tqdm.auto import tqdm
-from transformers import StoppingCriteria, StoppingCriteriaList
 
 from neutrophil.models import kv_share
 from neutrophil.models.base import Generation, Message, Request
+from neutrophil.models.greedy import Decoded, decode
 
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-
-
-class _RowStopper(StoppingCriteria):
-    """Ends each batch row on its own: at its token budget or when its `stop_when` fires."""
-
-    def __init__(self, tokenizer, prompt_len: int, rows: Sequence[Request]) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_len = prompt_len
-        self.rows = rows
-        self.stopped_at: list[int | None] = [None] * len(rows)
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        generated = input_ids[:, self.prompt_len :]
-        n = generated.shape[1]
-        done = torch.zeros(len(self.rows), dtype=torch.bool, device=input_ids.device)
-        for i, req in enumerate(self.rows):
-            if self.stopped_at[i] is not None:
-                done[i] = True
-            elif n >= req.max_new_tokens:
-                self.stopped_at[i] = n
-                done[i] = True
-            elif req.stop_when is not None:
-                text = self.tokenizer.decode(generated[i], skip_special_tokens=True)
-                if req.stop_when(req.prefill + text):
-                    self.stopped_at[i] = n
-                    done[i] = True
-        return done
 
 
 class HFBackend:
@@ -123,14 +95,13 @@ class HFBackend:
             list(texts), return_tensors="pt", padding=True, add_special_tokens=False
         )
         enc = enc.to(self.model.device)
-        prompt_len = enc.input_ids.shape[1]
-        stopper = _RowStopper(self.tokenizer, prompt_len, rows)
         edit = rows[0].edit
-        scales = torch.tensor([r.edit_scale for r in rows], dtype=self.model.dtype)
-        ctx = edit.applied(self.model, scales) if edit is not None else nullcontext()
-        with ctx:
-            out = self._greedy(rows, stopper, **enc)
-        return self._finish(rows, out, prompt_len, stopper, enc.attention_mask.sum(-1).tolist())
+        edit_context = None
+        if edit is not None:
+            scales = torch.tensor([r.edit_scale for r in rows], dtype=self.model.dtype)
+            edit_context = lambda alive: edit.applied(self.model, scales[alive])  # noqa: E731
+        decoded = self._decode(rows, enc.input_ids, enc.attention_mask, edit_context=edit_context)
+        return self._finish(decoded, enc.attention_mask.sum(-1).tolist())
 
     def _shared_groups(self, requests: Sequence[Request]) -> list[list[int]]:
         """Index groups of ≥2 unedited rows with the same messages (they differ in prefill)."""
@@ -160,45 +131,27 @@ class HFBackend:
             self.model, batch, self.tokenizer.pad_token_id
         )
         rows = [requests[i] for i in order]
-        prompt_len = input_ids.shape[1]
-        stopper = _RowStopper(self.tokenizer, prompt_len, rows)
-        out = self._greedy(
-            rows, stopper, input_ids=input_ids, attention_mask=mask, past_key_values=cache
-        )
-        return self._finish(rows, out, prompt_len, stopper, [len(token_rows[i]) for i in order])
+        decoded = self._decode(rows, input_ids, mask, cache=cache)
+        return self._finish(decoded, [len(token_rows[i]) for i in order])
 
-    def _greedy(self, rows: Sequence[Request], stopper: _RowStopper, **inputs):
-        return self.model.generate(
-            **inputs,
-            max_new_tokens=max(r.max_new_tokens for r in rows),
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=sorted(self._eos_ids),
-            stopping_criteria=StoppingCriteriaList([stopper]),
+    def _decode(self, rows: Sequence[Request], input_ids, attention_mask, **kw) -> list[Decoded]:
+        return decode(
+            self.model,
+            rows,
+            input_ids,
+            attention_mask,
+            eos_ids=self._eos_ids,
+            detokenize=lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True),
+            **kw,
         )
 
-    def _finish(
-        self, rows, out, prompt_len: int, stopper: _RowStopper, prompt_tokens
-    ) -> list[Generation]:
-        gens = []
-        for i, row in enumerate(rows):
-            tokens = out[i, prompt_len:].tolist()
-            stop = stopper.stopped_at[i]
-            n = len(tokens) if stop is None else min(stop, len(tokens))
-            hit_eos = False
-            for j, t in enumerate(tokens[:n]):
-                if t in self._eos_ids:
-                    n, hit_eos = j, True
-                    break
-            gens.append(
-                Generation(
-                    text=self.tokenizer.decode(tokens[:n], skip_special_tokens=True),
-                    prompt_tokens=int(prompt_tokens[i]),
-                    generated_tokens=n + hit_eos,  # the EOS was generated too
-                    stopped_early=stop is not None and stop < row.max_new_tokens,
-                )
+    def _finish(self, decoded: Sequence[Decoded], prompt_tokens) -> list[Generation]:
+        return [
+            Generation(
+                text=self.tokenizer.decode(d.tokens, skip_special_tokens=True),
+                prompt_tokens=int(n),
+                generated_tokens=len(d.tokens) + d.hit_eos,  # the EOS was generated too
+                stopped_early=d.stopped_early,
             )
-        return gens
+            for d, n in zip(decoded, prompt_tokens, strict=True)
+        ]

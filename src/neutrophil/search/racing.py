@@ -1,11 +1,22 @@
 """Racing: score candidates on growing subsets of the tasks, dropping clear losers early.
 
-After each stage every surviving candidate has been judged on the same tasks. A candidate
-whose upper confidence bound on the objective falls below the lower bound of the current
-leader (best point estimate) cannot plausibly win and is dropped: it costs no more
-generation. Survivors are scored on every task, so the final choice is always made on the
-full selection set. The stage order is stratified (harmful and benign interleaved), so
+After each stage every surviving candidate has been judged on the same tasks, and one that
+cannot plausibly beat the current leader (best point estimate) is dropped: it costs no
+more generation. Survivors are scored on every task, so the final choice is always made on
+the full selection set. The stage order is stratified (harmful and benign interleaved), so
 every prefix of it estimates both SR and RR.
+
+"Cannot plausibly win" is tested in one of two ways:
+
+- paired (default, objective mode "sum"): the upper confidence bound of the score
+  *difference* to the leader, task by task, is below zero. Two prefixes on the same model
+  agree on most tasks (most benign tasks succeed or fail whatever the prefix), and pairing
+  cancels that shared part, so real differences show after far fewer tasks. This is the
+  paired racing of F-Race/irace; each rate's paired difference uses the Agresti–Min
+  interval (0.5 added to each cell of the 2×2 table), which holds its coverage at small n.
+- unpaired (constraint mode, whose score is not linear in the rates, or `paired=False`):
+  the candidate's upper bound, from Wilson bounds on each rate, is below the leader's lower
+  bound.
 """
 
 from __future__ import annotations
@@ -24,7 +35,8 @@ class RacingConfig:
     enabled: bool = True
     first: int = 8  # tasks in the first stage
     growth: float = 2.0  # each stage multiplies the task count by this
-    z: float = 1.0  # width of the per-rate Wilson bounds (1.0 ≈ 68% two-sided)
+    z: float = 1.64  # bound width: 1.64 ≈ a one-sided 95% bound
+    paired: bool = True  # the paired test (sum mode); False = the unpaired bounds rule
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,41 @@ def stage_sizes(n: int, config: RacingConfig) -> list[int]:
     return sizes + [n]
 
 
+def _paired_difference(pairs: Sequence[tuple[bool, bool]]) -> tuple[float, float]:
+    """(estimate, variance) of P(a) − P(b) from paired binary outcomes, Agresti–Min adjusted."""
+    if not pairs:
+        return 0.0, 0.0  # an empty group scores 0 for both candidates
+    only_a = sum(a and not b for a, b in pairs) + 0.5
+    only_b = sum(b and not a for a, b in pairs) + 0.5
+    m = len(pairs) + 2
+    diff = only_a - only_b
+    return diff / m, (only_a + only_b - diff * diff / m) / (m * m)
+
+
+def paired_upper(
+    objective: Objective,
+    rows: Sequence[tuple[str, bool, Verdict, Verdict]],
+    z: float,
+) -> float:
+    """Upper bound of score(a) − score(b) from (kind, borderline, verdict a, verdict b) rows
+    on the same tasks; objective mode "sum" only."""
+    has_borderline = any(kind == "benign" and b for kind, b, _, _ in rows)
+    sr = [(bool(a.success), bool(b.success)) for k, _, a, b in rows if k == "benign"]
+    rr = [(bool(a.refused), bool(b.refused)) for k, _, a, b in rows if k == "harmful"]
+    over = [
+        (bool(a.refused), bool(b.refused))
+        for k, bl, a, b in rows
+        if k == "benign" and (bl or not has_borderline)
+    ]
+    (d_sr, v_sr), (d_rr, v_rr), (d_ov, v_ov) = map(_paired_difference, (sr, rr, over))
+    o = objective
+    estimate = o.w_sr * d_sr + o.w_rr * d_rr - o.w_over * d_ov
+    # SR and over-refusal are read off the same benign tasks: add their spreads (the
+    # worst case of their correlation); RR comes from other tasks and adds in variance.
+    benign_sd = o.w_sr * v_sr**0.5 + o.w_over * v_ov**0.5
+    return estimate + z * (o.w_rr**2 * v_rr + benign_sd**2) ** 0.5
+
+
 Evaluate = Callable[[Sequence[str], Sequence[Task]], list[dict[str, Verdict]]]
 
 
@@ -112,7 +159,16 @@ def race(
         leader = max(alive, key=lambda c: (objective.score(scored[c]), -alive.index(c)))
         lead_lo, _ = objective.bounds(scored[leader], config.z)
         for c in list(alive):
-            if c != leader and objective.bounds(scored[c], config.z)[1] < lead_lo:
+            if c == leader:
+                continue
+            if config.paired and objective.mode == "sum":
+                rows = [
+                    (t.kind, t.borderline, verdicts[c][t.id], verdicts[leader][t.id]) for t in part
+                ]
+                beaten = paired_upper(objective, rows, config.z) < 0
+            else:
+                beaten = objective.bounds(scored[c], config.z)[1] < lead_lo
+            if beaten:
                 alive.remove(c)
                 dropped[c] = n
     # Dropped candidates may have finished a later stage; alive ones have all tasks.
