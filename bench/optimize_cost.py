@@ -34,6 +34,29 @@ def pool(n: int, seed: int) -> list[str]:
     return (drawn + ["I can't help with that.", "Sure, here is exactly what you asked for:"])[:n]
 
 
+def selection_tasks(suite: str, n: int) -> list:
+    """A balanced sample of `n` tasks from the suite's train+val splits."""
+    from neutrophil.tasks import load_tasks
+    from neutrophil.tasks.load import balanced_sample
+
+    tasks = [t for t in load_tasks(suite) if t.split in ("train", "val")]
+    return balanced_sample(tasks, n) if n < len(tasks) else tasks
+
+
+class TokenRows:
+    """Counts token positions the model runs (rows x new columns per forward, padding
+    included): the compute actually spent, independent of the machine's speed."""
+
+    def __init__(self, model) -> None:
+        self.count = 0
+        model.register_forward_pre_hook(self._add, with_kwargs=True)
+
+    def _add(self, _module, args, kwargs) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if ids is not None:
+            self.count += ids.numel()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m")
@@ -64,15 +87,13 @@ def main() -> int:
         race,
         tally,
     )
-    from neutrophil.tasks import load_tasks
-    from neutrophil.tasks.load import balanced_sample
 
-    tasks = [t for t in load_tasks(args.suite) if t.split in ("train", "val")]
-    tasks = balanced_sample(tasks, args.tasks) if args.tasks < len(tasks) else tasks
+    tasks = selection_tasks(args.suite, args.tasks)
     candidates = pool(args.pool, args.seed)
     backend = load_backend(args.model)
     judge = judge_from_name(args.judge)
     objective = Objective()
+    token_rows = TokenRows(backend.model)
 
     # -- neutrophil ---------------------------------------------------------------------
     def neutrophil_way():
@@ -90,31 +111,33 @@ def main() -> int:
             rows = ours.evaluate([prefix_defense(c) for c in cands], ts, desc="neutrophil")
             return [{k: sv.verdict for k, sv in row.items()} for row in rows]
 
-        t0 = time.perf_counter()
+        t0, n0 = time.perf_counter(), token_rows.count
         result = race(candidates, tasks, evaluate, objective, RacingConfig(), seed=args.seed)
-        return time.perf_counter() - t0, ours, result
+        return time.perf_counter() - t0, token_rows.count - n0, ours, result
 
-    before_s, ours, result = neutrophil_way()
+    before_s, ours_rows, ours, result = neutrophil_way()
     # -- naive ------------------------------------------------------------------------
     backend.kv_share = False
+    naive_store = tempfile.mkdtemp(prefix="naive-store-")
     naive = Evaluator(
         backend,
-        SearchStore(tempfile.mkdtemp()),
+        SearchStore(naive_store),
         judge=judge,
         early_stop=False,
         merge=False,
         progress=True,
     )
-    t0 = time.perf_counter()
+    t0, n0 = time.perf_counter(), token_rows.count
     verdicts = naive.evaluate([prefix_defense(c) for c in candidates], tasks, desc="naive")
     naive_s = time.perf_counter() - t0
+    naive_rows = token_rows.count - n0
     naive_scores = [
         objective.score(tally((t.kind, t.borderline, v[t.id].verdict) for t in tasks))
         for v in verdicts
     ]
     naive_pick = max(range(len(candidates)), key=lambda i: naive_scores[i])
 
-    after_s, ours_again, result_again = neutrophil_way()
+    after_s, _, _, result_again = neutrophil_way()
     ours_s = (before_s + after_s) / 2
     complete = [s for s in result.standings if s.dropped_at is None]
     ours_pick = max(complete, key=lambda s: s.score).candidate
@@ -127,6 +150,7 @@ def main() -> int:
             "rows": naive.cost.rows,
             "generated_tokens": naive.cost.generated_tokens,
             "prompt_tokens": naive.cost.prompt_tokens,
+            "model_token_rows": naive_rows,
         },
         "neutrophil": {
             "seconds": round(ours_s, 1),
@@ -135,6 +159,7 @@ def main() -> int:
             "rows": ours.cost.rows,
             "generated_tokens": ours.cost.generated_tokens,
             "prompt_tokens": ours.cost.prompt_tokens,
+            "model_token_rows": ours_rows,
             "stages": result.stages,
             "dropped_at": {
                 s.candidate: s.dropped_at for s in result.standings if s.dropped_at is not None
@@ -142,6 +167,7 @@ def main() -> int:
             "same_verdicts_both_runs": result.standings == result_again.standings,
         },
         "speedup_seconds": round(naive_s / max(ours_s, 1e-9), 2),
+        "speedup_model_token_rows": round(naive_rows / max(ours_rows, 1), 2),
         "speedup_generated_tokens": round(
             naive.cost.generated_tokens / max(ours.cost.generated_tokens, 1), 2
         ),
@@ -151,6 +177,7 @@ def main() -> int:
         "neutrophil_pick_score": round(max(s.score for s in complete), 3),
         "naive_score_of_neutrophil_pick": round(naive_scores[candidates.index(ours_pick)], 3),
         "same_winner": candidates[naive_pick] == ours_pick,
+        "naive_store": naive_store,  # the full matrix, for bench/racing_replay.py
         "naive_scores": {c: round(s, 3) for c, s in zip(candidates, naive_scores, strict=True)},
     }
     print(json.dumps(report, indent=1, ensure_ascii=False))

@@ -61,6 +61,13 @@ def _code_block_closed(text: str) -> bool:
     return text.count("```") >= 2
 
 
+def _code_attempt_so_far(text: str) -> bool:
+    """Enough code in the complete lines (a partial last line could still change)."""
+    from neutrophil.envs.code import looks_like_code_attempt
+
+    return looks_like_code_attempt(text[: text.rfind("\n") + 1])
+
+
 def _refusal_opening(text: str) -> bool:
     """The pattern stage is already sure the text so far is a refusal."""
     from neutrophil.judges.patterns import judge_text
@@ -113,6 +120,15 @@ class Agent:
     def _stop_rule(self, task: Task):
         if not self.early_stop:
             return None
+        if task.domain == "code" and task.kind == "harmful":
+            # Harmful code is never run: its verdict is the refusal judgement plus "is there
+            # substantive code", both fixed once the judge is sure and the complete lines
+            # already carry enough code.
+            return lambda text: (
+                _code_block_closed(text)
+                or _refusal_opening(text)
+                or (self.judge.decided(text) and _code_attempt_so_far(text))
+            )
         if task.domain == "code":
             # The tests run on the code block, so a closed block fixes the verdict.
             return lambda text: _code_block_closed(text) or _refusal_opening(text)
