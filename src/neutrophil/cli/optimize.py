@@ -81,7 +81,8 @@ def register(sub) -> None:
         default=1.64,
         metavar="Z",
         help="racing bound width: a candidate is dropped once the upper Z-bound of its score "
-        "minus the leader's, paired task by task, is below 0; larger drops fewer "
+        "minus the leader's, paired task by task, is below 0 (constrained mode: once its "
+        "upper bound is below the leader's lower bound); larger drops fewer "
         "(default 1.64, one-sided 95%%)",
     )
     p.add_argument(

@@ -45,6 +45,8 @@ def decode(
     `edit_context(row_indices)` returns the activation edit for those original rows; it is
     re-entered whenever the batch shrinks, so per-row edits stay aligned with their rows.
     """
+    if any(r.max_new_tokens < 1 for r in rows):
+        raise ValueError("every request needs max_new_tokens >= 1")
     if cache is None:
         cache = DynamicCache(config=model.config)
     mask = attention_mask
@@ -54,8 +56,7 @@ def decode(
     alive = torch.arange(len(rows))
     tokens: list[list[int]] = [[] for _ in rows]
     ends: list[str] = [""] * len(rows)
-    with ExitStack() as stack:
-        edit = stack.enter_context(ExitStack())
+    with ExitStack() as edit:
         edit.enter_context(edit_context(alive) if edit_context else nullcontext())
         while True:
             logits = model(
