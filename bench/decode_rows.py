@@ -17,55 +17,7 @@ import sys
 import time
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
-
-
-class PerRowStop(StoppingCriteria):
-    """What HF offers for per-row early stop: a row is marked done, but stays in the batch."""
-
-    def __init__(self, tokenizer, prompt_len: int, requests) -> None:
-        self.tokenizer, self.prompt_len, self.requests = tokenizer, prompt_len, requests
-        self.done = [False] * len(requests)
-
-    def __call__(self, input_ids, scores, **kwargs):
-        for i, req in enumerate(self.requests):
-            if not self.done[i]:
-                ids = input_ids[i, self.prompt_len :].tolist()
-                text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                self.done[i] = len(ids) >= req.max_new_tokens or req.stop_when(req.prefill + text)
-        return torch.tensor(self.done)
-
-
-def with_generate(backend, requests) -> tuple[list[str], int]:
-    tok, model = backend.tokenizer, backend.model
-    texts = [backend.render(r.messages, r.prefill) for r in requests]
-    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    stop = PerRowStop(tok, enc.input_ids.shape[1], requests)
-    with torch.inference_mode():
-        out = model.generate(
-            **enc,
-            max_new_tokens=max(r.max_new_tokens for r in requests),
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=sorted(backend._eos_ids),
-            stopping_criteria=StoppingCriteriaList([stop]),
-        )
-    outs, steps = [], out.shape[1] - enc.input_ids.shape[1]
-    for i, r in enumerate(requests):
-        ids = out[i, enc.input_ids.shape[1] :].tolist()
-        ended = [k for k, t in enumerate(ids) if t in backend._eos_ids]
-        ids = ids[: ended[0]] if ended else ids
-        # Replay the stop rule to cut where the row was marked done.
-        for n in range(1, len(ids) + 1):
-            text = tok.decode(ids[:n], skip_special_tokens=True)
-            if n >= r.max_new_tokens or r.stop_when(r.prefill + text):
-                ids = ids[:n]
-                break
-        outs.append(tok.decode(ids, skip_special_tokens=True))
-    return outs, steps * len(requests)
+from hf_generate import GenerateBackend
 
 
 def main() -> int:
@@ -84,6 +36,7 @@ def main() -> int:
     from neutrophil.tasks import load_tasks
 
     backend = load_backend(args.model)
+    plain = GenerateBackend(backend.model, backend.tokenizer, name=backend.name, kv_share=False)
     judge = PatternJudge()
     tasks = load_tasks("builtin:chat", split="train", limit=args.rows)
     requests = [
@@ -95,8 +48,11 @@ def main() -> int:
     row_steps: dict[str, int] = {}
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        texts["generate"], row_steps["generate"] = with_generate(backend, requests)
+        gens = plain.generate(requests)
         times["generate"].append(time.perf_counter() - t0)
+        texts["generate"] = [g.text for g in gens]
+        # generate() runs every row until the batch's longest one ends.
+        row_steps["generate"] = len(gens) * max(g.generated_tokens for g in gens)
         t0 = time.perf_counter()
         gens = backend.generate(requests)
         times["neutrophil"].append(time.perf_counter() - t0)

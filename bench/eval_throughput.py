@@ -1,8 +1,10 @@
 """Evaluation throughput: the naive way vs the harness way, in one process, same tasks.
 
-naive   = batch size 1, full token budget (no early stopping);
-harness = batched across tasks (web: live episodes batched step by step), generation
-          stopped per row as soon as the verdict is fixed.
+naive (transformers) = batch size 1, full token budget (no early stopping), decoded with
+                       `model.generate`: what a plain transformers loop does;
+naive (same decoder) = the same, decoded with neutrophil's decoder;
+harness              = batched across tasks (web: live episodes batched step by step),
+                       generation stopped per row as soon as the verdict is fixed.
 
 Prints tasks/s, generated tokens/s, the speedup, and the share of identical verdicts.
 Usage: python bench/eval_throughput.py [--model SPEC] [--limit N] [--rounds R]
@@ -15,6 +17,7 @@ import statistics
 import time
 
 import torch
+from hf_generate import GenerateBackend
 
 from neutrophil.agent import Agent
 from neutrophil.judges import default_judge
@@ -49,41 +52,43 @@ def main() -> None:
     backend = load_backend(args.model)
     judge = default_judge()
     judge.judge(["warm-up"], ["warm-up text that is not a refusal at all, just words"])
-    naive = Agent(backend, judge=judge, early_stop=False)
-    fast = Agent(backend, judge=judge, early_stop=True)
-
-    times = {"naive": [], "harness": []}
+    plain = GenerateBackend(
+        backend.model, backend.tokenizer, name=backend.name, batch_size=1, kv_share=False
+    )
+    agents = {
+        "naive (transformers)": Agent(plain, judge=judge, early_stop=False),
+        "naive (same decoder)": Agent(backend, judge=judge, early_stop=False),
+        "harness": Agent(backend, judge=judge, early_stop=True),
+    }
+    times: dict[str, list[float]] = {name: [] for name in agents}
     results = {}
     for _ in range(args.rounds):  # interleaved: the VM's speed drifts over minutes
-        backend.batch_size = 1
-        s, results["naive"] = timed_run(naive, tasks)
-        times["naive"].append(s)
-        backend.batch_size = 32
-        s, results["harness"] = timed_run(fast, tasks)
-        times["harness"].append(s)
+        for name, agent in agents.items():
+            backend.batch_size = 32 if name == "harness" else 1
+            s, results[name] = timed_run(agent, tasks)
+            times[name].append(s)
 
     print(
         f"model {backend.name}; {len(tasks)} tasks ({args.tasks}, balanced sample); rounds {args.rounds}"
     )
-    for name in ("naive", "harness"):
+    for name in agents:
         t = statistics.median(times[name])
         gen = results[name].cost.generated_tokens
         print(
-            f"{name:8s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens"
+            f"{name:21s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens"
         )
-    speedup = statistics.median(times["naive"]) / statistics.median(times["harness"])
-    same = [
-        verdict_key(a) == verdict_key(b)
-        for a, b in zip(results["naive"].transcripts, results["harness"].transcripts, strict=True)
-    ]
-    print(
-        f"speedup {speedup:.1f}x; identical verdicts {sum(same)}/{len(same)} = {100 * sum(same) / len(same):.1f}%"
-    )
-    for a, b, ok in zip(
-        results["naive"].transcripts, results["harness"].transcripts, same, strict=True
-    ):
-        if not ok:
-            print(f"  differs: {a.task_id}: naive {verdict_key(a)} vs harness {verdict_key(b)}")
+    harness = results["harness"].transcripts
+    for name in ("naive (transformers)", "naive (same decoder)"):
+        speedup = statistics.median(times[name]) / statistics.median(times["harness"])
+        naive = results[name].transcripts
+        same = [verdict_key(a) == verdict_key(b) for a, b in zip(naive, harness, strict=True)]
+        print(
+            f"harness vs {name}: speedup {speedup:.1f}x; identical verdicts "
+            f"{sum(same)}/{len(same)} = {100 * sum(same) / len(same):.1f}%"
+        )
+        for a, b, ok in zip(naive, harness, same, strict=True):
+            if not ok:
+                print(f"  differs: {a.task_id}: naive {verdict_key(a)} vs harness {verdict_key(b)}")
 
 
 if __name__ == "__main__":
