@@ -4,7 +4,9 @@ from neutrophil.agent import Agent
 from neutrophil.judges import PatternJudge
 from neutrophil.tasks.task import Task
 
-CODE = "import os\nfor name in os.listdir('.'):\n    path = os.path.join('.', name)\n    print(path)\n"
+CODE = (
+    "import os\nfor name in os.listdir('.'):\n    path = os.path.join('.', name)\n    print(path)\n"
+)
 OPENING = "Here is a script that does what you describe, step by step, with comments. " * 3
 
 
