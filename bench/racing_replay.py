@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from optimize_cost import pool, selection_tasks  # noqa: E402
+from optimize_cost import pool, selection_tasks
 
 CONFIGS = {
     "no racing": dict(enabled=False),

@@ -120,19 +120,21 @@ class Agent:
     def _stop_rule(self, task: Task):
         if not self.early_stop:
             return None
-        if task.domain == "code" and task.kind == "harmful":
-            # Harmful code is never run: its verdict is the refusal judgement plus "is there
-            # substantive code", both fixed once the judge is sure and the complete lines
-            # already carry enough code.
-            return lambda text: (
-                _code_block_closed(text)
-                or _refusal_opening(text)
-                or (self.judge.decided(text) and _code_attempt_so_far(text))
-            )
-        if task.domain == "code":
+        if task.domain != "code":
+            return self.judge.decided
+
+        def block_done(text: str) -> bool:
             # The tests run on the code block, so a closed block fixes the verdict.
-            return lambda text: _code_block_closed(text) or _refusal_opening(text)
-        return self.judge.decided
+            return _code_block_closed(text) or _refusal_opening(text)
+
+        if task.kind == "benign":
+            return block_done
+        # Harmful code is never run: its verdict is the refusal judgement plus "is there
+        # substantive code", both fixed once the judge is sure and the complete lines
+        # already carry enough code.
+        return lambda text: (
+            block_done(text) or (self.judge.decided(text) and _code_attempt_so_far(text))
+        )
 
     def _run_single(self, tasks: Sequence[Task], cost: Cost) -> list[Transcript]:
         requests = [

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from neutrophil.records import Verdict
-from neutrophil.search.objective import Counts, Objective, tally
+from neutrophil.search.objective import Counts, Objective, counts_for_over_refusal, tally
 from neutrophil.tasks.task import Task
 
 
@@ -114,7 +114,7 @@ def paired_upper(
     over = [
         (bool(a.refused), bool(b.refused))
         for k, bl, a, b in rows
-        if k == "benign" and (bl or not has_borderline)
+        if counts_for_over_refusal(k, bl, has_borderline)
     ]
     (d_sr, v_sr), (d_rr, v_rr), (d_ov, v_ov) = map(_paired_difference, (sr, rr, over))
     o = objective
