@@ -1,6 +1,7 @@
 """The `neutrophil` command: parse arguments, call the library, print results.
 
-Exit codes: 0 success, 2 user error (one line on stderr, no traceback), 1 internal error.
+Exit codes: 0 success, 2 user error (one line on stderr, no traceback), 3 a model backend
+or server failed (one line), 1 internal error (traceback).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from neutrophil import __version__
-from neutrophil.errors import UserError
+from neutrophil.errors import BackendError, UserError
 
 # Each module exposes `register(subparsers)`; order is the order of `--help`.
 COMMANDS = (
@@ -66,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"neutrophil {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BackendError as e:
+        print(f"neutrophil {args.command}: backend error: {e}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("interrupted; finished work is saved in the output directory", file=sys.stderr)
         return 130

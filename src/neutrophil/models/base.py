@@ -39,6 +39,9 @@ class Request:
     stop_when: Callable[[str], bool] | None = field(default=None, compare=False)
     edit: ActivationEdit | None = field(default=None, compare=False)
     edit_scale: float = 1.0
+    # A prompt text used verbatim instead of rendering `messages` through the chat template
+    # (`/v1/completions`). Never derived from client-chosen roles.
+    raw_prompt: str | None = None
 
 
 @dataclass(frozen=True)
