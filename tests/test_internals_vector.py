@@ -169,9 +169,12 @@ def test_gguf_round_trip_and_format(tmp_path):
     assert torch.equal(w.directions[5], v.directions[5])
 
 
-def test_gguf_refuses_layer_zero(tmp_path):
+def test_gguf_export_leaves_out_layer_zero(tmp_path):
+    # Block 0's output has no llama.cpp slot: the rest is written, layer 0 is reported.
+    assert export_gguf(vec({0: [1.0], 1: [2.0]}), tmp_path / "v.gguf") == (0,)
+    assert import_gguf(tmp_path / "v.gguf").layers == (1,)
     with pytest.raises(UserError, match="layer 0"):
-        export_gguf(vec({0: [1.0], 1: [2.0]}), tmp_path / "v.gguf")
+        export_gguf(vec({0: [1.0]}), tmp_path / "w.gguf")
 
 
 def test_import_rejects_non_controlvector(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from neutrophil.cli.common import add_model_arg
 
@@ -82,8 +83,15 @@ def run_export(args: argparse.Namespace) -> int:
     from neutrophil.internals.vector import SteeringVector
 
     vec = SteeringVector.load(args.vector)
-    export_gguf(vec, args.out, model_hint=args.model_hint)
-    print(f"wrote {args.out}: direction.{vec.layers[0]}..direction.{vec.layers[-1]}")
+    dropped = export_gguf(vec, args.out, model_hint=args.model_hint)
+    kept = [n for n in vec.layers if n not in dropped]
+    print(f"wrote {args.out}: direction.{kept[0]}..direction.{kept[-1]}")
+    if dropped:
+        print(
+            f"left out layer {', '.join(map(str, dropped))}: llama.cpp control vectors have "
+            "no slot for block 0's output",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -4,7 +4,7 @@ Format (what llama.cpp's `common_control_vector_load` reads): architecture
 `controlvector`, keys `controlvector.model_hint` and `controlvector.layer_count`, and one
 F32 1-D tensor `direction.N` per layer N >= 1, added by llama.cpp to the output of
 decoder block N (0-based) -- the same layer N as in this package. Block 0's output has
-no slot in that format, so a vector with a layer-0 direction cannot be exported.
+no slot in that format: a layer-0 direction is left out, and `export_gguf` says so.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from neutrophil.errors import UserError
 from neutrophil.internals.vector import SteeringVector
 
 
-def export_gguf(vector: SteeringVector, path: str | Path, model_hint: str | None = None) -> None:
+def export_gguf(
+    vector: SteeringVector, path: str | Path, model_hint: str | None = None
+) -> tuple[int, ...]:
+    """Write what llama.cpp can hold; returns the layers left out (only ever layer 0)."""
     import gguf
 
-    if 0 in vector.directions:
-        raise UserError(
-            f"{path}: layer 0 has no llama.cpp control-vector slot (direction.N needs N >= 1); "
-            "drop it with --layers or vector.restricted()"
-        )
+    dropped = tuple(n for n in vector.directions if n < 1)
+    vector = vector.restricted(n for n in vector.directions if n >= 1)
+    if not vector.directions:
+        raise UserError(f"{path}: nothing to export: llama.cpp has no slot for layer 0")
     hint = model_hint or str(vector.metadata.get("model_type") or vector.metadata.get("model", ""))
     writer = gguf.GGUFWriter(str(path), "controlvector")
     writer.add_string("controlvector.model_hint", hint)
@@ -35,6 +37,7 @@ def export_gguf(vector: SteeringVector, path: str | Path, model_hint: str | None
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    return dropped
 
 
 def import_gguf(path: str | Path) -> SteeringVector:
