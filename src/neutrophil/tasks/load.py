@@ -163,20 +163,20 @@ def _interleave(tasks: list[Task]) -> list[Task]:
     return [lst[i] for i in range(max(map(len, lists))) for lst in lists if i < len(lst)]
 
 
-def balanced_sample(tasks: list[Task], n: int) -> list[Task]:
-    """Round-robin over (domain, kind, borderline) groups; inside a group, over sites or
-    categories. Deterministic, so the same limit always picks the same tasks."""
+def balanced_order(tasks: list[Task]) -> list[Task]:
+    """All of `tasks`, round-robin over (domain, kind, borderline) groups; inside a group,
+    over sites or categories. Its first N are the sample `balanced_sample(tasks, N)` picks."""
     groups: dict[tuple[str, str, bool], list[Task]] = {}
     for t in tasks:
         groups.setdefault((t.domain, t.kind, t.borderline), []).append(t)
     queues = [_interleave(g) for g in groups.values()]
-    out: list[Task] = []
-    i = 0
-    while len(out) < n:
-        q = queues[i % len(queues)]
-        idx = i // len(queues)
-        if idx < len(q):
-            out.append(q[idx])
-        i += 1
+    longest = max((len(q) for q in queues), default=0)
+    return [q[idx] for idx in range(longest) for q in queues if idx < len(q)]
+
+
+def balanced_sample(tasks: list[Task], n: int) -> list[Task]:
+    """The first `n` of `balanced_order`, in file order. Deterministic, so the same limit
+    always picks the same tasks."""
+    out = balanced_order(tasks)[:n]
     order = {t.id: k for k, t in enumerate(tasks)}
     return sorted(out, key=lambda t: order[t.id])

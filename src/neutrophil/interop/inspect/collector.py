@@ -1,0 +1,86 @@
+"""Gathers concurrent Inspect `generate()` calls into batches for one model.
+
+Inspect runs samples concurrently on one event loop. Each call queues its request; a
+collector task takes the first one, waits a few milliseconds for more (up to `max_batch`),
+and runs the lot as one `engine.generate` call in a worker thread. One batch runs at a time
+(a local model is not thread-safe, and an HTTP backend fans a batch out by itself);
+requests arriving meanwhile form the next batch.
+
+Inspect keeps a model API across `eval()` calls, each with its own event loop, so the queue
+and the collector task belong to the loop they started on and a new loop gets new ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from neutrophil.errors import UserError
+from neutrophil.interop.inspect.engine import Answer, DefendedEngine
+from neutrophil.models.base import Request
+
+
+@dataclass(frozen=True)
+class _Item:
+    request: Request
+    future: asyncio.Future[Answer]
+
+
+class Collector:
+    def __init__(self, engine: DefendedEngine, *, max_batch: int, wait_s: float) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.wait_s = wait_s
+        self.batches: list[int] = []  # the size of every batch run (tests, diagnostics)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[_Item] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, request: Request) -> Answer:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise UserError(
+                "neutrophil models run under Inspect's asyncio backend, not trio"
+            ) from None
+        if self._loop is not loop or self._queue is None:
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._task = loop.create_task(self._collect(self._queue))
+        future: asyncio.Future[Answer] = loop.create_future()
+        self._queue.put_nowait(_Item(request, future))
+        return await future
+
+    async def _collect(self, queue: asyncio.Queue[_Item]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await queue.get()]
+            deadline = loop.time() + self.wait_s
+            while len(batch) < self.max_batch:
+                remaining = deadline - loop.time()
+                if queue.empty() and remaining <= 0:
+                    break
+                try:
+                    batch.append(
+                        queue.get_nowait()
+                        if not queue.empty()
+                        else await asyncio.wait_for(queue.get(), remaining)
+                    )
+                except asyncio.TimeoutError:
+                    break
+            # A sample cancelled while queued (a time limit) needs no generation.
+            batch = [item for item in batch if not item.future.done()]
+            if batch:
+                await self._run(batch)
+
+    async def _run(self, batch: list[_Item]) -> None:
+        self.batches.append(len(batch))
+        try:
+            answers = await asyncio.to_thread(self.engine.generate, [i.request for i in batch])
+        except Exception as e:  # noqa: BLE001 — handed to every request of the batch
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(e)
+            return
+        for item, answer in zip(batch, answers, strict=True):
+            if not item.future.done():
+                item.future.set_result(answer)
