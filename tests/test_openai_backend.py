@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from neutrophil.defenses.base import PromptDefense
-from neutrophil.errors import UserError
+from neutrophil.errors import BackendError, UserError
 from neutrophil.models import load_backend
 from neutrophil.models.base import Generation, Request, as_suffix, user_message
 from neutrophil.models.openai_backend import (
@@ -80,7 +80,7 @@ def free_port() -> int:
 
 def test_auto_mode_matches_hf(hf, served):
     url, rec = served
-    with OpenAIBackend.from_spec(f"openai:{url}#tiny") as ob:
+    with OpenAIBackend.from_spec(f"openai:{url}#tiny-llama") as ob:
         assert ob.mode == "continue"  # our server says owned_by=neutrophil
         assert ob.prefill_mode == "native"
         assert ob.generate(REQUESTS) == hf.generate(REQUESTS)
@@ -91,12 +91,12 @@ def test_auto_mode_matches_hf(hf, served):
 
 def test_assistant_mode_matches_hf(hf, served):
     url, _ = served
-    with OpenAIBackend.from_spec(f"openai:{url}#tiny?prefill=assistant") as ob:
+    with OpenAIBackend.from_spec(f"openai:{url}#tiny-llama?prefill=assistant") as ob:
         assert ob.generate(REQUESTS) == hf.generate(REQUESTS)
 
 
 def test_completions_mode_with_template_matches_hf(hf, served_hf):
-    with OpenAIBackend.from_spec(f"openai:{served_hf}#tiny?template=chatml") as ob:
+    with OpenAIBackend.from_spec(f"openai:{served_hf}#tiny-llama?template=chatml") as ob:
         assert ob.mode == "completions"
         assert ob.generate(REQUESTS) == hf.generate(REQUESTS)
 
@@ -106,13 +106,13 @@ def test_completions_mode_with_server_or_local_template(hf, served_hf, source, t
     if source == "directory":
         hf.tokenizer.save_pretrained(tmp_path)
     template = "props" if source == "props" else str(tmp_path)
-    with OpenAIBackend.from_spec(f"openai:{served_hf}#tiny?template={template}") as ob:
+    with OpenAIBackend.from_spec(f"openai:{served_hf}#tiny-llama?template={template}") as ob:
         assert ob.generate(REQUESTS) == hf.generate(REQUESTS)
 
 
 def test_suffix_mode(hf, served):
     url, _ = served
-    with OpenAIBackend.from_spec(f"openai:{url}#tiny?prefill=suffix") as ob:
+    with OpenAIBackend.from_spec(f"openai:{url}#tiny-llama?prefill=suffix") as ob:
         assert ob.prefill_mode == "suffix"
         r = REQUESTS[2]
         expected = hf.generate([Request(as_suffix(r.messages, r.prefill), max_new_tokens=20)])
@@ -167,7 +167,7 @@ def test_streaming_stop_when_stops_early_on_both_sides(hf):
     assert full.generated_tokens == 40  # no EOS: only stop_when can end the row early
     rec = HoldAfter(hf, steps=20)  # 20 tokens: far more than the client needs to stop
     with BackgroundServer(create_app(rec)) as url:
-        with OpenAIBackend.from_spec(f"openai:{url}#tiny") as ob:
+        with OpenAIBackend.from_spec(f"openai:{url}#tiny-llama") as ob:
             out = ob.generate([r])[0]
         rec.client_closed.set()
         assert out.stopped_early
@@ -188,19 +188,19 @@ def test_streaming_stop_when_stops_early_on_both_sides(hf):
 def test_stop_when_without_streaming_returns_full_text(hf, served):
     url, _ = served
     r = Request(user_message("hi"), max_new_tokens=12, stop_when=lambda t: len(t) > 2)
-    with OpenAIBackend.from_spec(f"openai:{url}#tiny?stream=off") as ob:
+    with OpenAIBackend.from_spec(f"openai:{url}#tiny-llama?stream=off") as ob:
         out = ob.generate([r])[0]
     assert out == hf.generate([replace(r, stop_when=None)])[0]
 
 
-def test_connection_refused_is_one_line_user_error():
+def test_connection_refused_is_one_line_backend_error():
     url = f"http://127.0.0.1:{free_port()}/v1"
     ob = OpenAIBackend.from_spec(f"openai:{url}#m?prefill=continue")
-    with pytest.raises(UserError) as e:
+    with pytest.raises(BackendError) as e:
         ob.generate(REQUESTS[:1])
     assert str(e.value).startswith(f"{url}/chat/completions: cannot connect")
     assert "\n" not in str(e.value)
-    with pytest.raises(UserError, match="cannot connect"):
+    with pytest.raises(BackendError, match="cannot connect"):
         _ = OpenAIBackend.from_spec(f"openai:{url}#m").prefill_mode  # the probe fails alike
 
 
@@ -217,15 +217,17 @@ def test_http_error_status_is_one_line_user_error(served):
 def test_api_key_is_sent(hf):
     with BackgroundServer(create_app(hf, api_key="s3cret")) as url:
         with pytest.raises(UserError, match="HTTP 401"):
-            OpenAIBackend.from_spec(f"openai:{url}#tiny?prefill=continue").generate(REQUESTS[:1])
-        ob = OpenAIBackend.from_spec(f"openai:{url}#tiny", api_key="s3cret")
+            OpenAIBackend.from_spec(f"openai:{url}#tiny-llama?prefill=continue").generate(
+                REQUESTS[:1]
+            )
+        ob = OpenAIBackend.from_spec(f"openai:{url}#tiny-llama", api_key="s3cret")
         assert ob.generate(REQUESTS[:1]) == hf.generate(REQUESTS[:1])
 
 
 def test_load_backend_reads_key_from_env(monkeypatch, hf):
     monkeypatch.setenv("NEUTROPHIL_API_KEY", "k1")
     with BackgroundServer(create_app(hf, api_key="k1")) as url:
-        ob = load_backend(f"openai:{url}#tiny")
+        ob = load_backend(f"openai:{url}#tiny-llama")
         assert isinstance(ob, OpenAIBackend)
         assert ob.generate(REQUESTS[:1]) == hf.generate(REQUESTS[:1])
 

@@ -82,7 +82,7 @@ def test_models_and_health(served):
 
 def test_chat_completion_matches_hf(hf, served):
     data = post(
-        served, "/chat/completions", {"model": "x", "messages": MSGS, "max_tokens": 20}
+        served, "/chat/completions", {"model": "tiny-llama", "messages": MSGS, "max_tokens": 20}
     ).json()
     gen = hf_text(hf, MSGS)
     choice = data["choices"][0]

@@ -9,6 +9,7 @@ because that is what a user of a defended agent would read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import groupby
 
 import torch
@@ -59,8 +60,15 @@ class HFBackend:
         )
         return text + prefill
 
+    def render_request(self, request: Request) -> str:
+        """The prompt text of `request`: its raw prompt verbatim (`/v1/completions`) when it
+        has one, else its messages through the chat template; then the prefill."""
+        if request.raw_prompt is not None:
+            return request.raw_prompt + request.prefill
+        return self.render(request.messages, request.prefill)
+
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
-        texts = [self.render(r.messages, r.prefill) for r in requests]
+        texts = [self.render_request(r) for r in requests]
         token_rows = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
         lengths = [len(ids) for ids in token_rows]
         results: list[Generation | None] = [None] * len(requests)
@@ -110,7 +118,7 @@ class HFBackend:
         by_messages: dict[str, list[int]] = {}
         for i, r in enumerate(requests):
             if r.edit is None:
-                key = self.render(r.messages)
+                key = self.render_request(replace(r, prefill=""))
                 by_messages.setdefault(key, []).append(i)
         return [g for g in by_messages.values() if len(g) >= 2]
 

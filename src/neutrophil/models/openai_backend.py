@@ -14,14 +14,19 @@ Options after `?`:
   it): a built-in one, the server's own (`props`: llama.cpp `GET /props`), or the one in a
   local Hugging Face tokenizer directory. The server adds BOS itself, so none is rendered.
 - `stream=auto|off` — stream (SSE) rows that have `stop_when`, closing the stream as soon as
-  it fires so the server stops generating (default auto: on, off if the server refuses).
-- `concurrency=N` (default 8 requests in flight; servers batch them), `timeout=SECONDS`.
+  it fires so the server stops generating (default auto: on; `off` for a server that refuses
+  to stream — a 400 on one streamed request is that request's error, it changes nothing else).
+- `concurrency=N` (default 8 requests in flight; servers batch them), `timeout=SECONDS` (the
+  most one request may take, first byte to last, streams included).
 
-Decoding is always greedy (`temperature: 0`).
+Decoding is always greedy (`temperature: 0`). A server that fails (refused connection,
+timeout, 5xx, a broken stream) raises `BackendError`; a 4xx answer is about the request
+and raises `UserError` (`HTTPStatusError`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +39,7 @@ from urllib.parse import parse_qsl
 import httpx
 from tqdm.auto import tqdm
 
-from neutrophil.errors import UserError
+from neutrophil.errors import BackendError, UserError
 from neutrophil.models.base import Generation, Message, Request, as_suffix
 
 PREFILL_MODES = ("auto", "continue", "assistant", "completions", "suffix")
@@ -97,7 +102,16 @@ class OpenAISpec:
 
 
 class HTTPStatusError(UserError):
-    """The server answered with an error status (kept apart so the probe can tell 4xx)."""
+    """The server refused the request with a 4xx status: the request, or our key or model
+    name, is wrong; the server itself works (kept apart so the probe can tell 4xx)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServerStatusError(BackendError):
+    """The server failed the request with a 5xx status (or 429 after every retry)."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -174,24 +188,18 @@ class OpenAIBackend:
 
     def _one(self, r: Request, mode: str) -> Generation:
         path, body = self._body(r, mode)
+        deadline = time.monotonic() + self.spec.timeout
+        # No fallback on an error status: a 400 here is about this request (too long, a bad
+        # parameter), and must change neither how it is reported nor how others are sent.
         if r.stop_when is not None and self._stream:
-            try:
-                return self._streamed(path, body, r, mode)
-            except HTTPStatusError as e:
-                if e.status != 400:
-                    raise
-                self._stream = False  # the server refuses to stream; stop asking
-        data = self._post(path, body).json()
-        return _generation(data, path)
+            return self._streamed(path, body, r, mode, deadline)
+        return _generation(_json_of(self._post(path, body, deadline), path), path)
 
     def _body(self, r: Request, mode: str) -> tuple[str, dict[str, Any]]:
-        from neutrophil.serve.raw import raw_text
-
         body: dict[str, Any] = {"model": self.spec.model, "max_tokens": r.max_new_tokens}
         body["temperature"] = 0
-        raw = raw_text(r.messages)
-        if raw is not None:  # a raw prompt (neutrophil serve's /v1/completions, proxied)
-            return "/completions", {**body, "prompt": raw + r.prefill}
+        if r.raw_prompt is not None:  # a raw prompt (neutrophil serve's /v1/completions)
+            return "/completions", {**body, "prompt": r.raw_prompt + r.prefill}
         if mode == "completions":
             assert self._render is not None
             return "/completions", {**body, "prompt": self._render(r.messages) + r.prefill}
@@ -205,39 +213,53 @@ class OpenAIBackend:
                 body["add_generation_prompt"] = False
         return "/chat/completions", {**body, "messages": messages}
 
-    def _streamed(self, path: str, body: dict[str, Any], r: Request, mode: str) -> Generation:
+    def _streamed(
+        self, path: str, body: dict[str, Any], r: Request, mode: str, deadline: float
+    ) -> Generation:
         assert r.stop_when is not None
         options: dict[str, bool] = {"include_usage": True}
         if mode == "continue":  # vLLM: usage on every chunk, so an early stop still counts
             options["continuous_usage_stats"] = True
         body = {**body, "stream": True, "stream_options": options}
-        resp = self._send(path, body, stream=True)
+        resp = self._send(path, body, stream=True, deadline=deadline)
+        url = self.spec.base_url + path
         try:
             if "text/event-stream" not in resp.headers.get("content-type", ""):
-                resp.read()  # the server ignored `stream`; it sent one JSON answer
-                return _generation(resp.json(), path)
-            return self._read_events(resp, path, r)
+                # The server ignored `stream`; it sent one JSON answer.
+                return _generation(_json_of(self._read(resp, url, deadline), path), path)
+            return self._read_events(resp, path, r, deadline)
+        except httpx.TimeoutException:
+            raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s") from None
         except httpx.HTTPError as e:
-            url = self.spec.base_url + path
-            raise UserError(f"{url}: stream broke off ({_one_line(str(e))})") from None
+            raise BackendError(f"{url}: stream broke off ({_one_line(str(e))})") from None
         finally:
             resp.close()  # closing mid-stream drops the connection: the server stops
 
-    def _read_events(self, resp: httpx.Response, path: str, r: Request) -> Generation:
+    def _read_events(
+        self, resp: httpx.Response, path: str, r: Request, deadline: float
+    ) -> Generation:
         assert r.stop_when is not None
         chat = path == "/chat/completions"
+        url = self.spec.base_url + path
         text, usage, chunks, stopped = "", {}, 0, False
         for line in resp.iter_lines():
+            if time.monotonic() > deadline:  # a server trickling bytes must not hold us
+                raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s")
             if not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
             if payload == "[DONE]":
                 break
-            event = json.loads(payload)
-            if "error" in event:
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                raise BackendError(f"{url}: broken stream event {payload[:80]!r}") from None
+            if not isinstance(event, dict):
+                raise BackendError(f"{url}: broken stream event {payload[:80]!r}")
+            if "error" in event:  # the server failed mid-stream, after its 200
                 err = event["error"]
                 detail = err.get("message", err) if isinstance(err, dict) else err
-                raise UserError(f"{self.spec.base_url}{path}: {_one_line(str(detail))}")
+                raise BackendError(f"{url}: {_one_line(str(detail))}")
             usage = event.get("usage") or usage
             got = ""
             for choice in event.get("choices") or []:
@@ -257,41 +279,77 @@ class OpenAIBackend:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        resp = self._send(path, body)
-        resp.read()
-        return resp
+    def _post(self, path: str, body: dict[str, Any], deadline: float) -> bytes:
+        resp = self._send(path, body, stream=True, deadline=deadline)
+        try:
+            return self._read(resp, self.spec.base_url + path, deadline)
+        finally:
+            resp.close()
+
+    def _read(self, resp: httpx.Response, url: str, deadline: float) -> bytes:
+        """The whole body, by the deadline (a per-read timeout alone lets a server that
+        trickles bytes hold a request forever)."""
+        parts: list[bytes] = []
+        try:
+            for part in resp.iter_bytes():
+                parts.append(part)
+                if time.monotonic() > deadline:
+                    raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s")
+        except httpx.TimeoutException:
+            raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s") from None
+        except httpx.HTTPError as e:
+            raise BackendError(f"{url}: response broke off ({_one_line(str(e))})") from None
+        return b"".join(parts)
 
     def _send(
-        self, path: str, body: dict[str, Any] | None, *, stream: bool = False, root: bool = False
+        self,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        stream: bool = False,
+        root: bool = False,
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """POST (GET when `body` is None) with retries on 429/503; errors as one-line UserErrors.
-        `path` is below the base URL, or below the server root (without /v1) if `root`."""
+        """POST (GET when `body` is None) with retries on 429/503; one-line errors: 4xx as
+        `HTTPStatusError` (a UserError), the rest as `BackendError`. `path` is below the base
+        URL, or below the server root (without /v1) if `root`."""
         url = (self.root_url if root else self.spec.base_url) + path
+        if deadline is None:
+            deadline = time.monotonic() + self.spec.timeout
         for attempt in range(RETRIES + 1):
             method = "GET" if body is None else "POST"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s")
+            timeout = httpx.Timeout(left, connect=min(10.0, left))
             try:
-                request = self._client.build_request(method, url, json=body)
+                request = self._client.build_request(method, url, json=body, timeout=timeout)
                 resp = self._client.send(request, stream=True)
             except httpx.ConnectError as e:
-                raise UserError(f"{url}: cannot connect ({_one_line(str(e))})") from None
+                raise BackendError(f"{url}: cannot connect ({_one_line(str(e))})") from None
             except httpx.TimeoutException:
-                raise UserError(f"{url}: timed out after {self.spec.timeout:g} s") from None
+                raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s") from None
             except httpx.HTTPError as e:
-                raise UserError(f"{url}: request failed ({_one_line(str(e))})") from None
+                raise BackendError(f"{url}: request failed ({_one_line(str(e))})") from None
             if resp.status_code in RETRY_STATUS and attempt < RETRIES:
                 resp.close()
-                time.sleep(_retry_after(resp) or BACKOFF_S * 2**attempt)
-                continue
+                pause = _retry_after(resp) or BACKOFF_S * 2**attempt
+                if time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    continue
             if resp.status_code >= 400:
-                resp.read()
+                with contextlib.suppress(httpx.HTTPError):  # the status says enough
+                    resp.read()
                 resp.close()
-                raise HTTPStatusError(
-                    f"{url}: HTTP {resp.status_code} {_error_detail(resp)}".rstrip(),
-                    resp.status_code,
-                )
+                message = f"{url}: HTTP {resp.status_code} {_error_detail(resp)}".rstrip()
+                if 400 <= resp.status_code < 500 and resp.status_code != 429:
+                    raise HTTPStatusError(message, resp.status_code)
+                raise ServerStatusError(message, resp.status_code)
             if not stream:
-                resp.read()
+                try:
+                    resp.read()
+                except httpx.HTTPError as e:
+                    raise BackendError(f"{url}: response broke off ({_one_line(str(e))})") from None
             return resp
         raise AssertionError("unreachable")
 
@@ -304,7 +362,7 @@ class OpenAIBackend:
         status or a body that is not JSON."""
         try:
             return self._send(path, None, root=root).json()
-        except HTTPStatusError:
+        except (HTTPStatusError, ServerStatusError):
             return None
         except ValueError:
             return None
@@ -347,13 +405,20 @@ def continues_prefill(text: str) -> bool:
     return text.lstrip().startswith("8")
 
 
+def _json_of(body: bytes, path: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise BackendError(f"{path}: the response is not JSON {body[:80]!r}") from None
+
+
 def _generation(data: Any, path: str) -> Generation:
     try:
         choice = data["choices"][0]
         text = choice["message"]["content"] if path == "/chat/completions" else choice["text"]
         usage = data.get("usage") or {}
     except (KeyError, IndexError, TypeError):
-        raise UserError(
+        raise BackendError(
             f"{path}: unexpected response {_one_line(json.dumps(data))[:200]}"
         ) from None
     return Generation(
@@ -378,6 +443,8 @@ def _error_detail(resp: httpx.Response) -> str:
         detail = detail if isinstance(detail, str) else json.dumps(detail)
     except ValueError:
         detail = resp.text
+    except RuntimeError:  # the body could not be read (httpx.ResponseNotRead)
+        detail = ""
     return _one_line(detail)[:200]
 
 

@@ -1,9 +1,10 @@
 """OpenAI-compatible server over any backend, and the guard proxy (`neutrophil serve`).
 
 - `app.create_app(backend, defense=None)` — the FastAPI app (chat completions, completions,
-  models), with concurrent requests batched into one `backend.generate` call;
-- `runner.BackgroundServer` — run an app on 127.0.0.1 in a thread (tests, notebooks);
+  models, health); `batcher.Batcher` hands requests to the backend, `continuous.ContinuousHF`
+  batches a transformers model continuously (rows join and leave every step);
+- `protocol` parses and checks request bodies, `limits` caps what one request may cost,
+  `auth` checks the API key, `answer` streams replies and stops rows of departed clients;
+- `runner.serve_forever` / `runner.BackgroundServer` — run an app (the CLI; tests, notebooks);
 - `proxy.guard_defense(...)` — the defense the guard proxy puts in front of every request.
-
-Nothing is imported here, so `neutrophil.serve.raw` stays light for the HTTP backend.
 """

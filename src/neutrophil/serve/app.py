@@ -4,15 +4,21 @@
 With a defense (the guard proxy), every chat request is rewritten by `defense.apply` before
 it reaches the backend, and the reply starts with the injected assistant prefix: that is
 what the defended agent says. Raw `/v1/completions` would bypass the guard, so the proxy
-refuses them. Decoding is greedy whatever `temperature` the client sends.
+refuses them; a raw prompt travels as `Request.raw_prompt`, never as a chat role.
+Decoding is greedy whatever `temperature` the client sends.
+
+Errors: a bad request is a 400 naming the field or limit, an unknown model a 404, a
+`BackendError` (the model server failed) a 502, a `UserError` from the backend (the upstream
+refused this request) a 400, a request caught by a shutdown a 503.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import json
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -22,23 +28,20 @@ from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from neutrophil.defenses.base import Defense
-from neutrophil.errors import UserError
-from neutrophil.models.base import Backend, Generation, Request
-from neutrophil.serve.batcher import Batcher
-from neutrophil.serve.hf_raw import with_raw_prompts
+from neutrophil.errors import BackendError, UserError
+from neutrophil.models.base import Backend, Request
+from neutrophil.serve.answer import complete, stream
+from neutrophil.serve.auth import KeyGate
+from neutrophil.serve.batcher import Batcher, ShuttingDown
+from neutrophil.serve.limits import Limits, check_max_tokens, token_budget
 from neutrophil.serve.protocol import (
     BadRequest,
     Call,
     Reply,
-    cut_at_stop,
     error_body,
     parse_chat,
     parse_completion,
-    sse,
-    usage_of,
-    visible,
 )
-from neutrophil.serve.raw import raw_messages
 
 OWNER = "neutrophil"  # `owned_by` in /v1/models: tells OpenAIBackend we continue prefills
 
@@ -48,59 +51,93 @@ def create_app(
     defense: Defense | None = None,
     *,
     model_name: str | None = None,
+    aliases: Iterable[str] = (),
     max_batch: int = 32,
     batch_wait_ms: float = 5.0,
     workers: int | None = None,
-    default_max_tokens: int = 512,
+    default_max_tokens: int | None = None,
     api_key: str | None = None,
+    limits: Limits | None = None,
+    stall_s: float = 60.0,
 ) -> FastAPI:
-    """An app serving `backend`. `workers` batches may run at once: 1 for a local model
-    (not thread-safe), the backend's `concurrency` for an HTTP one. With `api_key`, /v1/
-    requests must send `Authorization: Bearer API_KEY`."""
-    raw_backend = with_raw_prompts(backend)
-    engine: Backend = raw_backend or backend  # type: ignore[assignment]
-    n_workers = workers if workers is not None else getattr(backend, "concurrency", 1)
-    batcher = Batcher(engine, max_batch=max_batch, wait_s=batch_wait_ms / 1000, workers=n_workers)
+    """An app serving `backend`. A transformers model is served by `ContinuousHF` (rows
+    join and leave the batch every step), an engine with `submit` row by row, anything
+    else in batches: `workers` at once (1 for a local model, which is not thread-safe; the
+    backend's `concurrency`, one request each, for an HTTP one). With `api_key`, every path
+    but /health needs `Authorization: Bearer API_KEY`."""
+    limits = limits or Limits()
+    if default_max_tokens is not None:
+        limits = replace(limits, default_max_tokens=default_max_tokens)
+    engine = _engine(backend, max_batch)
+    http_backend = hasattr(backend, "concurrency")
+    batcher = Batcher(
+        engine,
+        max_batch=1 if http_backend else max_batch,
+        wait_s=batch_wait_ms / 1000,
+        workers=workers if workers is not None else getattr(backend, "concurrency", 1),
+        stall_s=stall_s,
+    )
     name = model_name or backend.name
+    names = {name, backend.name, *aliases}
     created = int(time.time())
+    count_tokens = _token_counter(engine, backend)
+    context = _context_length(engine, backend)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await batcher.start()
         yield
         await batcher.stop()
+        if engine is not backend:  # ours (ContinuousHF); a backend belongs to its caller
+            await asyncio.to_thread(engine.close)
 
-    app = FastAPI(title="neutrophil", lifespan=lifespan)
+    # The API description stays off behind the guard: it helps nobody but a prober.
+    docs = {} if defense is None else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="neutrophil", lifespan=lifespan, **docs)
     app.state.batcher = batcher
     app.state.backend = backend
+    app.state.engine = engine
     app.state.defense = defense
-
-    @app.middleware("http")
-    async def check_key(http: HTTPRequest, call_next: Any) -> Any:
-        guarded = api_key and http.url.path.startswith("/v1/")
-        if guarded and http.headers.get("authorization") != f"Bearer {api_key}":
-            body = error_body("missing or wrong API key", "authentication_error")
-            return JSONResponse(body, status_code=401)
-        return await call_next(http)
+    app.state.limits = limits
+    if api_key:
+        app.add_middleware(KeyGate, key=api_key)
 
     @app.exception_handler(BadRequest)
     async def bad_request(_: HTTPRequest, e: BadRequest) -> JSONResponse:
-        return JSONResponse(error_body(str(e)), status_code=400)
+        return JSONResponse(e.body(), status_code=e.status)
 
-    @app.exception_handler(UserError)
-    async def upstream_error(_: HTTPRequest, e: UserError) -> JSONResponse:
-        # A backend's user error here is an upstream server failing (proxy mode).
+    @app.exception_handler(BackendError)
+    async def upstream_error(_: HTTPRequest, e: BackendError) -> JSONResponse:
         return JSONResponse(error_body(str(e), "upstream_error"), status_code=502)
 
+    @app.exception_handler(UserError)
+    async def refused_upstream(_: HTTPRequest, e: UserError) -> JSONResponse:
+        # The backend refused this request (e.g. the upstream said 400): the client's to fix.
+        return JSONResponse(error_body(str(e)), status_code=400)
+
+    @app.exception_handler(ShuttingDown)
+    async def shutting_down(_: HTTPRequest, e: ShuttingDown) -> JSONResponse:
+        body = error_body(str(e), "service_unavailable")
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    async def internal(_: HTTPRequest, e: Exception) -> JSONResponse:
+        message = f"internal error ({type(e).__name__})"
+        return JSONResponse(error_body(message, "server_error"), status_code=500)
+
     @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> Any:
+        ok, why = batcher.health()
+        if ok:
+            return {"status": "ok"}
+        return JSONResponse({"status": "unhealthy", "reason": why}, status_code=503)
 
     @app.get("/props")
     async def props() -> Any:
-        # As llama.cpp server does: lets a client render our chat template itself.
-        template = getattr(getattr(engine, "tokenizer", None), "chat_template", None)
-        if not isinstance(template, str):
+        # As llama.cpp server does: lets a client render our chat template itself (for raw
+        # completions, which the guard refuses: so it is off there).
+        template = getattr(getattr(backend, "tokenizer", None), "chat_template", None)
+        if defense is not None or not isinstance(template, str):
             return JSONResponse(error_body("no chat template", "not_found_error"), status_code=404)
         return {"chat_template": template, "model": name}
 
@@ -111,120 +148,125 @@ def create_app(
 
     @app.post("/v1/chat/completions")
     async def chat_completions(http: HTTPRequest) -> Any:
-        call = parse_chat(await _json(http), default_max_tokens)
-        request = Request(call.messages, prefill=call.prefill, max_new_tokens=call.max_tokens)
+        body = await read_json(http, limits.max_body_bytes)
+        call = _checked(parse_chat(body, max_messages=limits.max_messages))
+        request = Request(call.messages, prefill=call.prefill, max_new_tokens=1)
         injected = ""
         if defense is not None:
             # In a thread: a defense may read `backend.prefill_mode`, which can probe a server.
             request = (await asyncio.to_thread(defense.apply, backend, [request]))[0]
             if call.prefill == "" or request.prefill.endswith(call.prefill):
                 injected = request.prefill[: len(request.prefill) - len(call.prefill)]
-        return await _answer(call, request, injected, Reply.new(name, chat=True))
+        return await _answer(http, call, request, injected, Reply.new(name, chat=True))
 
     @app.post("/v1/completions")
     async def completions(http: HTTPRequest) -> Any:
-        call = parse_completion(await _json(http), default_max_tokens)
         if defense is not None:
             message = "the guard proxy serves /v1/chat/completions only"
-            return JSONResponse(error_body(message, "permission_error"), status_code=403)
-        if raw_backend is None:
+            raise BadRequest(message, status=403, kind="permission_error")
+        call = _checked(parse_completion(await read_json(http, limits.max_body_bytes)))
+        if not _takes_raw_prompts(backend):
             raise BadRequest(f"{type(backend).__name__} takes chat messages only")
-        assert call.raw_prompt is not None
-        request = Request(raw_messages(call.raw_prompt), max_new_tokens=call.max_tokens)
-        return await _answer(call, request, "", Reply.new(name, chat=False))
+        request = Request(messages=(), raw_prompt=call.raw_prompt, max_new_tokens=1)
+        return await _answer(http, call, request, "", Reply.new(name, chat=False))
 
-    async def _answer(call: Call, request: Request, injected: str, reply: Reply) -> Any:
+    def _checked(call: Call) -> Call:
+        if call.model is not None and call.model not in names:
+            raise BadRequest(
+                f"The model `{call.model}` does not exist (this server serves `{name}`)",
+                param="model",
+                code="model_not_found",
+                status=404,
+            )
+        check_max_tokens(call, limits)
+        return call
+
+    async def _answer(
+        http: HTTPRequest, call: Call, request: Request, injected: str, reply: Reply
+    ) -> Any:
+        n_prompt = None
+        if count_tokens is not None:
+            n_prompt = await asyncio.to_thread(count_tokens, request)
+        budget = token_budget(call, n_prompt, context, limits)
+        request = Request(
+            request.messages,
+            prefill=request.prefill,
+            max_new_tokens=budget,
+            raw_prompt=request.raw_prompt,
+        )
         if call.stream:
-            prompt_tokens = _prompt_tokens(engine, request) if call.continuous_usage else None
-            events = _stream(batcher, call, request, injected, reply, prompt_tokens)
+            events = stream(batcher, call, request, injected, reply, n_prompt)
             return StreamingResponse(events, media_type="text/event-stream")
-        if call.stop:
-            request = replace(request, stop_when=_stop_checker(len(request.prefill), call.stop))
-        gen = await batcher.submit(request)
-        text, hit = cut_at_stop(gen.text, call.stop)
-        return reply.full(injected + text, gen, _finish(gen, request, hit))
+        return await complete(http, batcher, call, request, injected, reply)
 
     return app
 
 
-async def _json(http: HTTPRequest) -> Any:
+async def read_json(http: HTTPRequest, limit: int) -> Any:
+    """The body as JSON, read no further than `limit` bytes."""
+    too_large = BadRequest(
+        f"the request body is over this server's limit of {limit} bytes (--max-body-bytes)",
+        code="body_too_large",
+    )
+    length = http.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    size, parts = 0, []
+    async for part in http.stream():
+        size += len(part)
+        if size > limit:
+            raise too_large
+        parts.append(part)
     try:
-        return await http.json()
-    except ValueError:
+        return json.loads(b"".join(parts))
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise BadRequest("the request body is not valid JSON") from None
 
 
-def _prompt_tokens(engine: Backend, request: Request) -> int | None:
-    """Prompt length before generating (for per-chunk usage), where the backend can tell."""
-    render = getattr(engine, "render", None)
-    tokenizer = getattr(engine, "tokenizer", None)
-    if render is None or tokenizer is None:
-        return None
-    text = render(request.messages, request.prefill)
-    return len(tokenizer(text, add_special_tokens=False).input_ids)
+def _engine(backend: Backend, max_batch: int) -> Any:
+    """What the batcher drives: the backend itself, or `ContinuousHF` over a transformers
+    model (imported only when one is loaded, so the proxy never imports torch)."""
+    if callable(getattr(backend, "submit", None)) or "neutrophil.models.hf" not in sys.modules:
+        return backend
+    from neutrophil.serve.continuous import ContinuousHF
+
+    if not ContinuousHF.supports(backend):
+        return backend
+    return ContinuousHF(backend, max_rows=min(max_batch, backend.batch_size))  # type: ignore[attr-defined]
 
 
-def _stop_checker(prefill_len: int, stop: tuple[str, ...]):
-    return lambda text: cut_at_stop(text[prefill_len:], stop)[1]
+def _token_counter(engine: Any, backend: Any) -> Callable[[Request], int] | None:
+    """How to count a request's prompt tokens locally (None for an HTTP backend): the
+    engine's or backend's `count_tokens(text)` of its prompt text, else its tokenizer."""
+    for owner in (engine, backend):
+        text = getattr(owner, "prompt_text", None) or getattr(owner, "render_request", None)
+        count = getattr(owner, "count_tokens", None)
+        if callable(text) and callable(count):
+            return lambda r, text=text, count=count: count(text(r))
+    render = getattr(backend, "render_request", None)
+    tokenizer = getattr(backend, "tokenizer", None)
+    if callable(render) and tokenizer is not None:
+        return lambda r: len(tokenizer(render(r), add_special_tokens=False).input_ids)
+    return None
 
 
-def _finish(gen: Generation, request: Request, hit_stop: bool) -> str:
-    at_budget = gen.generated_tokens >= request.max_new_tokens
-    return "length" if at_budget and not hit_stop and not gen.stopped_early else "stop"
+def _context_length(engine: Any, backend: Any) -> int | None:
+    """Tokens per sequence, where the engine says (llama.cpp: its context per sequence)."""
+    for owner in (engine, backend):
+        n = getattr(owner, "context_length", None) or getattr(
+            getattr(owner, "ctx", None), "seq_ctx", None
+        )
+        if isinstance(n, int) and n > 0:
+            return n
+    return None
 
 
-async def _stream(
-    batcher: Batcher,
-    call: Call,
-    request: Request,
-    injected: str,
-    reply: Reply,
-    prompt_tokens: int | None = None,
-) -> AsyncIterator[str]:
-    """SSE: text is streamed as the backend generates it (its `stop_when` hook sees every
-    step); when the client goes away, the hook ends this row so the backend stops early.
-    With `prompt_tokens` known, every chunk carries usage so far (one step = one token)."""
-    loop = asyncio.get_running_loop()
-    texts: asyncio.Queue[str] = asyncio.Queue()
-    steps = 0
-    gone = threading.Event()
-    prefill_len = len(request.prefill)
-
-    def stop_when(full: str) -> bool:  # runs in the backend's thread, once per step
-        if gone.is_set():
+def _takes_raw_prompts(backend: Any) -> bool:
+    """A local model renders `raw_prompt` verbatim; the HTTP backend sends it to
+    `/v1/completions`."""
+    for attr in ("render_request", "prompt_text"):  # HF, llama.cpp: rendered verbatim
+        if callable(getattr(backend, attr, None)):
             return True
-        text = full[prefill_len:]
-        loop.call_soon_threadsafe(texts.put_nowait, text)
-        return bool(call.stop) and cut_at_stop(text, call.stop)[1]
+    from neutrophil.models.openai_backend import OpenAIBackend
 
-    task = asyncio.ensure_future(batcher.submit(replace(request, stop_when=stop_when)))
-    emitted = ""
-    try:
-        yield reply.chunk(injected or None, role=True) if reply.chat else reply.chunk(injected)
-        while not task.done():
-            getter = asyncio.ensure_future(texts.get())
-            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                break
-            steps += 1
-            shown = visible(getter.result(), call.stop)
-            if len(shown) > len(emitted) and shown.startswith(emitted):
-                so_far = usage_of(prompt_tokens, steps) if prompt_tokens is not None else None
-                yield reply.chunk(shown[len(emitted) :], so_far=so_far)
-                emitted = shown
-        try:
-            gen = task.result()
-        except UserError as e:
-            yield sse(error_body(str(e), "upstream_error"))
-            return
-        text, hit = cut_at_stop(gen.text, call.stop)
-        if len(text) > len(emitted) and text.startswith(emitted):
-            yield reply.chunk(text[len(emitted) :])
-        yield reply.chunk(finish=_finish(gen, request, hit))
-        if call.include_usage:
-            yield reply.usage_chunk(gen)
-        yield "data: [DONE]\n\n"
-    finally:
-        gone.set()  # the client left (or we are done): the backend stops this row
-        task.cancel()
+    return isinstance(backend, OpenAIBackend)

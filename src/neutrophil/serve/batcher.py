@@ -1,17 +1,33 @@
-"""Collects concurrent requests for a few milliseconds into one `backend.generate` call.
+"""Hands requests to the backend: row by row to an engine that batches continuously, or in
+collected batches to one that decodes a whole batch at a time.
 
-A local model is fastest on a batch, and is not thread-safe, so by default one batch runs at
-a time (`workers=1`); requests arriving meanwhile queue up and form the next batch. An HTTP
-backend can run several batches at once (`workers=N`).
+- An engine with `submit(request) -> concurrent.futures.Future[Generation]` (the llama.cpp
+  backend, `ContinuousHF` for transformers models) gets one submit per request, at once:
+  rows join and leave its batch every step, so nothing waits for another row to finish.
+- Any other backend gets batches: concurrent requests are collected for a few milliseconds
+  into one `generate` call, `workers` calls at a time (1 for a local model, which is not
+  thread-safe; an HTTP backend's `concurrency`, one request per call, since the server
+  batches by itself and a call returns only when its slowest row is done).
+
+Every request's `stop_when` is wrapped: each call is a heartbeat (`health`), and once a
+drain's grace period is over it ends the row, so a shutdown never waits for long rows.
 """
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from neutrophil.models.base import Backend, Generation, Request
+
+
+class ShuttingDown(Exception):
+    """The server is draining: the request was not started, or was cut at the grace end."""
 
 
 @dataclass(frozen=True)
@@ -22,38 +38,111 @@ class _Item:
 
 class Batcher:
     def __init__(
-        self, backend: Backend, *, max_batch: int = 32, wait_s: float = 0.005, workers: int = 1
+        self,
+        backend: Backend | Any,
+        *,
+        max_batch: int = 32,
+        wait_s: float = 0.005,
+        workers: int = 1,
+        stall_s: float = 60.0,
     ) -> None:
         self.backend = backend
+        self.continuous = callable(getattr(backend, "submit", None))
         self.max_batch = max_batch
         self.wait_s = wait_s
         self.workers = workers
+        self.stall_s = stall_s
+        self.last_progress = time.monotonic()
+        self._in_flight = 0
+        self._abort_at: float | None = None  # rows still running then are cut (drain)
+        self.draining = False
         self._queue: asyncio.Queue[_Item] | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
         self._slots = asyncio.Semaphore(self.workers)
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="neutrophil-batch")
-        self._spawn(self._collect())
+        if not self.continuous:
+            self._spawn(self._collect())
 
     async def stop(self) -> None:
+        """Cut every row at its next step (the backend is its owner's to close)."""
+        self.begin_drain(0.0)
         for task in list(self._tasks):
             task.cancel()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def begin_drain(self, grace_s: float) -> None:
+        """Refuse new requests; rows still running after `grace_s` seconds are cut."""
+        self.draining = True
+        abort_at = time.monotonic() + grace_s
+        self._abort_at = abort_at if self._abort_at is None else min(self._abort_at, abort_at)
+        while self._queue is not None and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if not item.future.done():
+                item.future.set_exception(ShuttingDown("the server is shutting down"))
 
     def pending(self) -> int:
         """Requests waiting for a batch (not yet handed to the backend)."""
         return self._queue.qsize() if self._queue is not None else 0
 
+    def busy(self) -> int:
+        """Requests accepted and not yet answered."""
+        return self._in_flight
+
+    def health(self) -> tuple[bool, str]:
+        """(healthy, why): unhealthy when draining, when the engine thread died, or when
+        requests are waiting and no row made a step for `stall_s` seconds."""
+        if self.draining:
+            return False, "shutting down"
+        alive = getattr(self.backend, "alive", None)
+        if callable(alive) and not alive():
+            return False, "the decode thread has stopped"
+        engine_step = getattr(self.backend, "last_step", None)
+        if engine_step is None:  # llama.cpp keeps it on its scheduler
+            engine_step = getattr(getattr(self.backend, "scheduler", None), "last_step", 0.0)
+        last = max(self.last_progress, engine_step or 0.0)
+        idle = time.monotonic() - last
+        if self._in_flight and idle > self.stall_s:
+            return False, f"no generation step for {idle:.0f} s with {self._in_flight} waiting"
+        return True, "ok"
+
     async def submit(self, request: Request) -> Generation:
-        assert self._queue is not None, "Batcher.start() was not awaited"
-        future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item(request, future))
-        return await future
+        if self.draining:
+            raise ShuttingDown("the server is shutting down")
+        if not self._in_flight:
+            self.last_progress = time.monotonic()  # idle until now is not a stall
+        self._in_flight += 1
+        cut = threading.Event()
+        request = replace(request, stop_when=self._watched(request.stop_when, cut))
+        try:
+            if self.continuous:
+                gen = await asyncio.wrap_future(self.backend.submit(request))
+            else:
+                assert self._queue is not None, "Batcher.start() was not awaited"
+                future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
+                await self._queue.put(_Item(request, future))
+                gen = await future
+        finally:
+            self._in_flight -= 1
+            self.last_progress = time.monotonic()
+        if cut.is_set():
+            raise ShuttingDown("the server shut down before this request finished")
+        return gen
+
+    def _watched(
+        self, inner: Callable[[str], bool] | None, cut: threading.Event
+    ) -> Callable[[str], bool]:
+        def stop_when(text: str) -> bool:  # runs in the backend's thread, once per step
+            self.last_progress = time.monotonic()
+            if self._abort_at is not None and time.monotonic() >= self._abort_at:
+                cut.set()
+                return True
+            return inner is not None and inner(text)
+
+        return stop_when
+
+    # -- the batch path ------------------------------------------------------------------
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -90,9 +179,7 @@ class Batcher:
     async def _run(self, batch: list[_Item]) -> None:
         assert self._slots is not None
         try:
-            gens = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self.backend.generate, [item.request for item in batch]
-            )
+            gens = await _in_daemon_thread(self.backend.generate, [i.request for i in batch])
             for item, gen in zip(batch, gens, strict=True):
                 if not item.future.done():
                     item.future.set_result(gen)
@@ -102,3 +189,29 @@ class Batcher:
                     item.future.set_exception(e)
         finally:
             self._slots.release()
+
+
+async def _in_daemon_thread(fn: Callable[[Sequence[Request]], Any], arg: Any) -> Any:
+    """`fn(arg)` in a daemon thread: unlike an executor's, it never holds the process open
+    at exit (a SIGTERM must not wait for a batch of long rows)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def work() -> None:
+        try:
+            outcome = (True, fn(arg))
+        except BaseException as e:  # noqa: BLE001 — re-raised in the awaiting task
+            outcome = (False, e)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="neutrophil-batch", daemon=True).start()
+    return await future

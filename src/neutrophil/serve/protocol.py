@@ -1,7 +1,9 @@
 """OpenAI wire format: request bodies in, response and SSE chunk dicts out.
 
-Parsing is lenient (unknown fields are ignored, as vLLM and llama.cpp do) and the bad cases
-raise `BadRequest`, which the app turns into an OpenAI-style 400 error.
+Unknown fields are ignored (as vLLM and llama.cpp do); known ones are checked, and a bad
+one raises `BadRequest`, which the app turns into an OpenAI-style JSON error naming it.
+Roles are `system`, `user` and `assistant` only: no client-chosen role reaches an internal
+path, and `tool` messages, `tools` and `tool_calls` are refused (no tool calling here).
 """
 
 from __future__ import annotations
@@ -14,9 +16,30 @@ from typing import Any
 
 from neutrophil.models.base import Generation, Message
 
+ROLES = ("system", "user", "assistant")
+MAX_STOPS = 16
+
 
 class BadRequest(ValueError):
-    """A malformed request body; the message is sent back to the client."""
+    """A request the server will not serve; the message is sent back to the client."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int = 400,
+        kind: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
+        self.status = status
+        self.kind = kind
+
+    def body(self) -> dict[str, Any]:
+        return error_body(str(self), self.kind, param=self.param, code=self.code)
 
 
 @dataclass(frozen=True)
@@ -25,77 +48,183 @@ class Call:
 
     messages: tuple[Message, ...]
     prefill: str  # the client's own assistant prefill (a final assistant message)
-    max_tokens: int
+    max_tokens: int | None  # None: the server's default
     stop: tuple[str, ...]
     stream: bool
     include_usage: bool
     continuous_usage: bool = False  # vLLM's stream_options.continuous_usage_stats
     raw_prompt: str | None = None
+    model: str | None = None
 
 
-def parse_chat(body: Any, default_max_tokens: int) -> Call:
+def parse_chat(body: Any, *, max_messages: int | None = None) -> Call:
     """`/v1/chat/completions`: a final assistant message is continued (prefill), as llama.cpp
     does, unless the client sends `continue_final_message: false`."""
     _check_object(body)
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
-        raise BadRequest("messages must be a non-empty list")
+        raise BadRequest("messages must be a non-empty list", param="messages")
+    if max_messages is not None and len(raw) > max_messages:
+        raise BadRequest(
+            f"messages: {len(raw)} messages, over this server's limit of {max_messages} "
+            "(--max-messages)",
+            param="messages",
+            code="max_messages_exceeded",
+        )
+    _no_tools(body)
     messages = [_message(m, i) for i, m in enumerate(raw)]
-    prefill = ""
-    if messages[-1]["role"] == "assistant" and body.get("continue_final_message", True):
+    if _flag(body, "continue_final_message", True) and messages[-1]["role"] == "assistant":
         prefill = messages.pop()["content"]
-    return Call(messages=tuple(messages), prefill=prefill, **_common(body, default_max_tokens))
+    else:
+        prefill = ""
+    return Call(messages=tuple(messages), prefill=prefill, **_common(body))
 
 
-def parse_completion(body: Any, default_max_tokens: int) -> Call:
+def parse_completion(body: Any) -> Call:
     """`/v1/completions`: one raw prompt string, no chat template."""
     _check_object(body)
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1:
         prompt = prompt[0]
     if not isinstance(prompt, str):
-        raise BadRequest("prompt must be a string (one prompt per request)")
-    if body.get("echo"):
-        raise BadRequest("echo is not supported")
-    return Call(messages=(), prefill="", raw_prompt=prompt, **_common(body, default_max_tokens))
+        raise BadRequest("prompt must be a string (one prompt per request)", param="prompt")
+    if not prompt:
+        raise BadRequest("prompt must not be empty", param="prompt")
+    if _flag(body, "echo", False):
+        raise BadRequest("echo is not supported", param="echo")
+    if body.get("suffix") is not None:
+        raise BadRequest("suffix is not supported", param="suffix")
+    if body.get("best_of") not in (None, 1):
+        raise BadRequest("only best_of=1 is supported", param="best_of")
+    return Call(messages=(), prefill="", raw_prompt=prompt, **_common(body))
 
 
 def _check_object(body: Any) -> None:
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
-    if body.get("n", 1) != 1:
-        raise BadRequest("only n=1 is supported")
+    if body.get("n") not in (None, 1) or isinstance(body.get("n"), bool):
+        raise BadRequest("only n=1 is supported", param="n")
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise BadRequest("model must be a string", param="model")
 
 
-def _common(body: dict[str, Any], default_max_tokens: int) -> dict[str, Any]:
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens")) or default_max_tokens
-    if not isinstance(max_tokens, int) or max_tokens < 1:
-        raise BadRequest("max_tokens must be a positive integer")
-    stop = body.get("stop") or ()
-    stop = (stop,) if isinstance(stop, str) else tuple(stop)
-    if not all(isinstance(s, str) and s for s in stop):
-        raise BadRequest("stop must be a string or a list of non-empty strings")
-    options = body.get("stream_options") or {}
+def _no_tools(body: dict[str, Any]) -> None:
+    for key in ("tools", "functions"):
+        if body.get(key):
+            raise BadRequest(
+                f"{key}: this server's model does not call tools; send the request without {key}",
+                param=key,
+                code="tools_not_supported",
+            )
+    choice = body.get("tool_choice", body.get("function_call"))
+    if choice not in (None, "none", "auto"):
+        raise BadRequest("tool_choice: no tools are available", param="tool_choice")
+    fmt = body.get("response_format")
+    if fmt is not None and fmt != {"type": "text"}:
+        raise BadRequest(
+            'response_format: only {"type": "text"} is supported', param="response_format"
+        )
+
+
+def _common(body: dict[str, Any]) -> dict[str, Any]:
+    key = "max_tokens" if body.get("max_tokens") is not None else "max_completion_tokens"
+    max_tokens = body.get(key)
+    if max_tokens is not None and (
+        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
+    ):
+        raise BadRequest(f"{key} must be a positive integer", param=key)
+    _number(body, "temperature", 0.0, 2.0)
+    _number(body, "top_p", 0.0, 1.0)
+    _number(body, "presence_penalty", -2.0, 2.0)
+    _number(body, "frequency_penalty", -2.0, 2.0)
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise BadRequest("seed must be an integer", param="seed")
+    if body.get("logprobs") not in (None, False, 0) or body.get("top_logprobs") is not None:
+        raise BadRequest("logprobs are not supported", param="logprobs")
+    stop = body.get("stop")
+    stop = () if stop is None else (stop,) if isinstance(stop, str) else stop
+    if (
+        not isinstance(stop, (list, tuple))
+        or len(stop) > MAX_STOPS
+        or not all(isinstance(s, str) and s for s in stop)
+    ):
+        raise BadRequest(
+            f"stop must be a string or a list of at most {MAX_STOPS} non-empty strings",
+            param="stop",
+        )
+    options = body.get("stream_options")
+    options = {} if options is None else options
     if not isinstance(options, dict):
-        raise BadRequest("stream_options must be an object")
+        raise BadRequest("stream_options must be an object", param="stream_options")
     return dict(
         max_tokens=max_tokens,
-        stop=stop,
-        stream=bool(body.get("stream")),
-        include_usage=bool(options.get("include_usage")),
-        continuous_usage=bool(options.get("continuous_usage_stats")),
+        stop=tuple(stop),
+        stream=_flag(body, "stream", False),
+        include_usage=_flag(options, "include_usage", False, "stream_options.include_usage"),
+        continuous_usage=_flag(
+            options, "continuous_usage_stats", False, "stream_options.continuous_usage_stats"
+        ),
+        model=body.get("model"),
     )
 
 
+def _flag(obj: dict[str, Any], key: str, default: bool, name: str | None = None) -> bool:
+    value = obj.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name or key} must be true or false", param=name or key)
+    return value
+
+
+def _number(body: dict[str, Any], key: str, low: float, high: float) -> None:
+    """Sampling knobs are accepted (decoding is greedy) but must be well-formed."""
+    value = body.get(key)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise BadRequest(f"{key} must be a number from {low:g} to {high:g}", param=key)
+
+
 def _message(m: Any, i: int) -> Message:
-    if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-        raise BadRequest(f"messages[{i}] must be an object with a role")
-    content = m.get("content") or ""
-    if isinstance(content, list):  # content parts: keep the text ones
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    where = f"messages[{i}]"
+    if not isinstance(m, dict):
+        raise BadRequest(f"{where} must be an object", param=where)
+    role = m.get("role")
+    if role == "tool" or m.get("tool_calls") or m.get("function_call"):
+        raise BadRequest(
+            f"{where}: tool messages and tool calls are not supported (no tool calling here)",
+            param=f"{where}.role",
+            code="tools_not_supported",
+        )
+    if role not in ROLES:
+        shown = json.dumps(role)[:40]
+        raise BadRequest(
+            f"{where}.role must be one of {', '.join(ROLES)} (got {shown})",
+            param=f"{where}.role",
+        )
+    content = m.get("content")
+    if content is None and role == "assistant":
+        content = ""
+    if isinstance(content, list):  # content parts: text ones only
+        content = "".join(_text_part(p, f"{where}.content[{j}]") for j, p in enumerate(content))
     if not isinstance(content, str):
-        raise BadRequest(f"messages[{i}].content must be a string or a list of text parts")
-    return {"role": m["role"], "content": content}
+        raise BadRequest(
+            f"{where}.content must be a string or a list of text parts",
+            param=f"{where}.content",
+        )
+    return {"role": role, "content": content}
+
+
+def _text_part(part: Any, where: str) -> str:
+    if not isinstance(part, dict) or part.get("type", "text") != "text":
+        raise BadRequest(f"{where}: only text content parts are supported", param=where)
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise BadRequest(f"{where}.text must be a string", param=f"{where}.text")
+    return text
 
 
 # -- stop strings and streaming ---------------------------------------------------------
@@ -187,5 +316,11 @@ def sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data)}\n\n"
 
 
-def error_body(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind}}
+def error_body(
+    message: str,
+    kind: str = "invalid_request_error",
+    *,
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}

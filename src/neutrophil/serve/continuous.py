@@ -1,0 +1,372 @@
+"""Continuous batching for the transformers (HF) engine: one decode thread, rows join and
+leave the batch at every step.
+
+`HFBackend.generate` decodes a whole batch at a time, so a server built on it makes a short
+request wait for the longest row of the batch before it: one `max_tokens: 2000` request
+stalls everyone behind it. `ContinuousHF` keeps one KV cache for the rows in flight and, at
+every iteration of its thread, does at most
+
+- one prefill chunk (≤ `prefill_chunk` prompt tokens) of the next waiting row, in that row's
+  own cache, which joins the batch once its whole prompt is in; and
+- one decode step (one token) for every row in the batch,
+
+then drops the rows that ended (EOS, their budget, their `stop_when`, or a cancelled
+future). So a short request waits for at most one prefill chunk and one batch step of a long
+one, never for the long row to finish, and a long prompt is digested in slices between the
+decode steps of the others.
+
+A joining row's cache is left-padded (or the batch's is) to the same length; positions are
+kept per row, so a row sees the positions and keys it would see alone (as in `greedy.py`).
+A row alone in the batch computes exactly what `HFBackend.generate` computes for it.
+Supported where `kv_share` is: decoders with one full-attention KV layer per block (llama,
+qwen2 — SmolLM2 included); `ContinuousHF.supports(backend)` says.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+import time
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+from neutrophil.models import kv_share
+from neutrophil.models.base import Generation, Request
+from neutrophil.models.hf import HFBackend
+
+PREFILL_CHUNK = 256  # prompt tokens per iteration: bounds what a long prompt costs others
+
+
+@dataclass
+class _Row:
+    request: Request
+    future: Future[Generation]
+    ids: list[int] = field(default_factory=list)  # prompt tokens
+    done: int = 0  # prompt tokens already in `cache` (while prefilling)
+    cache: DynamicCache | None = None  # the row's own cache until it joins the batch
+    tokens: list[int] = field(default_factory=list)
+    admitted: int = 0  # engine step at which its prefill began
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One row's record (tests and /health read these): steps are engine iterations."""
+
+    request: Request
+    generation: Generation | None  # None when it failed or its future was cancelled
+    admitted_step: int
+    ended_step: int
+
+
+class ContinuousHF:
+    """`submit(request) -> Future[Generation]` over an `HFBackend`'s model and tokenizer."""
+
+    prefill_mode = "native"
+
+    @staticmethod
+    def supports(backend: object) -> bool:
+        return isinstance(backend, HFBackend) and kv_share.supported(backend.model)
+
+    def __init__(
+        self, backend: HFBackend, *, max_rows: int = 32, prefill_chunk: int = PREFILL_CHUNK
+    ) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.model = backend.model
+        self.tokenizer = backend.tokenizer
+        self.max_rows = max(1, max_rows)
+        self.prefill_chunk = prefill_chunk
+        config = self.model.config
+        self.context_length: int | None = getattr(config, "max_position_embeddings", None)
+        self.steps = 0
+        self.last_step = time.monotonic()
+        self.log: collections.deque[Finished] = collections.deque(maxlen=256)
+        # The tokenizer is shared with request threads that count prompt tokens.
+        self._tok_lock = threading.Lock()
+        self._inbox: collections.deque[_Row] = collections.deque()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._rows: list[_Row] = []  # in the batch, in cache order
+        self._cache: DynamicCache | None = None
+        self._mask: torch.Tensor | None = None  # [rows, cache columns]
+        self._next: torch.Tensor | None = None  # [rows]: picked tokens not yet in the cache
+        self._pos: torch.Tensor | None = None  # [rows]: the position of `_next`
+        self._prefilling: _Row | None = None
+        self._thread = threading.Thread(target=self._loop, name="neutrophil-decode", daemon=True)
+        self._thread.start()
+
+    # -- the caller's side ---------------------------------------------------------------
+
+    def submit(self, request: Request) -> Future[Generation]:
+        if request.edit is not None:
+            raise ValueError("ContinuousHF does not apply activation edits")
+        future: Future[Generation] = Future()
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the decode thread is closed")
+            self._inbox.append(_Row(request, future))
+            self._wake.notify()
+        return future
+
+    def prompt_text(self, request: Request) -> str:
+        return self.backend.render_request(request)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._encode(text))
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def busy(self) -> int:
+        """Rows waiting or in flight."""
+        return len(self._inbox) + len(self._rows) + (self._prefilling is not None)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the thread after its current step; unfinished rows are cancelled."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    # -- the decode thread ---------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and not self._inbox and not self._has_work():
+                    self._wake.wait()
+                if self._closed:
+                    break
+            worked = self._prefill_step()
+            worked = self._decode_step() or worked
+            if worked:
+                self.steps += 1
+                self.last_step = time.monotonic()
+        with self._wake:
+            left = [*self._rows, *self._inbox]
+        if self._prefilling is not None:
+            left.append(self._prefilling)
+        for row in left:
+            row.future.cancel()
+
+    def _has_work(self) -> bool:
+        return bool(self._rows) or self._prefilling is not None
+
+    def _encode(self, text: str) -> list[int]:
+        with self._tok_lock:
+            return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def _decode_text(self, ids: list[int]) -> str:
+        with self._tok_lock:
+            return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    @torch.inference_mode()
+    def _prefill_step(self) -> bool:
+        """One chunk of the next waiting row's prompt; it joins the batch when complete."""
+        row = self._prefilling
+        if row is None:
+            row = self._admit()
+            if row is None:
+                return False
+        if row.future.cancelled():
+            self._prefilling = None
+            self._finish(row, None)
+            return True
+        try:
+            end = min(len(row.ids), row.done + self.prefill_chunk)
+            device = self.model.device
+            ids = torch.tensor([row.ids[row.done : end]], device=device)
+            logits = self.model(
+                input_ids=ids,
+                attention_mask=torch.ones((1, end), dtype=torch.long, device=device),
+                position_ids=torch.arange(row.done, end, device=device)[None],
+                past_key_values=row.cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1, :]
+        except Exception as e:  # noqa: BLE001 — this row fails, the others go on
+            self._prefilling = None
+            self._fail(row, e)
+            return True
+        row.done = end
+        if end < len(row.ids):
+            return True
+        self._prefilling = None
+        token = int(logits.argmax(-1))
+        if self._advance(row, token):
+            self._join(row, token)
+        return True
+
+    def _admit(self) -> _Row | None:
+        if len(self._rows) >= self.max_rows:
+            return None
+        with self._wake:
+            if not self._inbox:
+                return None
+            row = self._inbox.popleft()
+        try:
+            row.ids = self._encode(self.backend.render_request(row.request))
+            if not row.ids:
+                raise ValueError("the prompt is empty")
+            if row.request.max_new_tokens < 1:
+                raise ValueError("max_new_tokens must be at least 1")
+        except Exception as e:  # noqa: BLE001 — handed to this row's caller
+            self._fail(row, e)
+            return None
+        row.cache = DynamicCache(config=self.model.config)
+        row.admitted = self.steps
+        self._prefilling = row
+        return row
+
+    @torch.inference_mode()
+    def _decode_step(self) -> bool:
+        if not self._rows:
+            return False
+        assert self._mask is not None and self._next is not None and self._pos is not None
+        mask = torch.cat([self._mask, self._mask.new_ones(len(self._rows), 1)], dim=1)
+        try:
+            logits = self.model(
+                input_ids=self._next[:, None],
+                attention_mask=mask,
+                position_ids=self._pos[:, None],
+                past_key_values=self._cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1, :]
+        except Exception as e:  # noqa: BLE001 — the batch is lost; its callers hear why
+            for row in self._rows:
+                self._fail(row, e)
+            self._reset()
+            return True
+        self._mask, self._pos = mask, self._pos + 1
+        picked = logits.argmax(-1)
+        keep = [
+            b
+            for b, (row, t) in enumerate(zip(self._rows, picked.tolist(), strict=True))
+            if self._advance(row, t)
+        ]
+        self._next = picked
+        if len(keep) < len(self._rows):
+            self._select(keep)
+        return True
+
+    def _advance(self, row: _Row, token: int) -> bool:
+        """Record `token` for `row`; False (and the row is finished) when it ends here."""
+        r = row.request
+        end = ""
+        if row.future.cancelled():
+            end = "cancelled"
+        elif token in self.backend._eos_ids:
+            end = "eos"
+        else:
+            row.tokens.append(token)
+            if len(row.tokens) >= r.max_new_tokens:
+                end = "budget"
+            elif r.stop_when is not None:
+                try:
+                    if r.stop_when(r.prefill + self._decode_text(row.tokens)):
+                        end = "stop"
+                except Exception as e:  # noqa: BLE001 — a broken rule ends its own row only
+                    self._fail(row, e)
+                    return False
+        if not end:
+            return True
+        if end == "cancelled":
+            self._finish(row, None)
+            return False
+        self._finish(
+            row,
+            Generation(
+                text=self._decode_text(row.tokens),
+                prompt_tokens=len(row.ids),
+                generated_tokens=len(row.tokens) + (end == "eos"),  # the EOS was generated too
+                stopped_early=end == "stop",
+            ),
+        )
+        return False
+
+    # -- the batch's KV cache ----------------------------------------------------------
+
+    def _join(self, row: _Row, token: int) -> None:
+        """Add a prefilled row: left-pad its cache or the batch's to the same length."""
+        cache, row.cache = row.cache, None
+        assert cache is not None
+        n = len(row.ids)
+        device = self.model.device
+        mask = torch.ones((1, n), dtype=torch.long, device=device)
+        nxt = torch.tensor([token], device=device)
+        pos = torch.tensor([n], device=device)
+        if not self._rows:
+            self._rows, self._cache, self._mask, self._next, self._pos = (
+                [row],
+                cache,
+                mask,
+                nxt,
+                pos,
+            )
+            return
+        assert self._mask is not None and self._next is not None and self._pos is not None
+        width = max(self._mask.shape[1], n)
+        for mine, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
+            for name in ("keys", "values"):
+                a, b = getattr(mine, name), getattr(theirs, name)
+                setattr(mine, name, torch.cat([_pad_left(a, width), _pad_left(b, width)]))
+        self._mask = torch.cat([_pad_left(self._mask, width, dim=1), _pad_left(mask, width, dim=1)])
+        self._next = torch.cat([self._next, nxt])
+        self._pos = torch.cat([self._pos, pos])
+        self._rows.append(row)
+
+    def _select(self, keep: list[int]) -> None:
+        if not keep:
+            self._reset()
+            return
+        assert self._cache is not None and self._mask is not None
+        assert self._next is not None and self._pos is not None
+        sel = torch.tensor(keep, device=self._mask.device)
+        self._cache.batch_select_indices(sel)
+        self._rows = [self._rows[b] for b in keep]
+        self._mask, self._next, self._pos = self._mask[sel], self._next[sel], self._pos[sel]
+        # Columns that only padded rows which have left cost every later step: drop them.
+        used = (self._mask.sum(0) > 0).nonzero()
+        first = int(used[0]) if len(used) else 0
+        if first > 0:
+            self._mask = self._mask[:, first:]
+            for layer in _layers(self._cache):
+                layer.keys = layer.keys[..., first:, :]
+                layer.values = layer.values[..., first:, :]
+
+    def _reset(self) -> None:
+        self._rows, self._cache, self._mask, self._next, self._pos = [], None, None, None, None
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _finish(self, row: _Row, gen: Generation | None) -> None:
+        self.log.append(Finished(row.request, gen, row.admitted, self.steps))
+        if gen is not None:
+            with contextlib.suppress(InvalidStateError):  # cancelled meanwhile by its caller
+                row.future.set_result(gen)
+
+    def _fail(self, row: _Row, error: BaseException) -> None:
+        self.log.append(Finished(row.request, None, row.admitted, self.steps))
+        with contextlib.suppress(InvalidStateError):
+            row.future.set_exception(error)
+
+
+def _layers(cache: DynamicCache | None) -> list:
+    assert cache is not None
+    return list(cache.layers)
+
+
+def _pad_left(t: torch.Tensor, width: int, dim: int = -2) -> torch.Tensor:
+    """`t` with zero columns prepended along `dim` up to `width` (masked out by the caller)."""
+    missing = width - t.shape[dim]
+    if missing <= 0:
+        return t
+    shape = list(t.shape)
+    shape[dim] = missing
+    return torch.cat([t.new_zeros(shape), t], dim=dim)
