@@ -52,6 +52,11 @@ def register(sub) -> None:
         help="generate the full token budget (for comparisons)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--inspect-log",
+        metavar="DIR",
+        help="also write the run as an Inspect AI log in DIR (browse with `inspect view`)",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.tasks import load_tasks
 
     positive_int("--limit", args.limit)
+    if args.inspect_log:
+        from neutrophil.interop.inspect import require_inspect
+
+        require_inspect("--inspect-log")  # before the run, not after it
     positive_int("--batch-size", args.batch_size)
     options = {}
     for kv in args.defense_opt:
@@ -91,4 +100,9 @@ def run(args: argparse.Namespace) -> int:
     for name, label in RATE_LABELS.items():
         print(f"  {label:32s} {rate_from_dict(rates[name])}")
     print(f"wrote {out / 'metrics.json'}, {out / 'responses.jsonl'}, {out / 'report.html'}")
+    if args.inspect_log:
+        from neutrophil.interop.inspect import write_eval_run
+
+        task_args = {"tasks": args.tasks, "split": args.split, "limit": args.limit}
+        print(f"wrote {write_eval_run(run_, Path(args.inspect_log), task_args)}")
     return 0
