@@ -1,15 +1,17 @@
-"""One evaluation run written to a directory: responses.jsonl, metrics.json, report.html.
+"""One evaluation run written to a directory: responses.jsonl, run.json, metrics.json, report.html.
 
-Transcripts are appended chunk by chunk (flushed and fsynced), so an interrupted run keeps
-what it computed and a rerun with the same directory only does the missing tasks.
+responses.jsonl is the run store (runstore.py): each transcript is appended, fsynced, as
+soon as its batch is judged, so a killed run keeps every finished row and a rerun with the
+same directory only does the missing tasks. A directory holds one run: rows made under
+another key (model, engine, judge, budgets, defense) or for a task that has since changed
+are refused with one line, never mixed in and never wiped. run.json, metrics.json and
+report.html are derived and written atomically; run.json only adds the wall time spent.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,48 +19,135 @@ from tqdm.auto import tqdm
 
 from neutrophil.agent import Agent, Cost
 from neutrophil.errors import UserError
+from neutrophil.files import atomic_write, writable_dir
 from neutrophil.metrics import metrics_dict
 from neutrophil.records import Transcript
 from neutrophil.report.eval_report import EvalRun, eval_report
+from neutrophil.runstore import RunKey, RunStore, defense_key, notice, run_key, task_sha
 from neutrophil.tasks.task import Task
 
 RESPONSES = "responses.jsonl"
 RUN_INFO = "run.json"
 
 
-def _load_previous(out: Path, info: dict[str, Any]) -> tuple[list[Transcript], Cost]:
-    """Transcripts already in `out` from the same model and defense (resume)."""
-    info_path = out / RUN_INFO
-    if not info_path.exists():
-        return [], Cost()
-    previous = json.loads(info_path.read_text())
-    if previous.get("model") != info["model"] or previous.get("defense") != info["defense"]:
+def open_run(out: Path, key: RunKey, defense: dict[str, Any], tasks: Sequence[Task]) -> RunStore:
+    """The store of `out`, checked to hold rows of this run only (else one-line refusal)."""
+    store = RunStore(out / RESPONSES)
+    if store.unkeyed:
         raise UserError(
-            f"{out}: holds a run of model {previous.get('model')!r} with defense "
-            f"{previous.get('defense')}; use another --out for a different model or defense"
+            f"{store.path}:{store.unkeyed[0]}: row without a run key (written by an older "
+            "neutrophil); use another --out"
         )
-    done = []
-    path = out / RESPONSES
-    if path.exists():
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            try:
-                done.append(Transcript.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError):
-                # A line cut by a kill mid-write: keep everything before it.
-                print(f"{path}:{n}: incomplete line dropped (interrupted run)", file=sys.stderr)
-                break
-    c = previous.get("cost", {})
-    return done, Cost(
-        c.get("prompt_tokens", 0), c.get("generated_tokens", 0), c.get("seconds", 0.0)
+    dkey = defense_key(defense)
+    for (run, d), line in store.groups().items():
+        if (run, d) == (key, dkey):
+            continue
+        diffs = key.differences(run)
+        if d != dkey:
+            diffs.append(f"defense {d} (this run: {dkey})")
+        raise UserError(
+            f"{out}: holds a run with {'; '.join(diffs)} ({store.path.name}:{line}); use another "
+            "--out for a different model, engine, defense, judge or budgets"
+        )
+    for t in tasks:
+        sha, line = store.stored_task(key, defense, t.id)
+        if sha and sha != task_sha(t):
+            raise UserError(
+                f"{store.path}:{line}: task {t.id!r} was stored with another prompt, tests or "
+                "check; use another --out for the changed task set"
+            )
+    return store
+
+
+def _previous_seconds(out: Path, key: RunKey, defense: dict[str, Any]) -> float:
+    """Wall time already spent on this run, from run.json (0 if it is missing or unreadable:
+    the rows, not run.json, say what the directory holds)."""
+    path = out / RUN_INFO
+    if not path.exists():
+        return 0.0
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        if info.get("run") != key.to_dict() or info.get("defense") != defense:
+            return 0.0
+        return float(info["cost"]["seconds"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
+        reason = type(e).__name__ if isinstance(e, RecursionError) else str(e).splitlines()[0]
+        notice(f"{path}: unreadable ({reason}); rebuilt from {RESPONSES}")
+        return 0.0
+
+
+def _chunks(tasks: Sequence[Task], size: int) -> Iterator[list[Task]]:
+    """Chat/code and web tasks apart (they batch differently), `size` tasks at a time, so
+    each chunk is about one generation batch and is persisted as soon as it is judged."""
+    for group in ([t for t in tasks if t.domain != "web"], [t for t in tasks if t.domain == "web"]):
+        for start in range(0, len(group), size):
+            yield group[start : start + size]
+
+
+def _batch_rows(backend: Any) -> int:
+    size = max(getattr(backend, "batch_size", 0) or 0, getattr(backend, "concurrency", 0) or 0)
+    return max(1, int(size)) if size else 16
+
+
+def run_persisted(
+    agent: Agent,
+    tasks: Sequence[Task],
+    out: Path | None,
+    *,
+    label: str | None = None,
+    chunk: int | None = None,
+    progress: bool = True,
+) -> tuple[list[Transcript], Cost]:
+    """Transcripts of `tasks` in order and their cost; with `out`, stored rows are reused and
+    every new row is persisted as its batch is judged."""
+    key = run_key(agent.backend, agent.judge, agent.budgets, agent.early_stop)
+    defense = agent.defense.describe()
+    by_id: dict[str, Transcript] = {}
+    store: RunStore | None = None
+    seconds = 0.0
+    if out is not None:
+        writable_dir(out)
+        store = open_run(out, key, defense, tasks)
+        seconds = _previous_seconds(out, key, defense)
+        for t in tasks:
+            stored = store.get(key, defense, t)
+            if stored is not None:
+                by_id[t.id] = stored
+        if by_id and len(by_id) < len(tasks):
+            notice(f"resuming: {len(by_id)} of {len(tasks)} tasks already in {store.path}")
+    todo = [t for t in tasks if t.id not in by_id]
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(by_id),
+        desc=label or "eval",
+        unit="task",
+        disable=not progress,
     )
+    for part in _chunks(todo, chunk or _batch_rows(agent.backend)):
+        result = agent.run(part)
+        seconds += result.cost.seconds
+        if store is not None and out is not None:
+            store.add(key, zip(part, result.transcripts, strict=True))
+            _write_info(out, agent, key, defense, {"seconds": round(seconds, 2)})
+        by_id.update((t.task_id, t) for t in result.transcripts)
+        bar.update(len(part))
+    bar.close()
+    transcripts = [by_id[t.id] for t in tasks]
+    cost = Cost(
+        sum(t.prompt_tokens for t in transcripts),
+        sum(t.generated_tokens for t in transcripts),
+        seconds,
+    )
+    if out is not None:
+        _write_info(out, agent, key, defense, cost.to_dict())
+    return transcripts, cost
 
 
-def _append(path: Path, rows: Sequence[Transcript]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        for t in rows:
-            f.write(t.to_json() + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+def _write_info(
+    out: Path, agent: Agent, key: RunKey, defense: dict[str, Any], cost: dict[str, Any]
+) -> None:
+    info = {"model": agent.backend.name, "defense": defense, "run": key.to_dict(), "cost": cost}
+    atomic_write(out / RUN_INFO, json.dumps(info, indent=2, ensure_ascii=False))
 
 
 def evaluate(
@@ -67,45 +156,19 @@ def evaluate(
     out: Path | None = None,
     *,
     label: str | None = None,
-    chunk: int = 64,
+    chunk: int | None = None,
     progress: bool = True,
 ) -> EvalRun:
     """Run `tasks` through `agent`; with `out`, persist and resume (see module docstring)."""
-    info = {"model": agent.backend.name, "defense": agent.defense.describe()}
-    done: list[Transcript] = []
-    cost = Cost()
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        done, cost = _load_previous(out, info)
-        # Rewrite the file with only the complete rows, so a torn last line is gone.
-        (out / RESPONSES).write_text("".join(t.to_json() + "\n" for t in done), encoding="utf-8")
-    by_id = {t.task_id: t for t in done}
-    todo = [t for t in tasks if t.id not in by_id]
-    bar = tqdm(
-        total=len(tasks),
-        initial=len(tasks) - len(todo),
-        desc=label or "eval",
-        unit="task",
-        disable=not progress,
+    transcripts, cost = run_persisted(
+        agent, tasks, out, label=label, chunk=chunk, progress=progress
     )
-    for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
-        result = agent.run(part)
-        cost.add(result.cost)
-        for t in result.transcripts:
-            by_id[t.task_id] = t
-        if out is not None:
-            _append(out / RESPONSES, result.transcripts)
-            (out / RUN_INFO).write_text(json.dumps({**info, "cost": cost.to_dict()}, indent=2))
-        bar.update(len(part))
-    bar.close()
-    transcripts = [by_id[t.id] for t in tasks]
+    defense = agent.defense.describe()
     metrics = metrics_dict(
-        transcripts, model=info["model"], defense=info["defense"], cost=cost.to_dict()
+        transcripts, model=agent.backend.name, defense=defense, cost=cost.to_dict()
     )
-    run = EvalRun(label or agent.defense.describe().get("name", "defense"), metrics, transcripts)
+    run = EvalRun(label or defense.get("name", "defense"), metrics, transcripts)
     if out is not None:
-        (out / RUN_INFO).write_text(json.dumps({**info, "cost": cost.to_dict()}, indent=2))
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        (out / "report.html").write_text(eval_report([run]), encoding="utf-8")
+        atomic_write(out / "metrics.json", json.dumps(metrics, indent=2))
+        atomic_write(out / "report.html", eval_report([run]))
     return run

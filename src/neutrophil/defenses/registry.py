@@ -23,11 +23,9 @@ LOCAL_DEFENSES = ("steer", "gated-steer", "gated-prefix")
 def read_text_arg(text: str | None, file: str | None, flag: str) -> str | None:
     if file is None:
         return text
-    path = Path(file)
-    try:
-        content = path.read_text(encoding="utf-8").strip("\n")
-    except OSError as e:
-        raise UserError(f"{file}: cannot read {flag} file ({e.strerror})") from None
+    from neutrophil.files import read_text
+
+    content = read_text(Path(file), f"{flag} file").strip("\n")
     if not content.strip():
         raise UserError(f"{file}: {flag} file is empty")
     return content

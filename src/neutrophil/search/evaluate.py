@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from neutrophil.agent import Agent, Budgets
 from neutrophil.defenses.base import NO_DEFENSE, Defense, PromptDefense
 from neutrophil.models.base import Backend
+from neutrophil.runstore import RunKey, run_key
 from neutrophil.search.rendezvous import run_together
 from neutrophil.search.store import SearchStore, StoredVerdict
 from neutrophil.tasks.task import Task
@@ -81,6 +82,8 @@ class Evaluator:
         self.chunk = chunk
         self.progress = progress
         self.cost = EvalCost()
+        # Rows are reused only under this key: same model, engine, judge and budgets.
+        self.key: RunKey = run_key(backend, judge, self.budgets, early_stop)
 
     @property
     def model(self) -> str:
@@ -97,7 +100,7 @@ class Evaluator:
         """Verdicts of every defense on every task: `out[i][task_id]`."""
         descs = [d.describe() for d in defenses]
         missing = [
-            [t for t in tasks if self.store.get(self.model, dd, t.id) is None] for dd in descs
+            [t for t in tasks if self.store.get(self.key, dd, t) is None] for dd in descs
         ]
         todo = sum(len(m) for m in missing)
         self.cost.cached += len(defenses) * len(tasks) - todo
@@ -118,7 +121,7 @@ class Evaluator:
         for dd in descs:
             row = {}
             for t in tasks:
-                sv = self.store.get(self.model, dd, t.id)
+                sv = self.store.get(self.key, dd, t)
                 assert sv is not None, "every pair was generated above"
                 row[t.id] = sv
             out.append(row)
@@ -134,8 +137,8 @@ class Evaluator:
         else:
             results = [self._agent(self.backend, d).run(ts) for d, ts in jobs]
         self.cost.seconds += time.perf_counter() - t0
-        for res in results:
-            self.store.add_transcripts(self.model, res.transcripts)
+        for (_, ts), res in zip(jobs, results, strict=True):
+            self.store.add_transcripts(self.key, ts, res.transcripts)
             self.cost.rows += len(res.transcripts)
             self.cost.prompt_tokens += res.cost.prompt_tokens
             self.cost.generated_tokens += res.cost.generated_tokens

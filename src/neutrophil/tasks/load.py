@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from neutrophil.errors import UserError
+from neutrophil.files import parse_json, read_text
 from neutrophil.tasks.task import DOMAINS, KINDS, SPLITS, Task
 
 _DOMAIN_FIELDS = {"code": ("tests", "entry_point"), "web": ("site", "start", "check")}
@@ -35,8 +35,13 @@ def task_from_dict(row: Any, where: str) -> Task:
     tags = row.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise UserError(f"{where}: tags must be a list of strings")
+    for key in ("system", "category", "tests", "entry_point", "site", "start"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise UserError(f"{where}: field '{key}' must be a string")
     if row["domain"] == "code" and row["kind"] == "benign" and not row.get("tests"):
         raise UserError(f"{where}: a benign code task needs 'tests' (Python asserts)")
+    if row.get("tests"):
+        _compile_tests(row["tests"], where)
     if row["domain"] == "web":
         for key in ("site", "check"):
             if not row.get(key):
@@ -48,20 +53,27 @@ def task_from_dict(row: Any, where: str) -> Task:
     return Task(**extra)
 
 
+def _compile_tests(tests: str, where: str) -> None:
+    """A task's tests must compile when the task is loaded: a broken test is the task file's
+    error, never a failure charged to the model."""
+    try:
+        compile(tests, "<tests>", "exec")
+    except SyntaxError as e:
+        raise UserError(
+            f"{where}: 'tests' do not compile ({e.msg}, line {e.lineno} of the tests)"
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
+        raise UserError(f"{where}: 'tests' do not compile ({type(e).__name__})") from None
+
+
 def read_jsonl(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     """Yield (FILE:LINE, object) for each non-blank line; a bad line raises UserError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    text = read_text(path)
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{n}"
-        try:
-            yield where, json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+        yield where, parse_json(line, where)
 
 
 def load_jsonl_tasks(path: Path) -> list[Task]:
@@ -87,7 +99,7 @@ def load_txt_tasks(path: Path, kind: str | None, domain: str | None) -> list[Tas
         raise UserError(
             f"{path}: .txt prompts can only be chat tasks (code/web tasks need tests/checks)"
         )
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    lines = [ln.strip() for ln in read_text(path, "task file").splitlines()]
     tasks = [
         Task(id=f"{path.stem}-{n}", kind=kind, domain=domain, prompt=ln)
         for n, ln in enumerate(lines, 1)

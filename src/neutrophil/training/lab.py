@@ -24,6 +24,7 @@ from typing import Any
 from neutrophil.agent import Agent, Budgets
 from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
 from neutrophil.errors import UserError
+from neutrophil.files import atomic_write
 from neutrophil.training.config import TrainConfig
 
 # Written for the lab's fallback cure (used when the PING search is unavailable).
@@ -85,6 +86,19 @@ def _log(msg: str) -> None:
     print(f"lab: {msg}", file=sys.stderr, flush=True)
 
 
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A saved stage file, or None when it is missing or unreadable (then that step reruns,
+    reusing whatever rows its run store holds)."""
+    if not path.is_file():
+        return None
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        _log(f"{path}: unreadable ({type(e).__name__}); redoing that step")
+        return None
+    return d if isinstance(d, dict) else None
+
+
 class Lab:
     def __init__(self, out: Path, config: LabConfig, *, progress: bool = True) -> None:
         self.out = Path(out)
@@ -126,12 +140,13 @@ class Lab:
         self, name: str, label: str, model: str, defense_fn: Callable[[Any], Any], note: str = ""
     ) -> Stage:
         """Run the held-out sample once (or read the stage back if it already ran)."""
+        from neutrophil.evaluate import run_persisted
         from neutrophil.metrics import metrics_dict
 
         sdir = self.out / "stages" / name
         mpath = sdir / "metrics.json"
-        if mpath.is_file():
-            saved = json.loads(mpath.read_text())
+        saved = _read_json(mpath)
+        if saved is not None and isinstance(saved.get("defense"), dict):
             _log(f"{name}: done before, skipped")
             return Stage(name, label, model, saved["defense"], saved, saved.get("lab_note", ""))
         backend = self.backend(model)
@@ -140,18 +155,13 @@ class Lab:
         agent = Agent(
             backend, defense, judge=self.judge, budgets=self.config.budgets, progress=self.progress
         )
-        result = agent.run(self.eval_tasks())
-        m = metrics_dict(
-            result.transcripts, model=model, defense=defense.describe(), cost=result.cost.to_dict()
+        # Rows go to the stage's run store as they are judged: a killed stage resumes.
+        transcripts, cost = run_persisted(
+            agent, self.eval_tasks(), sdir, label=name, progress=self.progress
         )
+        m = metrics_dict(transcripts, model=model, defense=defense.describe(), cost=cost.to_dict())
         m["lab_note"] = note
-        sdir.mkdir(parents=True, exist_ok=True)
-        (sdir / "responses.jsonl").write_text(
-            "".join(t.to_json() + "\n" for t in result.transcripts)
-        )
-        tmp = sdir / "metrics.json.tmp"
-        tmp.write_text(json.dumps(m, indent=1))
-        tmp.replace(mpath)  # metrics.json last: its presence means the stage is complete
+        atomic_write(mpath, json.dumps(m, indent=1))  # last: its presence means stage complete
         return Stage(name, label, model, m["defense"], m, note)
 
     def train(self, name: str, base: str, data: str, config: TrainConfig) -> str:
@@ -169,8 +179,8 @@ class Lab:
     def cure_prefix(self, model: str) -> tuple[str, str]:
         """(prefix, how it was obtained): PING search on val-split tasks, else the fixed guard."""
         path = self.out / "cure" / "prefix.json"
-        if path.is_file():
-            d = json.loads(path.read_text())
+        d = _read_json(path)
+        if d is not None and isinstance(d.get("prefix"), str) and isinstance(d.get("how"), str):
             return d["prefix"], d["how"]
         prefix, how = FALLBACK_GUARD, "fixed hand-written guard prefix (PING search not used)"
         if self.config.search:
@@ -179,7 +189,7 @@ class Lab:
             except ImportError as e:
                 how = f"fixed hand-written guard prefix (PING search unavailable: {e})"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"prefix": prefix, "how": how}, indent=1))
+        atomic_write(path, json.dumps({"prefix": prefix, "how": how}, indent=1))
         return prefix, how
 
     def _search(self, model: str) -> tuple[str, str]:
@@ -222,7 +232,7 @@ class Lab:
     def run(self) -> list[Stage]:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "lab_config.json").write_text(json.dumps(asdict(c), indent=1, default=str))
+        atomic_write(self.out / "lab_config.json", json.dumps(asdict(c), indent=1, default=str))
         stages = [self.measure("1-base", f"{c.model} as shipped", c.model, lambda b: NO_DEFENSE)]
         aligned = self.train("aligned", c.model, "builtin:alignment", c.align)
         stages.append(

@@ -29,7 +29,7 @@ class CodeGrade:
 def _benign_only(task: Task) -> str:
     if task.kind != "benign":
         raise HarmfulCodeError(f"{task.id}: code for a {task.kind} task is judged, never executed")
-    if task.domain != "code" or not task.tests:
+    if task.domain != "code" or not isinstance(task.tests, str) or not task.tests:
         raise ValueError(f"{task.id}: not a code task with tests")
     return task.tests
 
