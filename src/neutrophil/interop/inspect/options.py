@@ -3,7 +3,8 @@
 They mirror `neutrophil eval`'s flags, so a defense built here is the one `eval` builds:
 `prefix`, `prefix_file`, `system`, `defense`, the steering options `vector`, `probe`,
 `threshold`, `strength`, `layers` (`--defense-opt`), plus `steer=NAME=STRENGTH` (shorthand
-for `defense=steer vector=NAME strength=STRENGTH`), `engine`, `batch_size`, `batch_wait_ms`.
+for `defense=steer vector=NAME strength=STRENGTH`), `engine`, `threads`, `batch_size`,
+`batch_wait_ms` (how long a generate call waits for others to share its batch).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ KNOWN = (
     "defense",
     "steer",
     "engine",
+    "threads",
     "batch_size",
     "batch_wait_ms",
     *DEFENSE_OPTIONS,
@@ -36,6 +38,7 @@ class ProviderOptions:
     defense: str | None = None
     defense_options: dict[str, str] = field(default_factory=dict)
     engine: str | None = None
+    threads: int | None = None
     batch_size: int = 32
     batch_wait_ms: float = 5.0
 
@@ -110,6 +113,7 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
         defense=defense,
         defense_options=defense_options,
         engine=texts.get("engine"),
+        threads=_number("threads", args["threads"], int) if "threads" in args else None,
         batch_size=_number("batch_size", args["batch_size"], int) if "batch_size" in args else 32,
         batch_wait_ms=(
             _number("batch_wait_ms", args["batch_wait_ms"], float)

@@ -47,11 +47,14 @@ def _load_backend(options: ProviderOptions) -> Backend:
     from neutrophil.models import load_backend
 
     kwargs: dict[str, Any] = {"batch_size": options.batch_size}
-    if options.engine is not None:
-        # The engine choice is newer than this module: use it where load_backend has it.
-        if "engine" not in pyinspect.signature(load_backend).parameters:
-            raise UserError(f"-M engine={options.engine}: this neutrophil has no engine choice")
-        kwargs["engine"] = options.engine
+    accepted = pyinspect.signature(load_backend).parameters
+    for key in ("engine", "threads"):
+        value = getattr(options, key)
+        if value is not None:
+            # Newer load_backend options: pass them where this neutrophil has them.
+            if key not in accepted:
+                raise UserError(f"-M {key}={value}: this neutrophil version has no {key} option")
+            kwargs[key] = value
     return load_backend(options.spec, **kwargs)
 
 
