@@ -79,68 +79,108 @@ async def complete(
     return reply.full(injected + text, gen, finish_reason(gen, request, hit))
 
 
-async def stream(
-    batcher: Batcher,
-    call: Call,
-    request: Request,
-    injected: str,
-    reply: Reply,
-    prompt_tokens: int | None = None,
-) -> AsyncIterator[str]:
-    """SSE: text is streamed as the backend generates it (its `stop_when` hook sees every
-    step); when the client goes away, the hook ends this row so the backend stops early.
-    With `call.continuous_usage` and `prompt_tokens` known, every chunk carries usage so far
-    (one step = one token)."""
-    loop = asyncio.get_running_loop()
-    latest: list[str] = []  # the newest text only: a slow reader must not pile up copies
-    ready = asyncio.Event()
-    steps = 0
-    gone = threading.Event()
+class Stream:
+    """One SSE answer: text is streamed as the backend generates it (its `stop_when` hook
+    sees every step); when the client goes away, the hook ends this row so the backend
+    stops early. With `call.continuous_usage` and `prompt_tokens` known, every chunk carries
+    usage so far (one step = one token).
 
-    def on_text(text: str) -> None:
-        def publish() -> None:
-            nonlocal steps
-            steps += 1
-            latest[:] = [text]
-            ready.set()
+    `open()` waits for the first step before any header is sent, so a request the backend
+    refuses at once (an upstream 400, a prompt over its context) gets its own status code
+    instead of a 200 followed by an error event."""
 
-        with contextlib.suppress(RuntimeError):  # the loop closed (shutdown)
-            loop.call_soon_threadsafe(publish)
+    def __init__(
+        self,
+        batcher: Batcher,
+        call: Call,
+        request: Request,
+        injected: str,
+        reply: Reply,
+        prompt_tokens: int | None = None,
+    ) -> None:
+        self.call, self.request, self.injected, self.reply = call, request, injected, reply
+        self.prompt_tokens = prompt_tokens
+        self.latest: list[str] = []  # the newest text only: a slow reader piles up nothing
+        self.ready = asyncio.Event()
+        self.steps = 0
+        self.gone = threading.Event()
+        loop = asyncio.get_running_loop()
 
-    watched = replace(request, stop_when=stopper(call, request, gone, on_text))
-    task = asyncio.ensure_future(batcher.submit(watched))
-    emitted = ""
-    per_chunk = call.continuous_usage and prompt_tokens is not None
-    try:
-        yield reply.chunk(injected or None, role=True) if reply.chat else reply.chunk(injected)
-        while not task.done():
-            waiter = asyncio.ensure_future(ready.wait())
-            await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if not latest:
-                continue
-            ready.clear()
-            shown = visible(latest.pop(), call.stop)
-            if len(shown) > len(emitted) and shown.startswith(emitted):
-                so_far = usage_of(prompt_tokens, steps) if per_chunk else None  # type: ignore[arg-type]
-                yield reply.chunk(shown[len(emitted) :], so_far=so_far)
-                emitted = shown
+        def on_text(text: str) -> None:
+            def publish() -> None:
+                self.steps += 1
+                self.latest[:] = [text]
+                self.ready.set()
+
+            with contextlib.suppress(RuntimeError):  # the loop closed (shutdown)
+                loop.call_soon_threadsafe(publish)
+
+        watched = replace(request, stop_when=stopper(call, request, self.gone, on_text))
+        self.task = asyncio.ensure_future(batcher.submit(watched))
+
+    async def open(self, http: HTTPRequest) -> bool:
+        """Wait for the first step; raises what the backend raised before it. False when
+        the client left meanwhile (its row is ended)."""
+        first = asyncio.ensure_future(self.ready.wait())
+        watcher = asyncio.ensure_future(until_disconnected(http))
         try:
-            gen = task.result()
-        except BackendError as e:
-            yield sse(error_body(str(e), "upstream_error"))
-            return
-        except (UserError, ShuttingDown) as e:
-            kind = "service_unavailable" if isinstance(e, ShuttingDown) else "invalid_request_error"
-            yield sse(error_body(str(e), kind))
-            return
-        text, hit = cut_at_stop(gen.text, call.stop)
-        if len(text) > len(emitted) and text.startswith(emitted):
-            yield reply.chunk(text[len(emitted) :])
-        yield reply.chunk(finish=finish_reason(gen, request, hit))
-        if call.include_usage:
-            yield reply.usage_chunk(gen)
-        yield "data: [DONE]\n\n"
-    finally:
-        gone.set()  # the client left (or we are done): the backend stops this row
-        task.cancel()
+            await asyncio.wait({first, self.task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            first.cancel()
+            watcher.cancel()
+        if watcher.done() and not watcher.cancelled() and not self.task.done():
+            self.close()
+            return False
+        if self.task.done() and self.task.exception() is not None and not self.latest:
+            raise self.task.exception()  # type: ignore[misc]
+        return True
+
+    def close(self) -> None:
+        self.gone.set()  # the client left (or we are done): the backend stops this row
+        self.task.cancel()
+
+    async def events(self) -> AsyncIterator[str]:
+        call, reply, task = self.call, self.reply, self.task
+        emitted = ""
+        per_chunk = call.continuous_usage and self.prompt_tokens is not None
+        try:
+            yield (
+                reply.chunk(self.injected or None, role=True)
+                if reply.chat
+                else reply.chunk(self.injected)
+            )
+            while True:
+                if self.latest:
+                    self.ready.clear()
+                    shown = visible(self.latest.pop(), call.stop)
+                    if len(shown) > len(emitted) and shown.startswith(emitted):
+                        so_far = (
+                            usage_of(self.prompt_tokens or 0, self.steps) if per_chunk else None
+                        )
+                        yield reply.chunk(shown[len(emitted) :], so_far=so_far)
+                        emitted = shown
+                if task.done():
+                    break
+                waiter = asyncio.ensure_future(self.ready.wait())
+                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+            try:
+                gen = task.result()
+            except BackendError as e:
+                yield sse(error_body(str(e), "upstream_error"))
+                return
+            except (UserError, ShuttingDown) as e:
+                shut = isinstance(e, ShuttingDown)
+                yield sse(
+                    error_body(str(e), "service_unavailable" if shut else "invalid_request_error")
+                )
+                return
+            text, hit = cut_at_stop(gen.text, call.stop)
+            if len(text) > len(emitted) and text.startswith(emitted):
+                yield reply.chunk(text[len(emitted) :])
+            yield reply.chunk(finish=finish_reason(gen, self.request, hit))
+            if call.include_usage:
+                yield reply.usage_chunk(gen)
+            yield "data: [DONE]\n\n"
+        finally:
+            self.close()

@@ -25,12 +25,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi import Request as HTTPRequest
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from neutrophil.defenses.base import Defense
 from neutrophil.errors import BackendError, UserError
 from neutrophil.models.base import Backend, Request
-from neutrophil.serve.answer import complete, stream
+from neutrophil.serve.answer import Stream, complete
 from neutrophil.serve.auth import KeyGate
 from neutrophil.serve.batcher import Batcher, ShuttingDown
 from neutrophil.serve.limits import Limits, check_max_tokens, token_budget
@@ -195,8 +195,10 @@ def create_app(
             raw_prompt=request.raw_prompt,
         )
         if call.stream:
-            events = stream(batcher, call, request, injected, reply, n_prompt)
-            return StreamingResponse(events, media_type="text/event-stream")
+            answer = Stream(batcher, call, request, injected, reply, n_prompt)
+            if not await answer.open(http):
+                return Response(status_code=499)  # the client left before the first token
+            return StreamingResponse(answer.events(), media_type="text/event-stream")
         return await complete(http, batcher, call, request, injected, reply)
 
     return app
