@@ -22,7 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -55,22 +55,28 @@ class RunKey:
     engine: str
     judge: str
     budgets: str  # token budgets and whether rows stop early
+    name: str = field(default="", compare=False)  # the model's display name: not part of the key
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Any) -> RunKey | None:
-        names = [f.name for f in fields(cls)]
+        names = [f.name for f in fields(cls) if f.compare]
         if not isinstance(d, dict) or not all(isinstance(d.get(n), str) for n in names):
             return None
-        return cls(**{n: d[n] for n in names})
+        return cls(**{n: d[n] for n in names}, name=str(d.get("name", "")))
 
     def differences(self, stored: RunKey) -> list[str]:
-        """'FIELD STORED (this run: NEW)' for each field that differs."""
+        """'FIELD STORED (this run: NEW)' for each key field that differs."""
+
+        def show(k: RunKey, n: str) -> str:
+            value = getattr(k, n)
+            return f"{k.name!r} [{value}]" if n == "model" and k.name != value else repr(value)
+
         return [
-            f"{n} {getattr(stored, n)!r} (this run: {getattr(self, n)!r})"
-            for n in (f.name for f in fields(self))
+            f"{n} {show(stored, n)} (this run: {show(self, n)})"
+            for n in (f.name for f in fields(self) if f.compare)
             if getattr(stored, n) != getattr(self, n)
         ]
 
@@ -99,7 +105,9 @@ def run_key(backend: Any, judge: Any, budgets: Any, early_stop: bool = True) -> 
     model = str(getattr(backend, "fingerprint", None) or backend.name)
     engine = str(getattr(backend, "engine", None) or "")
     spent = " ".join(f"{k}={v}" for k, v in asdict(budgets).items())
-    return RunKey(model, engine, judge_id(judge), f"{spent} early_stop={early_stop}")
+    return RunKey(
+        model, engine, judge_id(judge), f"{spent} early_stop={early_stop}", name=backend.name
+    )
 
 
 # -- the file ------------------------------------------------------------------------------
