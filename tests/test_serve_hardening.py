@@ -447,14 +447,16 @@ def test_continuous_engine_matches_batch_one_generation(hf):
         for i in range(5)
     ]
     expected = [hf.generate([r])[0] for r in requests]
-    engine = ContinuousHF(hf, max_rows=8, prefill_chunk=8)  # prompts span several chunks
-    try:
-        futures = [engine.submit(r) for r in requests]
-        assert [f.result(120) for f in futures] == expected
-        done = list(engine.log)
-    finally:
-        engine.close()
-    # Rows joined while others were running, and each left when its own budget was spent.
-    assert len({d.admitted_step for d in done}) == len(requests)
-    assert [d.generation.generated_tokens for d in done] == [r.max_new_tokens for r in requests]
+    for chunk in (8, 256):  # prompts prefilled in several chunks each; together in one group
+        engine = ContinuousHF(hf, max_rows=8, prefill_chunk=chunk)
+        try:
+            futures = [engine.submit(r) for r in requests]
+            assert [f.result(120) for f in futures] == expected
+            done = list(engine.log)
+        finally:
+            engine.close()
+        # Each row left when its own budget was spent, the shortest first.
+        assert [d.generation.generated_tokens for d in done] == [r.max_new_tokens for r in requests]
+        if chunk == 8:  # long prompts take turns: each joined while others were running
+            assert len({d.admitted_step for d in done}) == len(requests)
     assert isinstance(create_app(hf).state.engine, ContinuousHF)

@@ -60,6 +60,12 @@ def register(subparsers) -> None:
         help="on SIGTERM, how long running rows may finish before they are cut (3)",
     )
     p.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        default="info",
+        help="server log level (info logs every request)",
+    )
+    p.add_argument(
         "--require-key",
         action="store_true",
         help="clients must send NEUTROPHIL_SERVE_KEY as their API key (set it in the environment)",
@@ -134,7 +140,7 @@ def _serve(args: argparse.Namespace, defense, api_key: str | None, sock) -> int:
     guarded = f" guarded by {defense.describe()}" if defense else ""
     url = f"http://{args.host}:{args.port}/v1"
     print(f"serving {backend.name}{guarded} at {url}", file=sys.stderr, flush=True)
-    serve_forever(app, sock=sock, drain_s=args.drain_seconds)
+    serve_forever(app, sock=sock, drain_s=args.drain_seconds, log_level=args.log_level)
     # The process ends now. Its final garbage collections would walk the ~400k objects of
     # torch and transformers (3+ s on a busy 2-core VM) and find nothing to finalize: leave
     # them out, so a SIGTERM'd server is gone within a second of its drain.

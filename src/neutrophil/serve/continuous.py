@@ -6,14 +6,16 @@ request wait for the longest row of the batch before it: one `max_tokens: 2000` 
 stalls everyone behind it. `ContinuousHF` keeps one KV cache for the rows in flight and, at
 every iteration of its thread, does at most
 
-- one prefill chunk (≤ `prefill_chunk` prompt tokens) of the next waiting row, in that row's
-  own cache, which joins the batch once its whole prompt is in; and
+- one prefill of waiting short prompts together (≤ `prefill_chunk` tokens in all), which
+  join the batch at once;
+- one chunk (≤ `prefill_chunk` tokens) of one long prompt, in that row's own cache, which
+  joins the batch once its whole prompt is in; and
 - one decode step (one token) for every row in the batch,
 
 then drops the rows that ended (EOS, their budget, their `stop_when`, or a cancelled
-future). So a short request waits for at most one prefill chunk and one batch step of a long
-one, never for the long row to finish, and a long prompt is digested in slices between the
-decode steps of the others.
+future). So a short request waits for at most one iteration of a long one, never for the
+long row to finish, and a long prompt is digested in slices between the decode steps of the
+others (short prompts overtake it; long ones take turns).
 
 A joining row's cache is left-padded (or the batch's is) to the same length; positions are
 kept per row, so a row sees the positions and keys it would see alone (as in `greedy.py`).
@@ -95,7 +97,8 @@ class ContinuousHF:
         self._mask: torch.Tensor | None = None  # [rows, cache columns]
         self._next: torch.Tensor | None = None  # [rows]: picked tokens not yet in the cache
         self._pos: torch.Tensor | None = None  # [rows]: the position of `_next`
-        self._prefilling: _Row | None = None
+        self._waiting: collections.deque[_Row] = collections.deque()  # tokenised, not prefilled
+        self._long: _Row | None = None  # the long prompt being prefilled in chunks
         self._thread = threading.Thread(target=self._loop, name="neutrophil-decode", daemon=True)
         self._thread.start()
 
@@ -123,7 +126,7 @@ class ContinuousHF:
 
     def busy(self) -> int:
         """Rows waiting or in flight."""
-        return len(self._inbox) + len(self._rows) + (self._prefilling is not None)
+        return len(self._inbox) + len(self._waiting) + len(self._rows) + (self._long is not None)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the thread after its current step; unfinished rows are cancelled."""
@@ -148,14 +151,14 @@ class ContinuousHF:
                 self.steps += 1
                 self.last_step = time.monotonic()
         with self._wake:
-            left = [*self._rows, *self._inbox]
-        if self._prefilling is not None:
-            left.append(self._prefilling)
+            left = [*self._rows, *self._inbox, *self._waiting]
+        if self._long is not None:
+            left.append(self._long)
         for row in left:
             row.future.cancel()
 
     def _has_work(self) -> bool:
-        return bool(self._rows) or self._prefilling is not None
+        return bool(self._rows or self._waiting) or self._long is not None
 
     def _encode(self, text: str) -> list[int]:
         with self._tok_lock:
@@ -165,24 +168,112 @@ class ContinuousHF:
         with self._tok_lock:
             return self.tokenizer.decode(ids, skip_special_tokens=True)
 
-    @torch.inference_mode()
     def _prefill_step(self) -> bool:
-        """One chunk of the next waiting row's prompt; it joins the batch when complete."""
-        row = self._prefilling
-        if row is None:
-            row = self._admit()
-            if row is None:
-                return False
-        if row.future.cancelled():
-            self._prefilling = None
-            self._finish(row, None)
-            return True
+        """Prefill what fits this iteration: a group of short prompts, a chunk of a long one."""
+        self._tokenise_arrivals()
+        group = self._pick_group()
+        if group:
+            self._prefill_group(group)
+        if self._long is not None:
+            self._prefill_long_chunk()
+        return bool(group) or self._long is not None
+
+    def _tokenise_arrivals(self) -> None:
+        while True:
+            with self._wake:
+                if not self._inbox:
+                    return
+                row = self._inbox.popleft()
+            try:
+                row.ids = self._encode(self.backend.render_request(row.request))
+                if not row.ids:
+                    raise ValueError("the prompt is empty")
+                if row.request.max_new_tokens < 1:
+                    raise ValueError("max_new_tokens must be at least 1")
+            except Exception as e:  # noqa: BLE001 — handed to this row's caller
+                self._fail(row, e)
+                continue
+            self._waiting.append(row)
+
+    def _pick_group(self) -> list[_Row]:
+        """Waiting short prompts, oldest first, within the token budget and the free rows;
+        the oldest long prompt becomes the chunked one when none is."""
+        free = self.max_rows - len(self._rows) - (self._long is not None)
+        budget = self.prefill_chunk
+        group: list[_Row] = []
+        rest: collections.deque[_Row] = collections.deque()
+        while self._waiting:
+            row = self._waiting.popleft()
+            n = len(row.ids)
+            short = n <= self.prefill_chunk
+            if row.future.cancelled():
+                self._finish(row, None)
+            elif free <= 0 or (short and n > budget) or (not short and self._long is not None):
+                rest.append(row)
+            elif short:
+                group.append(row)
+                budget -= n
+                free -= 1
+            else:
+                row.cache = DynamicCache(config=self.model.config)
+                row.admitted = self.steps
+                self._long = row
+                free -= 1
+        self._waiting = rest
+        for row in group:
+            row.admitted = self.steps
+        return group
+
+    @torch.inference_mode()
+    def _prefill_group(self, rows: list[_Row]) -> None:
+        """Short prompts in one left-padded forward; they join the batch together."""
+        device = self.model.device
+        width = max(len(r.ids) for r in rows)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r.ids) :] = torch.tensor(r.ids)
+            mask[i, width - len(r.ids) :] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        cache = DynamicCache(config=self.model.config)
         try:
-            end = min(len(row.ids), row.done + self.prefill_chunk)
-            device = self.model.device
-            ids = torch.tensor([row.ids[row.done : end]], device=device)
             logits = self.model(
                 input_ids=ids,
+                attention_mask=mask,
+                position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1, :]
+        except Exception as e:  # noqa: BLE001 — these rows fail, the others go on
+            for row in rows:
+                self._fail(row, e)
+            return
+        picked = logits.argmax(-1)
+        tokens = picked.tolist()
+        keep = [i for i, r in enumerate(rows) if self._advance(r, tokens[i])]
+        if not keep:
+            return
+        sel = torch.tensor(keep, device=device)
+        if len(keep) < len(rows):
+            cache.batch_select_indices(sel)
+        lengths = torch.tensor([len(rows[i].ids) for i in keep], device=device)
+        self._join([rows[i] for i in keep], cache, mask[sel], picked[sel], lengths)
+
+    @torch.inference_mode()
+    def _prefill_long_chunk(self) -> None:
+        row = self._long
+        assert row is not None
+        if row.future.cancelled():
+            self._long = None
+            self._finish(row, None)
+            return
+        device = self.model.device
+        try:
+            end = min(len(row.ids), row.done + self.prefill_chunk)
+            logits = self.model(
+                input_ids=torch.tensor([row.ids[row.done : end]], device=device),
                 attention_mask=torch.ones((1, end), dtype=torch.long, device=device),
                 position_ids=torch.arange(row.done, end, device=device)[None],
                 past_key_values=row.cache,
@@ -190,38 +281,20 @@ class ContinuousHF:
                 logits_to_keep=1,
             ).logits[:, -1, :]
         except Exception as e:  # noqa: BLE001 — this row fails, the others go on
-            self._prefilling = None
+            self._long = None
             self._fail(row, e)
-            return True
+            return
         row.done = end
         if end < len(row.ids):
-            return True
-        self._prefilling = None
+            return
+        self._long = None
         token = int(logits.argmax(-1))
         if self._advance(row, token):
-            self._join(row, token)
-        return True
-
-    def _admit(self) -> _Row | None:
-        if len(self._rows) >= self.max_rows:
-            return None
-        with self._wake:
-            if not self._inbox:
-                return None
-            row = self._inbox.popleft()
-        try:
-            row.ids = self._encode(self.backend.render_request(row.request))
-            if not row.ids:
-                raise ValueError("the prompt is empty")
-            if row.request.max_new_tokens < 1:
-                raise ValueError("max_new_tokens must be at least 1")
-        except Exception as e:  # noqa: BLE001 — handed to this row's caller
-            self._fail(row, e)
-            return None
-        row.cache = DynamicCache(config=self.model.config)
-        row.admitted = self.steps
-        self._prefilling = row
-        return row
+            cache, row.cache = row.cache, None
+            n = len(row.ids)
+            mask = torch.ones((1, n), dtype=torch.long, device=device)
+            nxt = torch.tensor([token], device=device)
+            self._join([row], cache, mask, nxt, torch.tensor([n], device=device))
 
     @torch.inference_mode()
     def _decode_step(self) -> bool:
@@ -292,26 +365,21 @@ class ContinuousHF:
 
     # -- the batch's KV cache ----------------------------------------------------------
 
-    def _join(self, row: _Row, token: int) -> None:
-        """Add a prefilled row: left-pad its cache or the batch's to the same length."""
-        cache, row.cache = row.cache, None
-        assert cache is not None
-        n = len(row.ids)
-        device = self.model.device
-        mask = torch.ones((1, n), dtype=torch.long, device=device)
-        nxt = torch.tensor([token], device=device)
-        pos = torch.tensor([n], device=device)
+    def _join(
+        self,
+        rows: list[_Row],
+        cache: DynamicCache | None,
+        mask: torch.Tensor,
+        nxt: torch.Tensor,
+        pos: torch.Tensor,
+    ) -> None:
+        """Add prefilled rows (their cache and its mask, their next tokens and positions):
+        left-pad their cache or the batch's to the same length."""
         if not self._rows:
-            self._rows, self._cache, self._mask, self._next, self._pos = (
-                [row],
-                cache,
-                mask,
-                nxt,
-                pos,
-            )
+            self._rows, self._cache, self._mask, self._next, self._pos = rows, cache, mask, nxt, pos
             return
         assert self._mask is not None and self._next is not None and self._pos is not None
-        width = max(self._mask.shape[1], n)
+        width = max(self._mask.shape[1], mask.shape[1])
         for mine, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
             for name in ("keys", "values"):
                 a, b = getattr(mine, name), getattr(theirs, name)
@@ -319,7 +387,7 @@ class ContinuousHF:
         self._mask = torch.cat([_pad_left(self._mask, width, dim=1), _pad_left(mask, width, dim=1)])
         self._next = torch.cat([self._next, nxt])
         self._pos = torch.cat([self._pos, pos])
-        self._rows.append(row)
+        self._rows = self._rows + rows
 
     def _select(self, keep: list[int]) -> None:
         if not keep:
