@@ -85,7 +85,9 @@ def _chunks(tasks: Sequence[Task], size: int) -> Iterator[list[Task]]:
 
 
 def _batch_rows(backend: Any) -> int:
-    size = max(getattr(backend, "batch_size", 0) or 0, getattr(backend, "concurrency", 0) or 0)
+    """Tasks per persisted chunk: one local batch, or enough requests to keep a server's
+    concurrent slots busy across the chunk's slowest row."""
+    size = getattr(backend, "batch_size", 0) or 4 * (getattr(backend, "concurrency", 0) or 0)
     return max(1, int(size)) if size else 16
 
 
