@@ -21,6 +21,7 @@ from neutrophil.models.openai_backend import OpenAIBackend, ServerStatusError
 from neutrophil.serve.app import create_app
 from neutrophil.serve.auth import authorized
 from neutrophil.serve.continuous import ContinuousHF
+from neutrophil.serve.lanes import lane_bound
 from neutrophil.serve.limits import Limits
 from neutrophil.serve.proxy import guard_defense
 from neutrophil.serve.runner import BackgroundServer
@@ -460,3 +461,15 @@ def test_continuous_engine_matches_batch_one_generation(hf):
         if chunk == 8:  # long prompts take turns: each joined while others were running
             assert len({d.admitted_step for d in done}) == len(requests)
     assert isinstance(create_app(hf).state.engine, ContinuousHF)
+
+
+def test_lane_bounds():
+    assert [lane_bound(n) for n in (1, 200, 256, 257, 600, 2000, 2049)] == [
+        256,
+        256,
+        256,
+        512,
+        1024,
+        2048,
+        4096,
+    ]

@@ -191,3 +191,35 @@ def test_rows_of_a_batch_leave_as_they_end():
         engine.close()
     log = list(engine.log)
     assert [f.generation.generated_tokens <= 5 for f in log] == [True, False]  # short first
+
+
+def test_a_long_row_does_not_pad_the_short_ones():
+    """The long row decodes in its own lane: the short rows' cache stays their length."""
+    backend, engine = engine_for("hf")
+    long_request = Request(user_message("a"), max_new_tokens=300)
+    assert backend.generate([long_request])[0].generated_tokens == 300  # no early EOS
+    shorts_in = threading.Event()
+    widths: list[dict[int, int]] = []  # lane bound -> cache width, at each short step
+
+    def wait_for_shorts(text: str) -> bool:
+        assert shorts_in.wait(120)
+        return False
+
+    def record(text: str) -> bool:  # runs in the engine thread: its lanes hold still
+        widths.append({b: lane.mask.shape[1] for b, lane in engine._lanes.items() if lane.rows})
+        return False
+
+    try:
+        long = engine.submit(replace(long_request, stop_when=wait_for_shorts))
+        shorts = [
+            engine.submit(Request(user_message(f"b{i}"), max_new_tokens=5, stop_when=record))
+            for i in range(3)
+        ]
+        shorts_in.set()
+        assert all(f.result(120).generated_tokens <= 5 for f in shorts)
+        assert long.result(120).generated_tokens == 300
+    finally:
+        engine.close()
+    # (A short row's first call comes from its prefill, before it joins its lane.)
+    assert any(len(w) == 2 for w in widths)  # the long row's lane and the short rows' lane
+    assert all(w[256] <= 256 for w in widths if 256 in w)  # never padded to the long row

@@ -3,23 +3,22 @@ leave the batch at every step.
 
 `HFBackend.generate` decodes a whole batch at a time, so a server built on it makes a short
 request wait for the longest row of the batch before it: one `max_tokens: 2000` request
-stalls everyone behind it. `ContinuousHF` keeps one KV cache for the rows in flight and, at
-every iteration of its thread, does at most
+stalls everyone behind it. `ContinuousHF` keeps the rows in flight in lanes (`lanes.py`:
+one KV cache per length class) and, at every iteration of its thread, does at most
 
-- one prefill of waiting short prompts together (≤ `prefill_chunk` tokens in all), which
-  join the batch at once;
+- one prefill of waiting short prompts (≤ `prefill_chunk` tokens in all, one forward per
+  lane they go to), which join their lanes at once;
 - one chunk (≤ `prefill_chunk` tokens) of one long prompt, in that row's own cache, which
-  joins the batch once its whole prompt is in; and
-- one decode step (one token) for every row in the batch,
+  joins its lane once its whole prompt is in; and
+- one decode step (one token) for every row, one forward per lane,
 
 then drops the rows that ended (EOS, their budget, their `stop_when`, or a cancelled
 future). So a short request waits for at most one iteration of a long one, never for the
 long row to finish, and a long prompt is digested in slices between the decode steps of the
 others (short prompts overtake it; long ones take turns).
 
-A joining row's cache is left-padded (or the batch's is) to the same length; positions are
-kept per row, so a row sees the positions and keys it would see alone (as in `greedy.py`).
-A row alone in the batch computes exactly what `HFBackend.generate` computes for it.
+Positions are kept per row, so a row sees the positions and keys it would see alone (as in
+`greedy.py`); a row alone computes exactly what `HFBackend.generate` computes for it.
 Supported where `kv_share` is: decoders with one full-attention KV layer per block (llama,
 qwen2 — SmolLM2 included); `ContinuousHF.supports(backend)` says.
 """
@@ -39,6 +38,7 @@ from transformers import DynamicCache
 from neutrophil.models import kv_share
 from neutrophil.models.base import Generation, Request
 from neutrophil.models.hf import HFBackend
+from neutrophil.serve.lanes import Lane, lane_bound
 
 PREFILL_CHUNK = 256  # prompt tokens per iteration: bounds what a long prompt costs others
 
@@ -92,11 +92,7 @@ class ContinuousHF:
         self._inbox: collections.deque[_Row] = collections.deque()
         self._wake = threading.Condition()
         self._closed = False
-        self._rows: list[_Row] = []  # in the batch, in cache order
-        self._cache: DynamicCache | None = None
-        self._mask: torch.Tensor | None = None  # [rows, cache columns]
-        self._next: torch.Tensor | None = None  # [rows]: picked tokens not yet in the cache
-        self._pos: torch.Tensor | None = None  # [rows]: the position of `_next`
+        self._lanes: dict[int, Lane] = {}  # by bound
         self._waiting: collections.deque[_Row] = collections.deque()  # tokenised, not prefilled
         self._long: _Row | None = None  # the long prompt being prefilled in chunks
         self._thread = threading.Thread(target=self._loop, name="neutrophil-decode", daemon=True)
@@ -126,7 +122,10 @@ class ContinuousHF:
 
     def busy(self) -> int:
         """Rows waiting or in flight."""
-        return len(self._inbox) + len(self._waiting) + len(self._rows) + (self._long is not None)
+        return len(self._inbox) + len(self._waiting) + self._decoding() + (self._long is not None)
+
+    def _decoding(self) -> int:
+        return sum(len(lane.rows) for lane in self._lanes.values())
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the thread after its current step; unfinished rows are cancelled."""
@@ -151,14 +150,15 @@ class ContinuousHF:
                 self.steps += 1
                 self.last_step = time.monotonic()
         with self._wake:
-            left = [*self._rows, *self._inbox, *self._waiting]
+            left = [*self._inbox, *self._waiting]
+            left += [row for lane in self._lanes.values() for row in lane.rows]
         if self._long is not None:
             left.append(self._long)
         for row in left:
             row.future.cancel()
 
     def _has_work(self) -> bool:
-        return bool(self._rows or self._waiting) or self._long is not None
+        return bool(self._waiting) or self._decoding() > 0 or self._long is not None
 
     def _encode(self, text: str) -> list[int]:
         with self._tok_lock:
@@ -171,12 +171,12 @@ class ContinuousHF:
     def _prefill_step(self) -> bool:
         """Prefill what fits this iteration: a group of short prompts, a chunk of a long one."""
         self._tokenise_arrivals()
-        group = self._pick_group()
-        if group:
+        groups = self._pick_groups()
+        for group in groups.values():
             self._prefill_group(group)
         if self._long is not None:
             self._prefill_long_chunk()
-        return bool(group) or self._long is not None
+        return bool(groups) or self._long is not None
 
     def _tokenise_arrivals(self) -> None:
         while True:
@@ -195,10 +195,13 @@ class ContinuousHF:
                 continue
             self._waiting.append(row)
 
-    def _pick_group(self) -> list[_Row]:
-        """Waiting short prompts, oldest first, within the token budget and the free rows;
-        the oldest long prompt becomes the chunked one when none is."""
-        free = self.max_rows - len(self._rows) - (self._long is not None)
+    def _bound(self, row: _Row) -> int:
+        return lane_bound(len(row.ids) + row.request.max_new_tokens)
+
+    def _pick_groups(self) -> dict[int, list[_Row]]:
+        """Waiting short prompts by lane, oldest first, within the token budget and the free
+        rows; the oldest long prompt becomes the chunked one when none is."""
+        free = self.max_rows - self._decoding() - (self._long is not None)
         budget = self.prefill_chunk
         group: list[_Row] = []
         rest: collections.deque[_Row] = collections.deque()
@@ -220,9 +223,11 @@ class ContinuousHF:
                 self._long = row
                 free -= 1
         self._waiting = rest
+        groups: dict[int, list[_Row]] = {}
         for row in group:
             row.admitted = self.steps
-        return group
+            groups.setdefault(self._bound(row), []).append(row)
+        return groups
 
     @torch.inference_mode()
     def _prefill_group(self, rows: list[_Row]) -> None:
@@ -259,7 +264,8 @@ class ContinuousHF:
         if len(keep) < len(rows):
             cache.batch_select_indices(sel)
         lengths = torch.tensor([len(rows[i].ids) for i in keep], device=device)
-        self._join([rows[i] for i in keep], cache, mask[sel], picked[sel], lengths)
+        lane = self._lane(self._bound(rows[0]))
+        lane.join([rows[i] for i in keep], cache, mask[sel], picked[sel], lengths)
 
     @torch.inference_mode()
     def _prefill_long_chunk(self) -> None:
@@ -294,39 +300,32 @@ class ContinuousHF:
             n = len(row.ids)
             mask = torch.ones((1, n), dtype=torch.long, device=device)
             nxt = torch.tensor([token], device=device)
-            self._join([row], cache, mask, nxt, torch.tensor([n], device=device))
+            lane = self._lane(self._bound(row))
+            lane.join([row], cache, mask, nxt, torch.tensor([n], device=device))
 
-    @torch.inference_mode()
+    def _lane(self, bound: int) -> Lane:
+        if bound not in self._lanes:
+            self._lanes[bound] = Lane(bound)
+        return self._lanes[bound]
+
     def _decode_step(self) -> bool:
-        if not self._rows:
-            return False
-        assert self._mask is not None and self._next is not None and self._pos is not None
-        mask = torch.cat([self._mask, self._mask.new_ones(len(self._rows), 1)], dim=1)
-        try:
-            logits = self.model(
-                input_ids=self._next[:, None],
-                attention_mask=mask,
-                position_ids=self._pos[:, None],
-                past_key_values=self._cache,
-                use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1, :]
-        except Exception as e:  # noqa: BLE001 — the batch is lost; its callers hear why
-            for row in self._rows:
-                self._fail(row, e)
-            self._reset()
-            return True
-        self._mask, self._pos = mask, self._pos + 1
-        picked = logits.argmax(-1)
-        keep = [
-            b
-            for b, (row, t) in enumerate(zip(self._rows, picked.tolist(), strict=True))
-            if self._advance(row, t)
-        ]
-        self._next = picked
-        if len(keep) < len(self._rows):
-            self._select(keep)
-        return True
+        """One token for every row: one forward per lane, shortest lanes first."""
+        worked = False
+        for bound in sorted(self._lanes):
+            lane = self._lanes[bound]
+            if not lane.rows:
+                continue
+            worked = True
+            try:
+                picked = lane.step(self.model)
+            except Exception as e:  # noqa: BLE001 — the lane is lost; its callers hear why
+                for row in lane.rows:
+                    self._fail(row, e)
+                lane.clear()
+                continue
+            rows = lane.rows
+            lane.keep([b for b, row in enumerate(rows) if self._advance(row, picked[b])])
+        return worked
 
     def _advance(self, row: _Row, token: int) -> bool:
         """Record `token` for `row`; False (and the row is finished) when it ends here."""
@@ -363,54 +362,6 @@ class ContinuousHF:
         )
         return False
 
-    # -- the batch's KV cache ----------------------------------------------------------
-
-    def _join(
-        self,
-        rows: list[_Row],
-        cache: DynamicCache | None,
-        mask: torch.Tensor,
-        nxt: torch.Tensor,
-        pos: torch.Tensor,
-    ) -> None:
-        """Add prefilled rows (their cache and its mask, their next tokens and positions):
-        left-pad their cache or the batch's to the same length."""
-        if not self._rows:
-            self._rows, self._cache, self._mask, self._next, self._pos = rows, cache, mask, nxt, pos
-            return
-        assert self._mask is not None and self._next is not None and self._pos is not None
-        width = max(self._mask.shape[1], mask.shape[1])
-        for mine, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
-            for name in ("keys", "values"):
-                a, b = getattr(mine, name), getattr(theirs, name)
-                setattr(mine, name, torch.cat([_pad_left(a, width), _pad_left(b, width)]))
-        self._mask = torch.cat([_pad_left(self._mask, width, dim=1), _pad_left(mask, width, dim=1)])
-        self._next = torch.cat([self._next, nxt])
-        self._pos = torch.cat([self._pos, pos])
-        self._rows = self._rows + rows
-
-    def _select(self, keep: list[int]) -> None:
-        if not keep:
-            self._reset()
-            return
-        assert self._cache is not None and self._mask is not None
-        assert self._next is not None and self._pos is not None
-        sel = torch.tensor(keep, device=self._mask.device)
-        self._cache.batch_select_indices(sel)
-        self._rows = [self._rows[b] for b in keep]
-        self._mask, self._next, self._pos = self._mask[sel], self._next[sel], self._pos[sel]
-        # Columns that only padded rows which have left cost every later step: drop them.
-        used = (self._mask.sum(0) > 0).nonzero()
-        first = int(used[0]) if len(used) else 0
-        if first > 0:
-            self._mask = self._mask[:, first:]
-            for layer in _layers(self._cache):
-                layer.keys = layer.keys[..., first:, :]
-                layer.values = layer.values[..., first:, :]
-
-    def _reset(self) -> None:
-        self._rows, self._cache, self._mask, self._next, self._pos = [], None, None, None, None
-
     # -- results ---------------------------------------------------------------------------
 
     def _finish(self, row: _Row, gen: Generation | None) -> None:
@@ -423,18 +374,3 @@ class ContinuousHF:
         self.log.append(Finished(row.request, None, row.admitted, self.steps))
         with contextlib.suppress(InvalidStateError):
             row.future.set_exception(error)
-
-
-def _layers(cache: DynamicCache | None) -> list:
-    assert cache is not None
-    return list(cache.layers)
-
-
-def _pad_left(t: torch.Tensor, width: int, dim: int = -2) -> torch.Tensor:
-    """`t` with zero columns prepended along `dim` up to `width` (masked out by the caller)."""
-    missing = width - t.shape[dim]
-    if missing <= 0:
-        return t
-    shape = list(t.shape)
-    shape[dim] = missing
-    return torch.cat([t.new_zeros(shape), t], dim=dim)
