@@ -223,3 +223,11 @@ def test_parse_tool_calls(text, calls, rest):
     content, found = parse_tool_calls(text)
     assert [(c.function, c.arguments) for c in found] == calls
     assert content == rest
+
+
+def test_token_counts_use_the_models_tokenizer_offline():
+    import asyncio
+
+    model = get_model("neutrophil/tiny", memoize=False)
+    # The tiny model's tokenizer is byte-level: one token per byte, no download.
+    assert asyncio.run(model.api.count_text_tokens("hello")) == 5

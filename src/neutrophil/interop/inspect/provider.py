@@ -103,6 +103,14 @@ class NeutrophilAPI(ModelAPI):
     def canonical_name(self) -> str:
         return self.model_name
 
+    async def count_text_tokens(self, text: str) -> int:
+        # The model's own tokenizer where there is one; Inspect's default would fetch a
+        # tiktoken encoding from the internet.
+        tokenizer = getattr(self.backend, "tokenizer", None)
+        if tokenizer is not None:
+            return len(tokenizer(text, add_special_tokens=False).input_ids)
+        return max(1, len(text) // 4)  # an HTTP server: the usual rough rule, offline
+
     def _request(
         self,
         input: list[ChatMessage],
