@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from neutrophil.models import DEFAULT_MODEL
 
@@ -20,8 +21,19 @@ def add_model_arg(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
-        "--batch-size", type=int, default=32, help="rows per generation batch (local models)"
+        "--batch-size", type=at_least_1, default=32, help="rows per generation batch (local models)"
     )
+
+
+def load_model(args: argparse.Namespace, **kw):
+    """`load_backend` from the shared model options; a local model that fails to load is one
+    line naming it."""
+    from neutrophil.models import load_backend
+
+    try:
+        return load_backend(args.model, batch_size=kw.pop("batch_size", args.batch_size), **kw)
+    except Exception as e:
+        raise _model_file_error(args.model, e) from None
 
 
 def add_task_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -49,3 +61,74 @@ def positive_int(name: str, value: int | None) -> None:
 
     if value is not None and value < 1:
         raise UserError(f"{name} must be at least 1, got {value}")
+
+
+# -- argument checks: bad values are refused at start, in one line, before anything loads --
+def at_least_1(text: str) -> int:
+    """argparse type: a whole number >= 1 (0 rows, tokens or threads make a command useless)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (NaN or inf would silently poison every comparison)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def check_finite(name: str, value: float | None) -> None:
+    from neutrophil.errors import UserError
+
+    if value is not None and not math.isfinite(value):
+        raise UserError(f"{name} must be a finite number, got {value}")
+
+
+def check_layers(layers: list[int] | None, n_layers: int, flag: str = "--layers") -> None:
+    """Layer numbers exist in a model of `n_layers` decoder blocks."""
+    from neutrophil.errors import UserError
+
+    bad = [i for i in layers or [] if not 0 <= i < n_layers]
+    if bad:
+        raise UserError(
+            f"{flag} {bad[0]}: out of range for a model with {n_layers} decoder layers "
+            f"(0-{n_layers - 1})"
+        )
+
+
+def _model_file_error(spec: str, e: Exception) -> Exception:
+    """A local model that fails to load for any reason (a torn safetensors file, a missing
+    tokenizer) is the user's file, not a bug: one line naming it. Anything else passes."""
+    from pathlib import Path
+
+    from neutrophil.errors import BackendError, UserError
+
+    if isinstance(e, UserError | BackendError) or not Path(spec).expanduser().exists():
+        return e
+    first = (str(e).strip().splitlines() or [""])[0][:200]
+    return UserError(f"{spec}: cannot load model ({type(e).__name__}: {first})")
+
+
+def check_vector(vec, model, name: str) -> None:
+    """A steering vector fits `model`: its layers exist and its size is the hidden size (a
+    mismatch would otherwise surface as a tensor-shape traceback mid-generation)."""
+    from neutrophil.errors import UserError
+    from neutrophil.internals.layers import num_layers
+
+    hidden = model.get_input_embeddings().embedding_dim
+    for layer, direction in vec.directions.items():
+        if direction.numel() != hidden:
+            raise UserError(
+                f"vector {name}: direction.{layer} has {direction.numel()} values, the model's "
+                f"hidden size is {hidden} (a vector of another model?)"
+            )
+    check_layers(list(vec.layers), num_layers(model), f"vector {name}: layer")

@@ -55,21 +55,20 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.agent import Agent, Budgets
-    from neutrophil.cli.common import positive_int
+    from neutrophil.cli.common import load_model, positive_int
     from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
     from neutrophil.defenses.registry import GUARD_PREFIX
     from neutrophil.evaluate import evaluate
+    from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge
-    from neutrophil.models import load_backend
     from neutrophil.report.eval_report import RATE_LABELS, eval_report, headline_rows
     from neutrophil.tasks import load_tasks
 
     for flag in ("limit", "search_tasks", "rounds", "candidates"):
         positive_int(f"--{flag.replace('_', '-')}", getattr(args, flag))
     start = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    backend = load_backend(args.model, batch_size=args.batch_size)
+    out = writable_dir(args.out)
+    backend = load_model(args)
     judge = default_judge()
     budgets = Budgets(web_steps=DEMO_BUDGETS_WEB_STEPS)
     test = load_tasks("builtin", split="test", limit=args.limit)
@@ -88,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
         agent = Agent(backend, defense, judge=judge, budgets=budgets)
         runs.append(evaluate(agent, test, out / slug, label=label))
 
-    (out / "report.html").write_text(
-        eval_report(runs, title=f"neutrophil demo — {backend.name}"), encoding="utf-8"
-    )
+    atomic_write(out / "report.html", eval_report(runs, title=f"neutrophil demo — {backend.name}"))
     print()
     names = ["RR", "ASR", "SR", "over-refusal", "borderline"]
     assert len(names) == len(RATE_LABELS)

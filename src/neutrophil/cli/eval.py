@@ -62,12 +62,13 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.agent import Agent
+    from neutrophil.cli.common import check_finite, check_vector, load_model
     from neutrophil.defenses.registry import build_defense, read_text_arg
     from neutrophil.errors import UserError
     from neutrophil.evaluate import evaluate
+    from neutrophil.files import writable_dir
     from neutrophil.judges.select import judge_from_name
     from neutrophil.metrics import rate_from_dict
-    from neutrophil.models import load_backend
     from neutrophil.report.eval_report import RATE_LABELS
     from neutrophil.tasks import load_tasks
 
@@ -83,12 +84,25 @@ def run(args: argparse.Namespace) -> int:
         if not eq:
             raise UserError(f"--defense-opt {kv}: expected KEY=VALUE")
         options[key] = value
+    for key in ("threshold", "strength"):
+        if key in options:
+            try:
+                check_finite(f"--defense-opt {key}", float(options[key]))
+            except ValueError:
+                raise UserError(f"--defense-opt {key}={options[key]}: expected a number") from None
+    writable_dir(args.out)  # before any work: a run must not end unable to save
     prefix = read_text_arg(args.prefix, args.prefix_file, "--prefix-file")
     tasks = load_tasks(
         args.tasks, kind=args.kind, domain=args.domain, split=args.split, limit=args.limit
     )
     judge = judge_from_name(args.judge)
-    backend = load_backend(args.model, batch_size=args.batch_size)
+    backend = load_model(args)
+    vector = options.get("vector")
+    if vector and Path(vector).is_file() and hasattr(backend, "model"):
+        from neutrophil.internals.library import resolve_vector
+
+        # Before the defense calibrates it: a vector of another model is refused in one line.
+        check_vector(resolve_vector(backend, vector), backend.model, vector)
     defense = build_defense(
         args.defense, backend=backend, prefix=prefix, system=args.system, options=options
     )

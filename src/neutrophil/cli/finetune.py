@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neutrophil.cli.common import at_least_1, finite_float
+
 HELP = "LoRA fine-tune a local model on chat JSONL (loss on assistant turns only); resumable"
 
 
@@ -47,7 +49,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--lr",
-        type=float,
+        type=finite_float,
         default=2e-4,
         help="peak learning rate, warm-up then cosine (default 2e-4)",
     )
@@ -73,12 +75,13 @@ def register(sub) -> None:
         action="store_true",
         help="also fold the adapter into the weights: DIR is a full model dir",
     )
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--threads", type=at_least_1, metavar="N", help="torch CPU threads")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.errors import UserError
+    from neutrophil.files import writable_dir
     from neutrophil.training.config import TrainConfig
     from neutrophil.training.sft import finetune
 
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--model {args.model}: fine-tuning needs a local model (a model dir, .gguf, or {args.model!r} is remote)"
         )
+    writable_dir(args.out)
     result = finetune(args.model, args.data, Path(args.out), config, merge=args.merge)
     if result.skipped:
         print(f"already trained: {result.out} ({result.steps} steps)")

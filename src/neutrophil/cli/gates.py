@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from neutrophil.cli.common import add_model_arg
+from neutrophil.cli.common import add_model_arg, finite_float
 
 
 def register(sub) -> None:
@@ -29,21 +29,24 @@ def register(sub) -> None:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--limit", type=int, metavar="N", help="a balanced sample of N tasks")
     p.add_argument("--prefix-file", help="the static prefix (e.g. DIR/best_prefix.txt of optimize)")
-    p.add_argument("--strength", type=float, help="steering strength (calibrated units, default 4)")
+    p.add_argument(
+        "--strength", type=finite_float, help="steering strength (calibrated units, default 4)"
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import positive_int
+    from neutrophil.cli.common import load_model, positive_int
     from neutrophil.defenses.registry import read_text_arg
     from neutrophil.defenses.steering import DEFAULT_PREFIX
     from neutrophil.errors import UserError
+    from neutrophil.files import writable_dir
     from neutrophil.internals.defense_study import markdown_report, plots, run_defense_study
-    from neutrophil.models import load_backend
     from neutrophil.tasks import load_tasks
 
     positive_int("--limit", args.limit)
+    writable_dir(args.out)
     tasks = load_tasks(args.tasks, split=args.split, limit=args.limit)
     tasks = [t for t in tasks if t.domain != "web"]
     if {t.kind for t in tasks} != {"harmful", "benign"}:
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     # so the static and gated arms differ only in the gate.
     prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or DEFAULT_PREFIX
     label = "static prefix (PING)" if args.prefix_file else "static prefix (guard)"
-    backend = load_backend(args.model, batch_size=args.batch_size)
+    backend = load_model(args)
     if not hasattr(backend, "model"):
         raise UserError(f"--model {args.model}: gated defenses need a local model")
     study, arms = run_defense_study(

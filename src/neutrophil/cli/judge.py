@@ -39,9 +39,12 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.errors import UserError
+    from neutrophil.files import atomic_write, writable_file
     from neutrophil.judges.select import judge_from_name
     from neutrophil.tasks.load import read_jsonl
 
+    if args.out:
+        writable_file(args.out)  # before judging: judged rows must not be lost at the end
     rows, wheres = [], []
     for where, row in read_jsonl(Path(args.inp)):
         if not isinstance(row, dict) or not isinstance(row.get("response"), str):
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         )
     text = "\n".join(lines) + "\n"
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        atomic_write(args.out, text)
     else:
         sys.stdout.write(text)
     labelled = [

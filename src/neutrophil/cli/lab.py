@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from pathlib import Path
 
 HELP = "reproduce safety erosion from benign agentic fine-tuning, and its cure, in one report"
 
@@ -51,6 +50,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import positive_int
+    from neutrophil.files import writable_dir
     from neutrophil.training.lab import LabConfig, quick_config, run_lab
 
     for flag, value in (
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, agentic=replace(config.agentic, max_steps=args.agentic_steps))
     if args.no_search:
         config = replace(config, search=False)
-    out = Path(args.out)
+    out = writable_dir(args.out)
     stages = run_lab(out, config)
     from neutrophil.training.lab_report import markdown_table
 

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from neutrophil.cli.common import add_model_arg
+from neutrophil.cli.common import add_model_arg, finite_float
 
 HELP = (
     "search a PING safety prefix (refuse harm, keep benign success) and report it on held-out tasks"
@@ -63,21 +63,21 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--epsilon",
-        type=float,
+        type=finite_float,
         default=0.05,
         metavar="E",
         help="SR slack of the constrained objective",
     )
     p.add_argument(
         "--over-penalty",
-        type=float,
+        type=finite_float,
         default=0.0,
         metavar="W",
         help="subtract W x over-refusal (borderline benign refused)",
     )
     p.add_argument(
         "--racing-z",
-        type=float,
+        type=finite_float,
         default=1.64,
         metavar="Z",
         help="racing bound width: a candidate is dropped once the upper Z-bound of its score "
@@ -99,6 +99,7 @@ def register(sub) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     from neutrophil.errors import UserError
+    from neutrophil.files import writable_dir
 
     for name in ("rounds", "candidates", "limit", "batch_size"):
         value = getattr(args, name)
@@ -108,9 +109,7 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError(f"--epsilon must be between 0 and 1, got {args.epsilon}")
     if args.over_penalty < 0 or args.racing_z <= 0:
         raise UserError("--over-penalty must be >= 0 and --racing-z > 0")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: --out exists and is not a directory")
+    writable_dir(args.out)  # before any work: a search must not end unable to save
 
 
 def _settings(args: argparse.Namespace, n_select: int, n_test: int) -> dict:
@@ -134,10 +133,13 @@ def _settings(args: argparse.Namespace, n_select: int, n_test: int) -> dict:
 
 def _resume_check(out: Path, settings: dict) -> None:
     from neutrophil.errors import UserError
+    from neutrophil.files import atomic_write, parse_json, read_text
 
     path = out / "settings.json"
     if path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
+        old = parse_json(read_text(path, "settings file"), str(path))
+        if not isinstance(old, dict):
+            raise UserError(f"{path}: expected a JSON object; use a new --out")
         diff = sorted(k for k in settings if old.get(k) != settings[k])
         if diff:
             raise UserError(
@@ -145,10 +147,25 @@ def _resume_check(out: Path, settings: dict) -> None:
             )
     else:
         out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+        atomic_write(path, json.dumps(settings, indent=1))
+
+
+def _no_candidate(notes: list[str]) -> None:
+    """Say why no prefix was scored: a proposer that failed is not one that proposed nothing."""
+    from neutrophil.errors import BackendError, UserError
+
+    failed = [n for n in notes if "proposer call failed" in n]
+    if failed:
+        raise BackendError(f"the proposer produced no candidates ({failed[0]})")
+    why = f": {notes[0]}" if notes else ""
+    raise UserError(
+        f"no candidate prefix was scored on every selection task (the proposer returned no "
+        f"usable candidates{why})"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from neutrophil.cli.common import load_model
     from neutrophil.errors import UserError
     from neutrophil.judges.select import judge_from_name
     from neutrophil.models import load_backend
@@ -181,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     _resume_check(out, _settings(args, len(select), len(test)))
 
     judge = judge_from_name(args.judge)
-    backend = load_backend(args.model, batch_size=args.batch_size)
+    backend = load_model(args)
     if args.proposer == "offline":
         proposer = OfflineProposer(args.seed)
     else:
@@ -201,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result = run_search(evaluator, select, proposer, config, progress=True)
     if result.best is None:
-        raise UserError("no candidate prefix was scored on every selection task (empty proposals?)")
+        _no_candidate(result.notes)
     best = result.best_prefix
     store.write_text("best_prefix.txt", best + "\n")
     store.write_text(

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from neutrophil.cli.common import add_model_arg
+from neutrophil.cli.common import add_model_arg, at_least_1
 
 
 def register(sub) -> None:
@@ -30,28 +30,36 @@ def register(sub) -> None:
     p.add_argument("--prefix", help="prefix text to compare (default: a generic safety prefix)")
     p.add_argument("--layers", help="layers to probe, e.g. 8-20 or 2,4,6 (default: all)")
     p.add_argument("--scan-layer", type=int, help="layer for the scan (default: best AUROC)")
-    p.add_argument("--limit", type=int, help="at most N tasks per split")
+    p.add_argument("--limit", type=at_least_1, help="at most N tasks per split")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from neutrophil.cli.common import check_layers, load_model
     from neutrophil.errors import UserError
-    from neutrophil.internals.layers import parse_layer_spec
+    from neutrophil.files import writable_dir
+    from neutrophil.internals.layers import num_layers, parse_layer_spec
     from neutrophil.internals.probe_report import render_html
     from neutrophil.internals.study import DEFAULT_PREFIX, run_study
-    from neutrophil.models import load_backend
     from neutrophil.tasks import load_tasks
 
+    writable_dir(args.out)
     train = load_tasks(args.tasks, split="train", limit=args.limit)
     test = load_tasks(args.tasks, split="test", limit=args.limit)
     for name, ts in (("train", train), ("test", test)):
         if {t.kind for t in ts} != {"harmful", "benign"}:
             raise UserError(f"{args.tasks}: the {name} split needs both harmful and benign tasks")
-    backend = load_backend(args.model)
+    backend = load_model(args)
     if not hasattr(backend, "model"):
         raise UserError(f"--model {args.model}: probing needs a local model (not an HTTP server)")
     layers = parse_layer_spec(args.layers) if args.layers else None
+    n_layers = num_layers(backend.model)
+    check_layers(layers, n_layers)
+    if args.scan_layer is not None:
+        check_layers([args.scan_layer], n_layers, "--scan-layer")
+        if layers is not None and args.scan_layer not in layers:
+            raise UserError(f"--scan-layer {args.scan_layer}: not among --layers {args.layers}")
     result, _ = run_study(
         backend.model,
         backend.tokenizer,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 
-from neutrophil.cli.common import add_model_arg
+from neutrophil.cli.common import add_model_arg, at_least_1
 
 
 def register(sub) -> None:
@@ -34,7 +35,7 @@ def register(sub) -> None:
         default="mean",
         help="for built-in concepts",
     )
-    p.add_argument("--max-new-tokens", type=int, default=80)
+    p.add_argument("--max-new-tokens", type=at_least_1, default=80)
     p.add_argument("prompt")
     p.set_defaults(func=run)
 
@@ -44,27 +45,30 @@ def parse_channel(text: str) -> tuple[str, float]:
 
     name, sep, value = text.rpartition("=")
     try:
-        if not sep or not name:
+        if not sep or not name or not math.isfinite(float(value)):
             raise ValueError
         return name, float(value)
     except ValueError:
-        raise UserError(f"--vector {text}: expected NAME=STRENGTH, e.g. joy=4") from None
+        raise UserError(
+            f"--vector {text}: expected NAME=STRENGTH, STRENGTH a finite number (e.g. joy=4)"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
+    from neutrophil.cli.common import check_layers, check_vector, load_model
     from neutrophil.errors import UserError
     from neutrophil.internals.equalizer import Channel, Equalizer
-    from neutrophil.internals.layers import parse_layer_spec
+    from neutrophil.internals.layers import num_layers, parse_layer_spec
     from neutrophil.internals.library import calibrated_vector, resolve_vector
     from neutrophil.internals.strength import residual_norms
-    from neutrophil.models import load_backend
     from neutrophil.models.base import Request, user_message
 
     channels = [parse_channel(v) for v in args.vector]
-    backend = load_backend(args.model)
+    backend = load_model(args)
     if not hasattr(backend, "model"):
         raise UserError(f"--model {args.model}: steering needs a local model")
     layers = parse_layer_spec(args.layers) if args.layers else None
+    check_layers(layers, num_layers(backend.model))
     eq = Equalizer()
     norms = None if args.raw else residual_norms(backend.model, backend.tokenizer)
     for name, strength in channels:
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             vec = calibrated_vector(backend, name, layers, args.method, norms)
         if not vec.layers:
             raise UserError(f"--layers {args.layers}: vector {name} has none of these layers")
+        check_vector(vec, backend.model, name)
         eq = eq.with_channel(Channel(name, vec, strength))
     msgs = user_message(args.prompt)
     plain, steered = backend.generate(

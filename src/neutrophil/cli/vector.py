@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from neutrophil.cli.common import add_model_arg
+from neutrophil.cli.common import add_model_arg, load_model
+from neutrophil.files import writable_file
 
 
 def register(sub) -> None:
@@ -50,12 +51,12 @@ def run_extract(args: argparse.Namespace) -> int:
     from neutrophil.internals.layers import parse_layer_spec
     from neutrophil.internals.pairs import concept_pairs, load_pairs
     from neutrophil.internals.vector import SteeringVector
-    from neutrophil.models import load_backend
 
+    writable_file(args.out)
     pairs = concept_pairs(args.concept) if args.concept else load_pairs(args.pairs)
     if args.method.startswith("pca") and len(pairs) < 2:
         raise UserError("--method pca needs at least 2 pairs")
-    backend = load_backend(args.model)
+    backend = load_model(args)
     if not hasattr(backend, "model"):
         raise UserError(f"--model {args.model}: extraction needs a local model")
     layers = parse_layer_spec(args.layers) if args.layers else None
@@ -82,6 +83,7 @@ def run_export(args: argparse.Namespace) -> int:
     from neutrophil.internals.gguf_io import export_gguf
     from neutrophil.internals.vector import SteeringVector
 
+    writable_file(args.out)
     vec = SteeringVector.load(args.vector)
     dropped = export_gguf(vec, args.out, model_hint=args.model_hint)
     kept = [n for n in vec.layers if n not in dropped]
@@ -98,6 +100,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from neutrophil.internals.gguf_io import import_gguf
 
+    writable_file(args.out)
     vec = import_gguf(args.vector)
     vec.save(args.out)
     print(f"wrote {args.out}: {len(vec.layers)} layers")
