@@ -66,13 +66,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(serve_args: str, threads: int | None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    serve_args: str, threads: int | None, log_path: str = os.devnull
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, "-m", "neutrophil.cli", "serve", *shlex.split(serve_args)]
     cmd += ["--port", str(port), "--log-level", "warning"]
     if threads:
         cmd += ["--threads", str(threads)]
-    log = open(os.devnull, "w")  # noqa: SIM115 — lives as long as the server
+    log = open(log_path, "w")  # noqa: SIM115 — lives as long as the server
     proc = subprocess.Popen(cmd, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -134,7 +136,12 @@ async def normal_load(url: str, n: int, concurrency: int, max_tokens: int) -> Ta
     return tally
 
 
-async def abuse(url: str, done: asyncio.Event, context: int) -> dict[str, int]:
+KINDS = ("huge prompt", "full context", "over max_tokens", "hang-up", "stream hang-up")
+
+
+async def abuse(
+    url: str, done: asyncio.Event, context: int, kinds: tuple[str, ...] = KINDS
+) -> dict[str, int]:
     """One hostile client, one request at a time, until the normal load is done."""
     seen: dict[str, int] = {}
 
@@ -150,8 +157,7 @@ async def abuse(url: str, done: asyncio.Event, context: int) -> dict[str, int]:
     async with httpx.AsyncClient(timeout=600) as client:
         step = 0
         while not done.is_set():
-            kind = ("huge prompt", "full context", "over max_tokens", "hang-up", "stream hang-up")
-            kind = kind[step % 5]
+            kind = kinds[step % len(kinds)]
             step += 1
             try:
                 if kind == "huge prompt":
@@ -203,7 +209,8 @@ async def run(args: argparse.Namespace, url: str, pid: int | None) -> dict:
             await asyncio.sleep(0.5)
 
     sampler = asyncio.ensure_future(sample())
-    abuser = asyncio.ensure_future(abuse(url, done, args.context)) if args.abuse else None
+    kinds = tuple(KINDS[int(k)] for k in args.abuse_kinds.split(","))
+    abuser = asyncio.ensure_future(abuse(url, done, args.context, kinds)) if args.abuse else None
     t0 = time.perf_counter()
     tally = await normal_load(url, args.requests, args.concurrency, args.max_tokens)
     wall = time.perf_counter() - t0
@@ -245,14 +252,20 @@ def main() -> int:
     ap.add_argument("--max-tokens", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=32)
     ap.add_argument("--abuse", action="store_true", help="run one abusive client alongside")
+    ap.add_argument(
+        "--abuse-kinds",
+        default="0,1,2,3,4",
+        help="which abuses, by number: " + ", ".join(f"{i} {k}" for i, k in enumerate(KINDS)),
+    )
     ap.add_argument("--context", type=int, default=2048, help="the model's context (abuse sizes)")
     ap.add_argument("--out", help="also write the summary as JSON here")
+    ap.add_argument("--server-log", default=os.devnull, help="the spawned server's output")
     args = ap.parse_args()
     proc = None
     if args.url:
         url, pid = args.url.rstrip("/").removesuffix("/v1"), args.pid
     else:
-        proc, url = start_server(args.serve_args, args.threads)
+        proc, url = start_server(args.serve_args, args.threads, args.server_log)
         pid = proc.pid
     try:
         summary = asyncio.run(run(args, url, pid))

@@ -22,7 +22,7 @@ from neutrophil.serve.app import create_app
 from neutrophil.serve.auth import authorized
 from neutrophil.serve.continuous import ContinuousHF
 from neutrophil.serve.lanes import lane_bound
-from neutrophil.serve.limits import Limits
+from neutrophil.serve.limits import Limits, longest_token
 from neutrophil.serve.proxy import guard_defense
 from neutrophil.serve.runner import BackgroundServer
 
@@ -277,6 +277,36 @@ def test_limits_name_what_was_exceeded(limited):
     ok = post(limited, "/chat/completions", {"messages": MSGS})
     assert ok.status_code == 200
     assert ok.json()["usage"]["completion_tokens"] <= 8  # the default, not 512
+
+
+def test_a_huge_prompt_is_refused_before_it_is_tokenised(hf):
+    assert longest_token(hf) == len("<|endoftext|>")  # byte tokens and the specials
+    counted: list[Request] = []
+
+    class Counting:  # the backend, counting what the server tokenises
+        def __init__(self) -> None:
+            self.name, self.prefill_mode, self.tokenizer = hf.name, "native", hf.tokenizer
+
+        def generate(self, requests, *, progress=False):
+            return hf.generate(requests)
+
+        def prompt_text(self, request):
+            return hf.render_request(request)
+
+        def count_tokens(self, text):
+            counted.append(text)
+            return len(hf.tokenizer(text, add_special_tokens=False).input_ids)
+
+    with BackgroundServer(create_app(Counting())) as url:
+        body = {"messages": [{"role": "user", "content": "x" * 1_000_000}]}
+        resp = post(url, "/chat/completions", body)
+        error = limit_error(resp, "--max-prompt-tokens")
+        assert "at least 76923 tokens" in error["message"]  # 1e6 characters / 13
+        assert counted == []
+        assert (
+            post(url, "/chat/completions", {"messages": MSGS, "max_tokens": 2}).status_code == 200
+        )
+        assert len(counted) == 1
 
 
 def test_prompt_plus_max_tokens_must_fit_the_context(hf):

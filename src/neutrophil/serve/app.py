@@ -33,7 +33,13 @@ from neutrophil.models.base import Backend, Request
 from neutrophil.serve.answer import Stream, complete
 from neutrophil.serve.auth import KeyGate
 from neutrophil.serve.batcher import Batcher, ShuttingDown
-from neutrophil.serve.limits import Limits, check_max_tokens, token_budget
+from neutrophil.serve.limits import (
+    Limits,
+    check_max_tokens,
+    check_prompt_chars,
+    longest_token,
+    token_budget,
+)
 from neutrophil.serve.protocol import (
     BadRequest,
     Call,
@@ -81,6 +87,7 @@ def create_app(
     names = {name, backend.name, *aliases}
     created = int(time.time())
     count_tokens = _token_counter(engine, backend)
+    token_chars = longest_token(backend)
     context = _context_length(engine, backend)
 
     @asynccontextmanager
@@ -186,6 +193,9 @@ def create_app(
     ) -> Any:
         n_prompt = None
         if count_tokens is not None:
+            # Refuse what is surely too long before tokenising it (a 1 MB prompt took
+            # 2 s of CPU and 150 MB to count).
+            check_prompt_chars(request, call, limits, token_chars)
             n_prompt = await asyncio.to_thread(count_tokens, request)
         budget = token_budget(call, n_prompt, context, limits)
         request = Request(

@@ -8,7 +8,9 @@ names the limit and the `neutrophil serve` flag that sets it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from neutrophil.models.base import Request
 from neutrophil.serve.protocol import BadRequest, Call
 
 
@@ -37,6 +39,36 @@ def check_max_tokens(call: Call, limits: Limits) -> None:
             "(--max-tokens-limit)",
             param="max_tokens",
             code="max_tokens_exceeded",
+        )
+
+
+def longest_token(backend: Any) -> int | None:
+    """The most characters one token of the backend's vocabulary stands for (None if
+    unknown): a text of C characters has at least C / that many tokens."""
+    tokenizer = getattr(backend, "tokenizer", None)
+    get_vocab = getattr(tokenizer, "get_vocab", None)
+    if not callable(get_vocab):
+        return None
+    vocab = get_vocab()
+    return max((len(piece) for piece in vocab), default=None)
+
+
+def check_prompt_chars(
+    request: Request, call: Call, limits: Limits, token_chars: int | None
+) -> None:
+    """Refuse, without tokenising it, a prompt whose text alone needs more tokens than
+    allowed (every token covers at most `token_chars` characters)."""
+    if not token_chars:
+        return
+    chars = sum(len(m["content"]) for m in request.messages)
+    chars += len(request.raw_prompt or "") + len(request.prefill)
+    at_least = chars // token_chars
+    if at_least > limits.max_prompt_tokens:
+        raise BadRequest(
+            f"prompt: at least {at_least} tokens, over this server's limit of "
+            f"{limits.max_prompt_tokens} (--max-prompt-tokens)",
+            param="messages" if call.raw_prompt is None else "prompt",
+            code="context_length_exceeded",
         )
 
 
