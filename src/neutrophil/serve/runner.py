@@ -79,6 +79,9 @@ def serve_forever(
         lifespan="on",
         # After the drain cut every row, answers go out at once; this is the backstop.
         timeout_graceful_shutdown=math.ceil(drain_s) + 2,
+        # uvicorn's 5 s closes connections that a busy client is about to reuse (it sees a
+        # reset); agents keep connections open between turns.
+        timeout_keep_alive=30,
     )
     server = _DrainingServer(config, app, drain_s)
     # uvicorn re-raises the signal that stopped it once it is done; with these handlers in
