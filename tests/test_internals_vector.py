@@ -1,7 +1,5 @@
 """Steering vectors: extraction on synthetic activations, arithmetic, file round trips."""
 
-import importlib.util
-
 import gguf
 import numpy as np
 import pytest
@@ -210,34 +208,4 @@ def test_extract_on_model_points_from_negative_to_positive():
     assert w.directions[2].shape == (32,)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed"
-)
-@pytest.mark.integration
-def test_llama_cpp_loads_exported_vector(tmp_path):  # pragma: no cover - needs llama_cpp
-    import llama_cpp
-
-    from neutrophil.models import embedded  # the packaged GGUF
-
-    gguf_path = str(embedded.gguf_path())
-    llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=256, verbose=False)
-    n_embd, n_layer = llm.n_embd(), llama_cpp.llama_model_n_layer(llm.model.model)
-    v = SteeringVector(
-        {n: torch.ones(n_embd) * 8.0 for n in range(1, n_layer)}, {"model_type": "llama"}
-    )
-    p = tmp_path / "v.gguf"
-    export_gguf(v, p)
-    base = llm("The sky is", max_tokens=8, temperature=0)["choices"][0]["text"]
-    steered_llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=256, verbose=False)
-    data = np.concatenate([v.directions[n].numpy() for n in range(1, n_layer)]).astype(np.float32)
-    ok = llama_cpp.llama_apply_adapter_cvec(
-        steered_llm.ctx,
-        data.ctypes.data_as(llama_cpp.ctypes.POINTER(llama_cpp.ctypes.c_float)),
-        data.size,
-        n_embd,
-        1,
-        n_layer - 1,
-    )
-    assert ok == 0
-    steered = steered_llm("The sky is", max_tokens=8, temperature=0)["choices"][0]["text"]
-    assert steered != base
+# The llama.cpp round trip (export, load, steer) runs in tests/test_llamacpp.py.

@@ -8,7 +8,7 @@ import math
 from neutrophil.models import DEFAULT_MODEL
 
 
-def add_model_arg(p: argparse.ArgumentParser) -> None:
+def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -21,17 +21,42 @@ def add_model_arg(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
-        "--batch-size", type=at_least_1, default=32, help="rows per generation batch (local models)"
+        "--batch-size",
+        type=at_least_1,
+        default=32,
+        help="rows decoded together (local models; on llama.cpp, the sequence slots)",
+    )
+    if engine:
+        p.add_argument(
+            "--engine",
+            choices=["auto", "llama", "hf"],
+            default="auto",
+            help=(
+                "auto (default): llama.cpp for the embedded model and .gguf files, "
+                "transformers for model directories; hidden states (gates, steering "
+                "vectors) always come from transformers"
+            ),
+        )
+    p.add_argument(
+        "--threads",
+        type=at_least_1,
+        metavar="N",
+        help="CPU threads for generation (default: the cores this process may use)",
     )
 
 
 def load_model(args: argparse.Namespace, **kw):
-    """`load_backend` from the shared model options; a local model that fails to load is one
-    line naming it."""
+    """`load_backend` from the shared model options (`--model`, `--engine`, ...)."""
     from neutrophil.models import load_backend
 
     try:
-        return load_backend(args.model, batch_size=kw.pop("batch_size", args.batch_size), **kw)
+        return load_backend(
+            args.model,
+            batch_size=kw.pop("batch_size", args.batch_size),
+            engine=kw.pop("engine", getattr(args, "engine", "auto")),
+            threads=args.threads,
+            **kw,
+        )
     except Exception as e:
         raise _model_file_error(args.model, e) from None
 

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
     from neutrophil.internals.defense_study import markdown_report, plots, run_defense_study
+    from neutrophil.models.base import require_local
     from neutrophil.tasks import load_tasks
 
     positive_int("--limit", args.limit)
@@ -56,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or DEFAULT_PREFIX
     label = "static prefix (PING)" if args.prefix_file else "static prefix (guard)"
     backend = load_model(args)
-    if not hasattr(backend, "model"):
-        raise UserError(f"--model {args.model}: gated defenses need a local model")
+    require_local(backend, "gated defenses")
     study, arms = run_defense_study(
         backend,
         tasks,

@@ -43,7 +43,14 @@ def register(sub) -> None:
         action="store_true",
         help="cure with a fixed guard prefix instead of a PING search",
     )
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all allowed)")
+    p.add_argument(
+        "--engine",
+        choices=["auto", "llama", "hf"],
+        default="auto",
+        help="generation engine for the measurements (auto: llama.cpp for the embedded "
+        "model and merged fine-tunes of it, which are written as GGUF too)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
 
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     config = quick_config(args.model) if args.quick else LabConfig()
     if args.model and not args.quick:
         config = replace(config, model=args.model)
+    config = replace(config, engine=args.engine, threads=args.threads)
     if args.limit:
         config = replace(config, eval_limit=args.limit)
     if args.align_steps:

@@ -21,7 +21,7 @@ def register(sub) -> None:
             "Writes DIR/probe.json and DIR/report.html."
         ),
     )
-    add_model_arg(p)
+    add_model_arg(p, engine=False)
     p.add_argument(
         "--tasks",
         default="builtin:chat",
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.internals.layers import num_layers, parse_layer_spec
     from neutrophil.internals.probe_report import render_html
     from neutrophil.internals.study import DEFAULT_PREFIX, run_study
+    from neutrophil.models.base import require_local
     from neutrophil.tasks import load_tasks
 
     writable_dir(args.out)
@@ -50,9 +51,8 @@ def run(args: argparse.Namespace) -> int:
     for name, ts in (("train", train), ("test", test)):
         if {t.kind for t in ts} != {"harmful", "benign"}:
             raise UserError(f"{args.tasks}: the {name} split needs both harmful and benign tasks")
-    backend = load_model(args)
-    if not hasattr(backend, "model"):
-        raise UserError(f"--model {args.model}: probing needs a local model (not an HTTP server)")
+    # Probes read hidden states: transformers, whatever engine generates elsewhere.
+    backend = require_local(load_model(args, engine="hf"), "probing")
     layers = parse_layer_spec(args.layers) if args.layers else None
     n_layers = num_layers(backend.model)
     check_layers(layers, n_layers)

@@ -61,16 +61,15 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.internals.layers import num_layers, parse_layer_spec
     from neutrophil.internals.library import calibrated_vector, resolve_vector
     from neutrophil.internals.strength import residual_norms
-    from neutrophil.models.base import Request, user_message
+    from neutrophil.models.base import Request, require_local, user_message
 
     channels = [parse_channel(v) for v in args.vector]
     backend = load_model(args)
-    if not hasattr(backend, "model"):
-        raise UserError(f"--model {args.model}: steering needs a local model")
+    local = require_local(backend, "steering")
     layers = parse_layer_spec(args.layers) if args.layers else None
-    check_layers(layers, num_layers(backend.model))
+    check_layers(layers, num_layers(local.model))
     eq = Equalizer()
-    norms = None if args.raw else residual_norms(backend.model, backend.tokenizer)
+    norms = None if args.raw else residual_norms(local.model, local.tokenizer)
     for name, strength in channels:
         if args.raw:
             vec = resolve_vector(backend, name, args.method)
@@ -80,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             vec = calibrated_vector(backend, name, layers, args.method, norms)
         if not vec.layers:
             raise UserError(f"--layers {args.layers}: vector {name} has none of these layers")
-        check_vector(vec, backend.model, name)
+        check_vector(vec, local.model, name)
         eq = eq.with_channel(Channel(name, vec, strength))
     msgs = user_message(args.prompt)
     plain, steered = backend.generate(

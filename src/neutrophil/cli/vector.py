@@ -20,7 +20,7 @@ def register(sub) -> None:
     src.add_argument(
         "--pairs", help="JSONL of contrastive pairs: positive, negative, optional prompt"
     )
-    add_model_arg(ex)
+    add_model_arg(ex, engine=False)
     ex.add_argument("--method", choices=["mean", "pca", "pca-signed", "probe"], default="mean")
     ex.add_argument("--layers", help="layers to keep, e.g. 8-20 (default: all)")
     ex.add_argument(
@@ -51,14 +51,14 @@ def run_extract(args: argparse.Namespace) -> int:
     from neutrophil.internals.layers import parse_layer_spec
     from neutrophil.internals.pairs import concept_pairs, load_pairs
     from neutrophil.internals.vector import SteeringVector
+    from neutrophil.models.base import require_local
 
     writable_file(args.out)
     pairs = concept_pairs(args.concept) if args.concept else load_pairs(args.pairs)
     if args.method.startswith("pca") and len(pairs) < 2:
         raise UserError("--method pca needs at least 2 pairs")
-    backend = load_model(args)
-    if not hasattr(backend, "model"):
-        raise UserError(f"--model {args.model}: extraction needs a local model")
+    # Extraction reads hidden states: transformers, whatever engine generates elsewhere.
+    backend = require_local(load_model(args, engine="hf"), "extraction")
     layers = parse_layer_spec(args.layers) if args.layers else None
     try:
         vec = extract_from_pairs(

@@ -25,7 +25,7 @@ from neutrophil.defenses.base import PromptDefense
 from neutrophil.errors import UserError
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
-from neutrophil.models.base import Backend, Request, as_suffix
+from neutrophil.models.base import Backend, Request, as_suffix, require_local
 
 DEFAULT_STRENGTH = 4.0  # calibrated units: refuses visibly and stays fluent on SmolLM2
 DEFAULT_PREFIX = (
@@ -34,11 +34,7 @@ DEFAULT_PREFIX = (
 
 
 def _local(backend: Backend) -> Any:
-    if not hasattr(backend, "model") or not hasattr(backend, "render"):
-        raise UserError(
-            f"{backend.name}: steering defenses need a local model (not an HTTP server)"
-        )
-    return backend
+    return require_local(backend, "a steering or gated defense")
 
 
 def _gate_flags(gate: Gate, backend: Backend, requests: Sequence[Request]) -> np.ndarray:
@@ -180,7 +176,7 @@ def default_for(
     # "v2": calibrated strength units (older caches held raw mean differences).
     text = builtin_path("chat").read_text(encoding="utf-8")
     key = dataset_hash([text, str(steer_layers), "v2"])
-    root = model_cache(backend.name) / "steering" / key
+    root = model_cache(_local(backend).fingerprint) / "steering" / key
     vpath, gpath = root / "refusal.safetensors", root / "gate.json"
     if vpath.exists() and gpath.exists() and not refresh:
         return Fitted(SteeringVector.load(vpath), Gate.load(gpath))

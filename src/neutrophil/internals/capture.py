@@ -19,6 +19,7 @@ from torch import nn
 
 from neutrophil.internals.layers import decoder_layers, hidden_of, resolve_layers
 from neutrophil.internals.tokens import Encoded, encode
+from neutrophil.models.cache_arg import cache_kw
 
 At = Literal["last", "prompt_end"]
 
@@ -113,7 +114,7 @@ def _prefix_cache(model: nn.Module, ids: list[int], layers: tuple[int, ...]):
     cache = DynamicCache()
     t = torch.tensor([ids], device=_device(model))
     with torch.inference_mode(), _recording(model, layers), suppress(_Stop):
-        model(input_ids=t, past_key_values=cache, use_cache=True)
+        model(input_ids=t, **cache_kw(model, cache), use_cache=True)
     return cache
 
 
@@ -143,7 +144,7 @@ def _run_suffixes(
             input_ids=ids.to(dev),
             attention_mask=mask.to(dev),
             position_ids=pos.to(dev),
-            past_key_values=past,
+            **cache_kw(model, past),
             use_cache=True,
         )
     return torch.stack([store[i] for i in layers], dim=2).float().cpu()

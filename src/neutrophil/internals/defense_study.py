@@ -47,10 +47,11 @@ class Arm:
 
 def gate_scores(backend, gate, tasks: Sequence[Task]) -> np.ndarray:
     """The gate's logit per task, read where the gated defenses read it."""
-    from neutrophil.models.base import user_message
+    from neutrophil.models.base import require_local, user_message
 
-    texts = [backend.render(user_message(t.prompt, t.system), "") for t in tasks]
-    return gate.scores(backend.model, backend.tokenizer, texts)
+    local = require_local(backend, "a gate")
+    texts = [local.render(user_message(t.prompt, t.system), "") for t in tasks]
+    return gate.scores(local.model, local.tokenizer, texts)
 
 
 def _rates_dict(transcripts: Sequence[Transcript]) -> dict[str, dict]:

@@ -67,6 +67,11 @@ class Equalizer:
                 out[n] = out[n] + add if n in out else add
         return out
 
+    def layer_deltas(self, scale: float) -> dict[int, torch.Tensor]:
+        """What one row at `scale` adds per layer (a llama.cpp control vector's content)."""
+        strengths = torch.tensor([[c.strength * float(scale) for c in self.channels]])
+        return {n: d[0] for n, d in self.deltas(strengths).items()}
+
     def applied_rows(
         self, model, strengths: torch.Tensor | Sequence
     ) -> AbstractContextManager[None]:

@@ -25,8 +25,11 @@ def concept_vector(
 ) -> SteeringVector:
     """The built-in concept's vector for `backend` (HF backend: .model, .tokenizer, .name)."""
     # "-v2": `pca` became centred PCA (older "pca" files hold what is now `pca-signed`).
+    from neutrophil.models.base import require_local
+
+    backend = require_local(backend, "extracting a steering vector")
     name = f"{concept}-{method}{'-v2' if method == 'pca' else ''}.safetensors"
-    path = model_cache(backend.name) / "vectors" / name
+    path = model_cache(backend.fingerprint) / "vectors" / name
     if path.exists() and not refresh:
         return SteeringVector.load(path)
     vec = extract_from_pairs(
@@ -57,8 +60,10 @@ def calibrated_vector(
     from neutrophil.errors import UserError
     from neutrophil.internals.layers import num_layers
     from neutrophil.internals.strength import calibrate, default_layers, residual_norms
+    from neutrophil.models.base import require_local
 
     vec = resolve_vector(backend, spec, method)
+    backend = require_local(backend, "calibrating a steering vector")
     want = tuple(layers) if layers else default_layers(num_layers(backend.model))
     keep = [n for n in want if n in vec.directions]
     if not keep:

@@ -86,6 +86,10 @@ class SteeringVector:
         deltas = {n: scales[:, None] * v[None, :] for n, v in self.directions.items()}
         return hooks.adding(model, deltas)
 
+    def layer_deltas(self, scale: float) -> dict[int, torch.Tensor]:
+        """What one row at `scale` adds per layer (a llama.cpp control vector's content)."""
+        return {n: v * float(scale) for n, v in self.directions.items()}
+
     def apply(self, model, multiplier: float = 1.0, rows: int = 1) -> AbstractContextManager[None]:
         """Same multiplier on every one of `rows` batch rows."""
         return self.applied(model, hooks.as_row_scales(multiplier, rows))

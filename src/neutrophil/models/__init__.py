@@ -5,6 +5,11 @@ A spec is one of:
 - a local Hugging Face model directory, or a path to a `.gguf` file;
 - `openai:BASE_URL#MODEL`: any OpenAI-compatible server (vLLM, llama.cpp server, Ollama);
 - `tiny` / `tiny:ARCH`: a tiny random model built in memory (tests, `--quick`).
+
+Engines (`engine=`): `llama` runs a GGUF (the embedded model included) on llama.cpp; `hf`
+runs transformers (a GGUF is converted once to a cached safetensors copy); `auto` picks
+llama.cpp for GGUF specs when llama-cpp-python is installed, transformers otherwise.
+Hidden states and gradients always come from transformers (`LlamaCppBackend.local_twin`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,33 @@ from neutrophil.errors import UserError
 from neutrophil.models.base import Backend, Generation, Request
 from neutrophil.models.embedded import EMBEDDED_NAME, embedded_gguf, ensure_converted
 
-__all__ = ["Backend", "Generation", "Request", "load_backend", "load_hf", "DEFAULT_MODEL"]
+__all__ = [
+    "Backend",
+    "Generation",
+    "Request",
+    "load_backend",
+    "load_hf",
+    "DEFAULT_MODEL",
+    "ENGINES",
+]
 
 DEFAULT_MODEL = EMBEDDED_NAME
+ENGINES = ("auto", "llama", "hf")
+MERGED_GGUF = "model.gguf"  # written by `finetune --merge` beside the merged weights
+
+
+def gguf_source(spec: str | None) -> Path | None:
+    """The GGUF file behind a model spec, if there is one (the embedded model, a .gguf
+    path, or a merged fine-tune directory holding `model.gguf`)."""
+    spec = spec or DEFAULT_MODEL
+    if spec == EMBEDDED_NAME:
+        return embedded_gguf()
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return path
+    if path.is_dir() and (path / MERGED_GGUF).is_file():
+        return path / MERGED_GGUF
+    return None
 
 
 def load_hf(path: str | Path, *, name: str | None = None, batch_size: int = 32):
@@ -42,11 +71,72 @@ def load_hf(path: str | Path, *, name: str | None = None, batch_size: int = 32):
     return HFBackend(model, tokenizer, name=name or path.name, batch_size=batch_size)
 
 
-def load_backend(spec: str | None = None, *, batch_size: int = 32) -> Backend:
+def _gguf_engine(engine: str) -> str:
+    from neutrophil.models.llamacpp.native import available
+
+    if engine == "auto":
+        return "llama" if available() else "hf"
+    return engine
+
+
+def load_gguf(
+    path: Path,
+    *,
+    name: str,
+    engine: str = "auto",
+    batch_size: int = 32,
+    threads: int | None = None,
+    twin_dir: Path | None = None,
+) -> Backend:
+    """A GGUF file on llama.cpp or (converted once) on transformers. `twin_dir`: the same
+    weights as a transformers dir (a merged fine-tune), used for hidden states."""
+    if _gguf_engine(engine) == "llama":
+        from neutrophil.models.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(
+            path, name=name, batch_size=batch_size, threads=threads, twin_dir=twin_dir
+        )
+    if twin_dir is not None:
+        return load_hf(twin_dir, name=name, batch_size=batch_size)
+    from neutrophil.models.llamacpp.native import check_gguf
+
+    check_gguf(path)
+    return load_hf(ensure_converted(path), name=name, batch_size=batch_size)
+
+
+def load_backend(
+    spec: str | None = None,
+    *,
+    batch_size: int = 32,
+    engine: str = "auto",
+    threads: int | None = None,
+) -> Backend:
     """Turn a model spec into a ready backend (see module docstring)."""
     spec = spec or DEFAULT_MODEL
+    if engine not in ENGINES:
+        raise UserError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    if threads is not None:
+        if threads < 1:
+            raise UserError(f"--threads must be at least 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     if spec == EMBEDDED_NAME:
-        return load_hf(ensure_converted(embedded_gguf()), name=EMBEDDED_NAME, batch_size=batch_size)
+        return load_gguf(
+            embedded_gguf(),
+            name=EMBEDDED_NAME,
+            engine=engine,
+            batch_size=batch_size,
+            threads=threads,
+        )
+    is_gguf = gguf_source(spec) is not None or spec.endswith(".gguf")
+    if engine == "llama" and not is_gguf and not spec.startswith("openai:"):
+        raise UserError(
+            f"--engine llama: {spec} is not a GGUF (`neutrophil finetune --merge` on a GGUF "
+            "base writes DIR/model.gguf), use --engine hf"
+        )
     if spec == "tiny" or spec.startswith("tiny:"):
         from neutrophil.models.hf import HFBackend
         from neutrophil.models.tiny import tiny_model
@@ -60,14 +150,23 @@ def load_backend(spec: str | None = None, *, batch_size: int = 32) -> Backend:
         return OpenAIBackend.from_spec(spec, api_key=api_key_from_env())
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
-        if not path.is_file():
-            raise UserError(f"{spec}: no such GGUF file")
-        return load_hf(ensure_converted(path), name=path.stem, batch_size=batch_size)
+        return load_gguf(
+            path, name=path.stem, engine=engine, batch_size=batch_size, threads=threads
+        )
     if path.is_dir():
         from neutrophil.training.adapters import is_adapter_dir, load_adapter
 
         if is_adapter_dir(path):  # a LoRA adapter from `neutrophil finetune` (no --merge)
             return load_adapter(path, batch_size=batch_size)
+        if (path / MERGED_GGUF).is_file():  # a merged fine-tune of a GGUF base
+            return load_gguf(
+                path / MERGED_GGUF,
+                name=path.name,
+                engine=engine,
+                batch_size=batch_size,
+                threads=threads,
+                twin_dir=path,
+            )
         return load_hf(path, batch_size=batch_size)
     raise UserError(
         f"{spec}: unknown model (expected {EMBEDDED_NAME}, a model directory, a .gguf file, "

@@ -66,6 +66,30 @@ class Backend(Protocol):
     ) -> list[Generation]: ...
 
 
+@runtime_checkable
+class LocalBackend(Protocol):
+    """A backend with its transformers model in memory: hidden states, hooks, gradients."""
+
+    name: str
+    model: Any
+    tokenizer: Any
+
+    def render(self, messages: Sequence[Message], prefill: str = "") -> str: ...
+
+
+def require_local(backend: Backend, needs: str = "this") -> LocalBackend:
+    """The transformers view of `backend`: itself, or the same weights on transformers for
+    an engine without hidden states (llama.cpp's `local_twin`); HTTP servers have none."""
+    from neutrophil.errors import UserError
+
+    if isinstance(backend, LocalBackend):
+        return backend
+    twin = getattr(backend, "local_twin", None)
+    if twin is not None:
+        return twin()
+    raise UserError(f"{backend.name}: {needs} needs a local model (not an HTTP server)")
+
+
 def user_message(prompt: str, system: str | None = None) -> tuple[Message, ...]:
     msgs: list[Message] = []
     if system:

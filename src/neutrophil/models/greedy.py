@@ -19,6 +19,7 @@ import torch
 from transformers import DynamicCache
 
 from neutrophil.models.base import Request
+from neutrophil.models.cache_arg import cache_kw
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def decode(
                 input_ids=ids,
                 attention_mask=mask,
                 position_ids=pos,
-                past_key_values=cache,
+                **cache_kw(model, cache),
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1, :]

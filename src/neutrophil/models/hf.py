@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import cached_property
 from itertools import groupby
 
 import torch
@@ -17,18 +18,16 @@ from tqdm.auto import tqdm
 
 from neutrophil.models import kv_share
 from neutrophil.models.base import Generation, Message, Request
+from neutrophil.models.fingerprint import hf_fingerprint
 from neutrophil.models.greedy import Decoded, decode
-
-FALLBACK_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+from neutrophil.models.template import FALLBACK_TEMPLATE
 
 
 class HFBackend:
     """Generate with a local `transformers` causal LM."""
 
     prefill_mode = "native"
+    engine = "hf"
 
     def __init__(
         self, model, tokenizer, *, name: str = "hf", batch_size: int = 32, kv_share: bool = True
@@ -45,6 +44,11 @@ class HFBackend:
         if not getattr(tokenizer, "chat_template", None):
             tokenizer.chat_template = FALLBACK_TEMPLATE
         self._eos_ids = self._collect_eos_ids()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Config, dtype and sampled weights (see `models.fingerprint`)."""
+        return hf_fingerprint(self.model)
 
     def _collect_eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
@@ -66,6 +70,9 @@ class HFBackend:
         if request.raw_prompt is not None:
             return request.raw_prompt + request.prefill
         return self.render(request.messages, request.prefill)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
         texts = [self.render_request(r) for r in requests]

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
+from neutrophil.models.cache_arg import cache_kw
+
 # Architectures whose decoder uses one full-attention KV layer per block and rotary/absolute
 # positions taken from `position_ids` (checked against recomputation in tests/test_kv_share.py).
 SUPPORTED_TYPES = frozenset({"llama", "qwen2"})
@@ -106,7 +108,7 @@ def prefill_shared(model, batch: SharedBatch, pad_id: int):
             input_ids=ids_s,
             attention_mask=mask_s,
             position_ids=positions,
-            past_key_values=cache,
+            **cache_kw(model, cache),
             use_cache=True,
         )
         cache.batch_select_indices(index.to(device))

@@ -10,10 +10,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+from neutrophil.models.template import FALLBACK_TEMPLATE
+
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 _ARCH_CONFIG = {
@@ -36,7 +34,7 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     tok = PreTrainedTokenizerFast(tokenizer_object=raw)
     tok.add_special_tokens({"additional_special_tokens": SPECIALS[1:], "eos_token": SPECIALS[2]})
     tok.add_special_tokens({"pad_token": SPECIALS[0]})
-    tok.chat_template = CHATML_TEMPLATE
+    tok.chat_template = FALLBACK_TEMPLATE
     tok.padding_side = "left"
     return tok
 

@@ -57,6 +57,8 @@ class LabConfig:
     search_tasks: int = 8  # val-split selection tasks for the search
     gated: bool = True  # also measure the gated prefix defense where it is available
     seed: int = 0
+    engine: str = "auto"  # generation engine for measurements (training is transformers)
+    threads: int | None = None
 
 
 QUICK = LabConfig(
@@ -120,8 +122,10 @@ class Lab:
         if spec not in self._backends:
             from neutrophil.models import load_backend
 
-            self._backends.clear()  # one model in memory at a time
-            backend = load_backend(spec)
+            for old in self._backends.values():  # one model in memory at a time
+                getattr(old, "close", lambda: None)()
+            self._backends.clear()
+            backend = load_backend(spec, engine=self.config.engine, threads=self.config.threads)
             summary = Path(spec) / "training.json"
             if summary.is_file():
                 # Lab model dirs share names across runs ("aligned", "agentic"); caches keyed

@@ -6,7 +6,9 @@ Output directory (usable as `--model DIR` everywhere):
 - without merge: a PEFT adapter dir (`adapter_config.json`, `adapter_model.safetensors`,
   tokenizer files) plus `neutrophil_adapter.json` naming the base model spec;
 - with merge: a plain Hugging Face model dir (weights with the adapter folded in, tokenizer),
-  and the adapter itself in `DIR/adapter/`.
+  and the adapter itself in `DIR/adapter/`; when the base is a GGUF (the embedded model
+  included), also `DIR/model.gguf` (f16, the base's metadata and tokenizer), which the
+  llama.cpp engine runs.
 `DIR/training.json` (written last) records settings, data, and the loss curve. While
 training, `DIR/checkpoint.pt` is refreshed every `save_every` steps; rerunning with the
 same `DIR` and settings continues from it.
@@ -29,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neutrophil.errors import UserError
+from neutrophil.models import MERGED_GGUF, gguf_source
 from neutrophil.training.adapters import ADAPTER_META
 from neutrophil.training.checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from neutrophil.training.config import TrainConfig
@@ -134,7 +137,7 @@ def finetune(
     if done is not None:
         return done
 
-    backend = load_backend(base)
+    backend = load_backend(base, engine="hf")  # gradients: transformers
     model, tokenizer = backend.model, backend.tokenizer
     examples = [encode(tokenizer, c, config.max_length) for c in convs]
     dropped = sum(1 for e in examples if e.n_targets == 0)
@@ -208,7 +211,7 @@ def finetune(
     bar.close()
     model.eval()
 
-    _save_outputs(model, tokenizer, out, base=key["base"], merge=merge)
+    _save_outputs(model, tokenizer, out, base=key["base"], merge=merge, gguf_base=gguf_source(base))
     summary = {
         "base": key["base"],
         "data": data_name,
@@ -240,7 +243,11 @@ def _finished(out: Path, key: dict[str, Any]) -> TrainResult | None:
     )
 
 
-def _save_outputs(peft_model, tokenizer, out: Path, *, base: str, merge: bool) -> None:
+def _save_outputs(
+    peft_model, tokenizer, out: Path, *, base: str, merge: bool, gguf_base: Path | None = None
+) -> None:
+    """The adapter; with `merge`, the merged model dir, and beside it `model.gguf` when the
+    base came from a GGUF (so the llama.cpp engine runs the fine-tuned model)."""
     adapter_dir = out / "adapter" if merge else out
     peft_model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
@@ -249,3 +256,7 @@ def _save_outputs(peft_model, tokenizer, out: Path, *, base: str, merge: bool) -
         merged = peft_model.merge_and_unload()
         merged.save_pretrained(out)
         tokenizer.save_pretrained(out)
+        if gguf_base is not None:
+            from neutrophil.models.gguf_export import write_gguf
+
+            write_gguf(merged, gguf_base, out / MERGED_GGUF)

@@ -1,0 +1,91 @@
+"""Write a transformers model as a GGUF, taking metadata and tokenizer from the GGUF it
+came from, so a fine-tuned model runs on the llama.cpp engine.
+
+`finetune --merge` of the embedded model (or any GGUF base) changes weights only, so the
+base GGUF's metadata (architecture, hyper-parameters, tokenizer, chat template) still
+describes the model: we copy every key, and write each weight the base file holds under
+its GGUF name, as f16 (f32 for 1-D norms, which llama.cpp wants in f32). Hugging Face
+stores the query/key projections of llama-family models in a different rotary layout
+than GGUF; transformers un-permutes them on loading a GGUF, so we permute them back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neutrophil.errors import UserError
+
+# Architectures whose q/k rows llama.cpp's converter permutes (and transformers undoes).
+PERMUTED_QK = frozenset({"llama"})
+SUPPORTED = frozenset({"llama", "qwen2"})
+
+
+def _permute(w: np.ndarray, n_head: int) -> np.ndarray:
+    """HF rotary layout (halves) -> GGUF layout (interleaved pairs), per head."""
+    rows = w.shape[0]
+    return w.reshape(n_head, 2, rows // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _copy_metadata(reader: Any, writer: Any, file_type: int) -> None:
+    import gguf
+
+    skip = {"general.architecture", "general.file_type", "general.quantization_version"}
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key in skip:
+            continue
+        vtype = field.types[0]
+        if vtype == gguf.GGUFValueType.ARRAY:
+            writer.add_key_value(key, field.contents(), vtype, sub_type=field.types[-1])
+        else:
+            writer.add_key_value(key, field.contents(), vtype)
+    writer.add_file_type(file_type)
+
+
+def write_gguf(model: Any, base: Path, out: Path, *, f16: bool = True) -> Path:
+    """Write `model`'s weights as a GGUF at `out`, with `base`'s metadata; atomic."""
+    import gguf
+    import torch
+
+    reader = gguf.GGUFReader(str(base))
+    arch_field = reader.fields.get("general.architecture")
+    arch = arch_field.contents() if arch_field is not None else "?"
+    if arch not in SUPPORTED:
+        raise UserError(f"{base}: writing a {arch!r} GGUF is not supported (llama, qwen2 are)")
+    wanted = {t.name for t in reader.tensors}
+    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
+    config = model.config
+    names = gguf.get_tensor_name_map(arch_enum, config.num_hidden_layers)
+    n_head, n_kv = config.num_attention_heads, config.num_key_value_heads
+    tmp = out.with_name(out.name + ".tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch)
+    _copy_metadata(reader, writer, 1 if f16 else 0)
+    written: set[str] = set()
+    with torch.no_grad():
+        for hf_name, p in model.state_dict().items():
+            name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+            if name is None or name not in wanted or name in written:
+                continue  # e.g. a tied lm_head the base GGUF does not store
+            w = p.detach().float().cpu().numpy()
+            if arch in PERMUTED_QK and name.endswith("attn_q.weight"):
+                w = _permute(w, n_head)
+            elif arch in PERMUTED_QK and name.endswith("attn_k.weight"):
+                w = _permute(w, n_kv)
+            if f16 and w.ndim >= 2:
+                w = w.astype(np.float16)
+            writer.add_tensor(name, w)
+            written.add(name)
+    missing = wanted - written
+    if missing:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{base}: the model has no weights for {sorted(missing)[:3]} ...")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, out)
+    return out

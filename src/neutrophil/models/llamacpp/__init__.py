@@ -1,0 +1,189 @@
+"""The llama.cpp engine: any GGUF (the embedded model included), batched on the CPU.
+
+`LlamaCppBackend` implements the `Backend` contract with llama.cpp's low-level API:
+the GGUF's own chat template, native assistant prefill, per-row budgets and `stop_when`,
+EOS, token counts; continuous batching over sequences (`scheduler.py`), prompt KV shared
+by rows with the same messages, and steering through llama.cpp's control vector.
+
+Hidden states are not exposed by llama.cpp, so whatever needs them (a gate's probe, fitting
+a steering vector) uses `local_twin()`: the same GGUF on transformers, loaded on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Hashable, Sequence
+from concurrent.futures import Future, wait
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from neutrophil.errors import UserError
+from neutrophil.models.base import Generation, Message, Request
+from neutrophil.models.llamacpp.native import NativeContext, NativeModel, default_threads
+from neutrophil.models.llamacpp.scheduler import Row, Scheduler, Unit
+from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
+
+ENGINE = "llama"
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (a GGUF of 100 MB takes a fraction of a second)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class LlamaCppBackend:
+    """Generate with llama.cpp from a GGUF file."""
+
+    prefill_mode = "native"
+    engine = ENGINE
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        threads: int | None = None,
+        batch_size: int = 32,
+        seq_ctx: int = 2048,
+        n_batch: int = 512,
+        kv_share: bool = True,
+        twin_dir: Path | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise UserError(f"--threads must be at least 1, got {threads}")
+        self.path = Path(path)
+        self.native = NativeModel.load(self.path)
+        self.name = name or self.path.stem
+        self.threads = threads or default_threads()
+        self.batch_size = batch_size
+        self.kv_share = kv_share
+        self.ctx = NativeContext(
+            self.native,
+            n_seq=batch_size,
+            seq_ctx=seq_ctx,
+            n_batch=max(n_batch, batch_size),  # every live row's token fits one step
+            threads=self.threads,
+        )
+        self.scheduler = Scheduler(self.native, self.ctx)
+        self.chat_template = self.native.chat_template() or FALLBACK_TEMPLATE
+        self._bos, self._eos = self.native.bos_eos_text()
+        self._twin: Any = None
+        self._twin_dir = twin_dir
+
+    # -- identity -------------------------------------------------------------------
+    @cached_property
+    def fingerprint(self) -> str:
+        """What decides the tokens: the GGUF's bytes and the engine."""
+        return f"{ENGINE}:{file_digest(self.path)[:16]}"
+
+    # -- prompts --------------------------------------------------------------------
+    def render(self, messages: Sequence[Message], prefill: str = "") -> str:
+        """The exact prompt text: chat template with generation prompt, then the prefill."""
+        text = render_chat(self.chat_template, messages, bos_token=self._bos, eos_token=self._eos)
+        return text + prefill
+
+    def prompt_text(self, request: Request) -> str:
+        if request.raw_prompt is not None:
+            return request.raw_prompt + request.prefill
+        return self.render(request.messages, request.prefill)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.native.tokenize(text))
+
+    # -- generation -----------------------------------------------------------------
+    def _row(self, request: Request) -> Row:
+        if request.max_new_tokens < 1:
+            raise UserError(f"max_new_tokens must be at least 1, got {request.max_new_tokens}")
+        tokens = self.native.tokenize(self.prompt_text(request))
+        room = self.ctx.seq_ctx - len(tokens)
+        if room < 1 or not tokens:
+            raise UserError(
+                f"a prompt of {len(tokens)} tokens does not fit the llama.cpp context of "
+                f"{self.ctx.seq_ctx} tokens per sequence"
+            )
+        # The context bounds the answer as a model's maximum length would.
+        return Row(request, tokens, budget=min(request.max_new_tokens, room))
+
+    def _control(self, request: Request) -> tuple[Hashable, dict[int, np.ndarray] | None]:
+        edit, scale = request.edit, float(request.edit_scale)
+        if edit is None or scale == 0.0:
+            return None, None
+        deltas = getattr(edit, "layer_deltas", None)
+        if deltas is None:
+            raise UserError(
+                f"{type(edit).__name__}: cannot be applied as a llama.cpp control vector"
+            )
+        layers = {n: v.detach().float().cpu().numpy() for n, v in deltas(scale).items()}
+        return (id(edit), scale), layers
+
+    def submit(self, request: Request) -> Future[Generation]:
+        """Queue one request; it joins the running batch at the next step."""
+        row = self._row(request)
+        key, layers = self._control(request)
+        self.scheduler.put([Unit([row], key, layers)])
+        return row.future
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
+        rows = [self._row(r) for r in requests]  # every prompt checked before any work
+        controls = [self._control(r) for r in requests]
+        self.scheduler.put(self._units(requests, rows, controls))
+        futures = [r.future for r in rows]
+        try:
+            with tqdm(
+                total=len(rows), desc="generate", unit="req", disable=not progress, leave=False
+            ) as bar:
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, return_when="FIRST_COMPLETED")
+                    bar.update(len(done))
+            return [f.result() for f in futures]
+        except BaseException:
+            self.scheduler.cancel(rows)  # Ctrl-C or a failed row: stop the others too
+            raise
+
+    def _units(self, requests, rows, controls) -> list[Unit]:
+        """Rows grouped by control vector (few switches); within one, rows with the same
+        messages form a shared-prompt unit."""
+        order = sorted(range(len(rows)), key=lambda i: str(controls[i][0]))
+        units: list[Unit] = []
+        for _, group in itertools.groupby(order, key=lambda i: controls[i][0]):
+            idx = list(group)
+            key, layers = controls[idx[0]]
+            by_prompt: dict[str, list[int]] = {}
+            for i in idx:
+                r = requests[i]
+                shareable = self.kv_share and r.raw_prompt is None
+                prompt = self.render(r.messages) if shareable else f"\0{i}"
+                by_prompt.setdefault(prompt, []).append(i)
+            for members in by_prompt.values():
+                for s in range(0, len(members), self.batch_size):
+                    part = members[s : s + self.batch_size]
+                    units.append(Unit([rows[i] for i in part], key, layers))
+        return units
+
+    # -- hidden states ----------------------------------------------------------------
+    def local_twin(self) -> Any:
+        """The same GGUF on transformers (for probes and gates); loaded once."""
+        if self._twin is None:
+            from neutrophil.models import load_hf
+            from neutrophil.models.embedded import ensure_converted
+
+            source = self._twin_dir or ensure_converted(self.path)
+            self._twin = load_hf(source, name=self.name, batch_size=self.batch_size)
+        return self._twin
+
+    def close(self) -> None:
+        self.scheduler.close()
+        self.ctx.free()
+        self.native.free()

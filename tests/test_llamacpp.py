@@ -1,0 +1,207 @@
+"""The llama.cpp engine on the embedded GGUF: the backend contract, continuous batching,
+shared prompt KV, control vectors, and one-line errors for bad files."""
+
+from __future__ import annotations
+
+import importlib.util
+import struct
+from dataclasses import replace
+
+import pytest
+import torch
+
+from neutrophil.errors import UserError
+from neutrophil.models.base import Request, user_message
+
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None,
+        reason="llama-cpp-python not installed (make install builds it)",
+    ),
+    pytest.mark.integration,
+]
+
+PROMPTS = [
+    "What is the capital of France?",
+    "Write a haiku about rain.",
+    "How do I sort a list in Python?",
+    "Name three primary colors.",
+    "Explain what a CPU does in one sentence.",
+]
+
+
+@pytest.fixture
+def llama(embedded_llama):
+    return embedded_llama
+
+
+def _req(prompt: str, n: int = 24, **kw) -> Request:
+    return Request(user_message(prompt), max_new_tokens=n, **kw)
+
+
+def test_auto_engine_picks_llama_for_the_embedded_model(llama):
+    assert llama.engine == "llama" and llama.prefill_mode == "native"
+    assert llama.fingerprint.startswith("llama:")
+
+
+def test_prompt_tokens_equal_the_transformers_path(llama, embedded_hf):
+    for prompt in PROMPTS:
+        for system in (None, "You are a careful assistant."):
+            msgs = user_message(prompt, system)
+            hf_text = embedded_hf.render(msgs, "Sure, ")
+            assert llama.render(msgs, "Sure, ") == hf_text
+            hf_ids = embedded_hf.tokenizer(hf_text, add_special_tokens=False).input_ids
+            assert llama.native.tokenize(hf_text) == hf_ids
+
+
+def test_contract_budget_eos_and_counts(embedded_backend):
+    backend = embedded_backend
+    gens = backend.generate([_req(p, 12) for p in PROMPTS])
+    for p, g in zip(PROMPTS, gens, strict=True):
+        assert 1 <= g.generated_tokens <= 13  # the budget, plus the EOS when one ends the row
+        assert g.prompt_tokens == backend.count_tokens(backend.render(user_message(p)))
+        assert not g.stopped_early
+    # "Name three colors" ends with EOS well inside a long budget.
+    (g,) = backend.generate([_req(PROMPTS[3], 200)])
+    assert g.generated_tokens < 200 and g.text.strip()
+
+
+def test_prefill_is_continued_not_repeated(embedded_backend):
+    backend = embedded_backend
+    plain, pre = backend.generate([_req(PROMPTS[0]), _req(PROMPTS[0], prefill="I refuse")])
+    assert not pre.text.startswith("I refuse")
+    assert pre.text != plain.text
+    assert pre.prompt_tokens > plain.prompt_tokens
+
+
+def test_stop_when_ends_a_row_at_once(embedded_backend):
+    backend = embedded_backend
+    seen: list[str] = []
+
+    def stop(text: str) -> bool:
+        seen.append(text)
+        return len(seen) == 3
+
+    (g,) = backend.generate([_req(PROMPTS[1], 50, stop_when=stop, prefill="Rain: ")])
+    assert g.stopped_early and g.generated_tokens == 3
+    assert all(s.startswith("Rain: ") for s in seen)  # the rule sees prefill + text
+
+
+def test_more_rows_than_slots_give_the_same_tokens(llama):
+    # 4 sequence slots, 10 rows of mixed budgets: waiting rows take freed slots.
+    reqs = [_req(p, n) for p in PROMPTS for n in (5, 30)]
+    together = llama.generate(reqs)
+    alone = [llama.generate([r])[0] for r in reqs[:4]]
+    assert [g.text for g in together[:4]] == [g.text for g in alone]
+    assert [g.generated_tokens for g in together] == [
+        g.generated_tokens for g in llama.generate(list(reversed(reqs)))[::-1]
+    ]
+
+
+def test_shared_prompt_rows_match_rows_decoded_alone(llama):
+    prefixes = ["", "I", "I will check this first. ", "Sure! Here", "Safety first: "]
+    reqs = [_req(PROMPTS[2], 16, prefill=p) for p in prefixes]
+    before = llama.scheduler.stats.shared_tokens
+    shared = llama.generate(reqs)
+    assert llama.scheduler.stats.shared_tokens > before  # the KV copy really happened
+    alone = [llama.generate([r])[0] for r in reqs]
+    assert [g.text for g in shared] == [g.text for g in alone]
+    assert [g.prompt_tokens for g in shared] == [g.prompt_tokens for g in alone]
+
+
+def test_submit_joins_a_running_batch(llama):
+    long = llama.submit(_req(PROMPTS[1], 120))
+    short = llama.submit(_req(PROMPTS[0], 4))
+    assert short.result(timeout=120).generated_tokens <= 5
+    assert long.result(timeout=120).generated_tokens > 5
+
+
+def test_prompt_longer_than_the_context_is_a_user_error(llama):
+    with pytest.raises(UserError, match="does not fit"):
+        llama.generate([_req("word " * 5000)])
+
+
+def test_steering_vector_moves_llama_like_the_transformers_hook(llama, embedded_hf):
+    """The same vector, as a control vector and as a forward hook, shifts the next-token
+    logits in the same direction."""
+    from neutrophil.internals.vector import SteeringVector
+
+    n_embd, n_layer = llama.native.n_embd, llama.native.n_layer
+    gen = torch.Generator().manual_seed(0)
+    vec = SteeringVector({n: torch.randn(n_embd, generator=gen) for n in range(10, 20)})
+    msgs = user_message(PROMPTS[0])
+    text = llama.render(msgs)
+
+    def hf_logits(scale: float):
+        enc = embedded_hf.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad(), vec.apply(embedded_hf.model, scale):
+            return embedded_hf.model(**enc).logits[0, -1].float().numpy()
+
+    def ll_logits(scale: float):
+        ctx = llama.ctx
+        ctx.set_control(
+            {n: v.numpy() for n, v in vec.layer_deltas(scale).items()} if scale else None
+        )
+        toks = llama.native.tokenize(text)
+        ctx.clear(0)
+        out = ctx.decode([(t, i, 0, i == len(toks) - 1) for i, t in enumerate(toks)]).copy()
+        ctx.clear(0)
+        ctx.set_control(None)
+        return out[0]
+
+    assert 1 < 10 < 20 < n_layer
+    d_hf = hf_logits(2.0) - hf_logits(0.0)
+    d_ll = ll_logits(2.0) - ll_logits(0.0)
+    cos = float((d_hf @ d_ll) / ((d_hf**2).sum() ** 0.5 * (d_ll**2).sum() ** 0.5))
+    assert cos > 0.9
+    # Through the backend: a steered request differs from an unsteered one, and strength 0
+    # is the unsteered text.
+    base, steered, zero = llama.generate(
+        [
+            _req(PROMPTS[0]),
+            replace(_req(PROMPTS[0]), edit=vec, edit_scale=2.0),
+            replace(_req(PROMPTS[0]), edit=vec, edit_scale=0.0),
+        ]
+    )
+    assert steered.text != base.text and zero.text == base.text
+
+
+def test_exported_control_vector_loads_with_llama_cpps_own_reader(tmp_path, llama):
+    """`vector export-gguf` output is read back by llama.cpp's own control-vector format
+    reader (gguf tensors direction.N) and steers as the in-memory vector does."""
+    from neutrophil.internals.gguf_io import export_gguf, import_gguf
+    from neutrophil.internals.vector import SteeringVector
+
+    n_embd = llama.native.n_embd
+    vec = SteeringVector({n: torch.full((n_embd,), 0.5) for n in (0, 5, 6)})
+    path = tmp_path / "v.gguf"
+    assert export_gguf(vec, path) == (0,)
+    back = import_gguf(path)
+    assert back.layers == (5, 6)
+    a, b = llama.generate(
+        [
+            replace(_req(PROMPTS[3]), edit=back, edit_scale=3.0),
+            replace(_req(PROMPTS[3]), edit=vec.restricted([5, 6]), edit_scale=3.0),
+        ]
+    )
+    assert a.text == b.text
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (None, "no such GGUF"),
+        (b"not a gguf at all", "not a GGUF"),
+        (b"GGUF", "truncated"),
+        (b"GGUF" + struct.pack("<IQQ", 3, 0, 0), "header only"),
+        (b"GGUF" + struct.pack("<IQQ", 3, 5, 2) + b"\0" * 64, "cannot load"),
+    ],
+)
+def test_bad_gguf_files_are_one_line_user_errors(tmp_path, content, match):
+    from neutrophil.models import load_backend
+
+    path = tmp_path / "m.gguf"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=match):
+        load_backend(str(path), engine="llama")
