@@ -8,7 +8,7 @@ from typing import Any
 
 from neutrophil.metrics import rate_from_dict
 from neutrophil.records import Transcript
-from neutrophil.report.html import esc, page, png, section, table
+from neutrophil.report.html import Html, esc, page, png, section, table
 
 RATE_LABELS = {
     "refusal_rate": "RR (harmful refused)",
@@ -74,6 +74,22 @@ def headline_rows(runs: Sequence[EvalRun]) -> list[list[str]]:
     return rows
 
 
+def paired_rows(runs: Sequence[EvalRun]) -> list[list[str]]:
+    """Each later run against the first, task by task: the difference of every rate with
+    its 95% interval and McNemar's exact p (* below 0.05), and the n it rests on."""
+    from neutrophil.paired import compare
+
+    rows = []
+    base = runs[0]
+    for run in runs[1:]:
+        diffs = compare(run.transcripts, base.transcripts)
+        rows.append([f"{run.label} − {base.label}", *(str(diffs[n]) for n in PAIRED_RATES)])
+    return rows
+
+
+PAIRED_RATES = ("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate")
+
+
 def example_rows(transcripts: Sequence[Transcript], per_group: int = 2) -> list[list[str]]:
     seen: dict[tuple[str, str], int] = {}
     rows = []
@@ -98,7 +114,7 @@ def example_rows(transcripts: Sequence[Transcript], per_group: int = 2) -> list[
         if v and v.harmful_done:
             verdict += ", harm done"
         rows.append(
-            [t.task_id, t.domain, t.kind, esc(prompt), f"<pre>{esc(response)}</pre>", verdict]
+            [t.task_id, t.domain, t.kind, prompt, Html(f"<pre>{esc(response)}</pre>"), verdict]
         )
     return rows
 
@@ -114,6 +130,15 @@ def eval_report(runs: Sequence[EvalRun], title: str = "neutrophil evaluation") -
             png(rate_figure(runs)),
         ),
     ]
+    if len(runs) > 1:
+        parts.append(
+            section(
+                "Paired differences (same tasks)",
+                "<p class='muted'>rate of the defense minus rate of the first row, matched "
+                "task by task: Agresti–Min 95% interval, exact McNemar p (* p &lt; 0.05).</p>",
+                table(["comparison", *(RATE_LABELS[n] for n in PAIRED_RATES)], paired_rows(runs)),
+            )
+        )
     cost_rows = [
         [
             run.label,

@@ -20,6 +20,11 @@ pre{background:#f5f5f7;padding:.6em;white-space:pre-wrap;word-break:break-word;f
 """
 
 
+class Html(str):
+    """Markup built here from escaped parts; `table` inserts it as it is. Every other
+    cell is text and is escaped exactly once (model output can start with `<`)."""
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text))
 
@@ -52,7 +57,7 @@ def table(
         cells = []
         for i, cell in enumerate(row):
             cls = " class='num'" if i < len(numeric) and numeric[i] else ""
-            cells.append(f"<td{cls}>{cell if str(cell).startswith('<') else esc(cell)}</td>")
+            cells.append(f"<td{cls}>{cell if isinstance(cell, Html) else esc(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 

@@ -25,6 +25,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from neutrophil.paired import agresti_min
 from neutrophil.records import Verdict
 from neutrophil.search.objective import Counts, Objective, counts_for_over_refusal, tally
 from neutrophil.tasks.task import Task
@@ -94,11 +95,9 @@ def _paired_difference(pairs: Sequence[tuple[bool, bool]]) -> tuple[float, float
     """(estimate, variance) of P(a) − P(b) from paired binary outcomes, Agresti–Min adjusted."""
     if not pairs:
         return 0.0, 0.0  # an empty group scores 0 for both candidates
-    only_a = sum(a and not b for a, b in pairs) + 0.5
-    only_b = sum(b and not a for a, b in pairs) + 0.5
-    m = len(pairs) + 2
-    diff = only_a - only_b
-    return diff / m, (only_a + only_b - diff * diff / m) / (m * m)
+    only_a = sum(a and not b for a, b in pairs)
+    only_b = sum(b and not a for a, b in pairs)
+    return agresti_min(only_a, only_b, len(pairs))
 
 
 def paired_upper(
