@@ -114,7 +114,7 @@ def run_key(backend: Any, judge: Any, budgets: Any, early_stop: bool = True) -> 
 class JsonlLog:
     """An append-only JSON-lines file read leniently: a bad line costs only itself.
 
-    `accept(row, where)` returns None to keep a row or a reason to skip it (with a notice).
+    `accept(row, line)` returns None to keep a row or a reason to skip it (with a notice).
     """
 
     def __init__(self, path: str | Path, accept: Callable[[Any, int], str | None]) -> None:
@@ -168,14 +168,14 @@ class JsonlLog:
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         if not text:
             return
-        if self._torn_at is not None:
-            # Only the fragment after the last newline goes: a row cut by a kill, never a row.
-            os.truncate(self.path, self._torn_at)
-            self._torn_at = None
         if self._needs_newline:
             text = "\n" + text
             self._needs_newline = False
         try:
+            if self._torn_at is not None:
+                # Only the bytes after the last newline go: a row cut by a kill, never a row.
+                os.truncate(self.path, self._torn_at)
+                self._torn_at = None
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
@@ -248,8 +248,8 @@ class RunStore:
             return "no task_sha"
         try:
             t = _from_row(row)
-        except (TypeError, ValueError, KeyError) as e:
-            return f"not a transcript: {e}"
+        except (TypeError, ValueError, KeyError, RecursionError) as e:
+            return f"not a transcript: {type(e).__name__}: {e}"[:200]
         self._index(run, t, row["task_sha"], line)
         return None
 
