@@ -99,6 +99,13 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert hist == [json.loads(x) for x in (full / "history.jsonl").read_text().splitlines()]
     metrics = json.loads((killed / "metrics.json").read_text())
     assert metrics["split"] == "test" and "PING prefix" in metrics["baselines"]
+    # every baseline is paired with no defense on the same tasks, PING's position varied
+    paired = metrics["paired_vs_no_defense"]
+    assert {"PING prefix", "PING text as user-turn suffix", "PING text as system prompt"} <= set(
+        paired
+    )
+    rr = paired["PING prefix"]["refusal_rate"]
+    assert rr["n"] == metrics["rates"]["refusal_rate"]["n"] and 0 <= rr["mcnemar_p"] <= 1
     assert metrics["defense"]["prefix"] == (full / "best_prefix.txt").read_text().strip("\n")
     html = (killed / "report.html").read_text()
     assert "data:image/png;base64," in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.evaluate import evaluate
     from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge
+    from neutrophil.paired import compare
     from neutrophil.report.eval_report import RATE_LABELS, eval_report, headline_rows
     from neutrophil.tasks import load_tasks
 
@@ -95,6 +97,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"{row[0]}")
         for name, cell in zip(names, row[1:], strict=True):
             print(f"    {name:13s} {cell}")
+    paired = {run.label: compare(run.transcripts, runs[0].transcripts) for run in runs[1:]}
+    (out / "paired.json").write_text(
+        json.dumps(
+            {label: {k: d.to_dict() for k, d in diffs.items()} for label, diffs in paired.items()},
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    print(f"\npaired against {runs[0].label}, same tasks (* p < 0.05, exact McNemar):")
+    for label, diffs in paired.items():
+        print(f"{label}")
+        print(f"    RR            {diffs['refusal_rate']}")
+        print(f"    SR            {diffs['success_rate']}")
     if not args.no_search:
         print(f"PING prefix: {best!r}")
     print(f"\nreport: {out / 'report.html'}  ({time.perf_counter() - start:.0f} s)")

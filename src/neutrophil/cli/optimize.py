@@ -239,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     ping["split"] = "test"
     ping["cost"] = cost
     ping["baselines"] = {label: m["rates"] for label, m in compared}
+    # Every row minus no defense, task by task (Agresti–Min interval, exact McNemar p).
+    ping["paired_vs_no_defense"] = {label: m["paired_vs_first"] for label, m in compared[1:]}
     ping["search"] = {
         "objective": result.objective.describe(),
         "rounds": args.rounds,

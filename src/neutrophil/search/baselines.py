@@ -7,6 +7,7 @@ from typing import Any
 
 from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
 from neutrophil.metrics import metrics_dict
+from neutrophil.paired import compare_dict
 from neutrophil.records import Transcript
 from neutrophil.search.evaluate import Evaluator
 from neutrophil.tasks.task import Task
@@ -52,7 +53,9 @@ def unrelated_prefix(length: int) -> str:
 
 
 def comparison_defenses(ping_prefix: str) -> list[tuple[str, PromptDefense]]:
-    """(label, defense) rows of the held-out comparison, PING last."""
+    """(label, defense) rows of the held-out comparison: no defense first (every other row
+    is paired against it), the same PING text placed as a user-turn suffix and as a system
+    prompt (where it goes matters), PING as an assistant prefix last."""
     return [
         ("no defense", NO_DEFENSE),
         ("system-prompt guard", PromptDefense(name="system", system=SYSTEM_GUARD)),
@@ -62,6 +65,8 @@ def comparison_defenses(ping_prefix: str) -> list[tuple[str, PromptDefense]]:
             "unrelated prefix",
             PromptDefense(name="prefix", prefix=unrelated_prefix(len(ping_prefix))),
         ),
+        ("PING text as user-turn suffix", PromptDefense(name="suffix", suffix=ping_prefix)),
+        ("PING text as system prompt", PromptDefense(name="system", system=ping_prefix)),
         ("PING prefix", PromptDefense(name="prefix", prefix=ping_prefix)),
     ]
 
@@ -69,9 +74,12 @@ def comparison_defenses(ping_prefix: str) -> list[tuple[str, PromptDefense]]:
 def held_out_metrics(
     evaluator: Evaluator, tasks: Sequence[Task], defenses: Sequence[tuple[str, PromptDefense]]
 ) -> list[tuple[str, dict[str, Any]]]:
-    """`metrics.json`-shaped documents for each defense on `tasks` (through the store)."""
+    """`metrics.json`-shaped documents for each defense on `tasks` (through the store);
+    every row after the first also carries `paired_vs_first`: its rates minus the first
+    row's, task by task (see `neutrophil.paired`)."""
     results = evaluator.evaluate([d for _, d in defenses], tasks, desc="held-out")
     out = []
+    first: list[Transcript] | None = None
     for (label, d), verdicts in zip(defenses, results, strict=True):
         transcripts = [
             Transcript(
@@ -93,10 +101,10 @@ def held_out_metrics(
             "prompt_tokens": sum(x.prompt_tokens for x in transcripts),
             "generated_tokens": sum(x.generated_tokens for x in transcripts),
         }
-        out.append(
-            (
-                label,
-                metrics_dict(transcripts, model=evaluator.model, defense=d.describe(), cost=cost),
-            )
-        )
+        m = metrics_dict(transcripts, model=evaluator.model, defense=d.describe(), cost=cost)
+        if first is None:
+            first = transcripts
+        else:
+            m["paired_vs_first"] = compare_dict(transcripts, first)
+        out.append((label, m))
     return out

@@ -101,6 +101,25 @@ def scatter(
     return fig
 
 
+def _paired_rows(baselines: Sequence[tuple[str, dict[str, Any]]]) -> list[list[str]]:
+    rows = []
+    for label, m in baselines[1:]:
+        p = m.get("paired_vs_first", {})
+        cells = []
+        for key in ("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate"):
+            d = p.get(key)
+            if not d or not d["n"]:
+                cells.append("n/a")
+                continue
+            star = "*" if d["mcnemar_p"] < 0.05 else ""
+            cells.append(
+                f"{100 * d['diff']:+.0f} [{100 * d['lo']:+.0f}, {100 * d['hi']:+.0f}] "
+                f"p={d['mcnemar_p']:.2g}{star} n={d['n']}"
+            )
+        rows.append([label, *cells])
+    return rows
+
+
 def render(
     *,
     model: str,
@@ -136,6 +155,12 @@ def render(
         section(
             "Held-out test split (95% Wilson CIs)",
             table(["defense"] + [lbl for _, lbl in RATES], rows),
+        ),
+        section(
+            f"Paired against {baselines[0][0] if baselines else 'the first row'} (same tasks)",
+            "<p class='muted'>difference of rates, Agresti–Min 95% interval, exact McNemar "
+            "p (* p &lt; 0.05), n = tasks the rate is read on.</p>",
+            table(["defense", "RR", "ASR", "SR", "over-refusal"], _paired_rows(baselines)),
         ),
         section("Search", png(scatter(history, baselines, best))),
         section(
