@@ -99,9 +99,7 @@ class Evaluator:
     ) -> list[dict[str, StoredVerdict]]:
         """Verdicts of every defense on every task: `out[i][task_id]`."""
         descs = [d.describe() for d in defenses]
-        missing = [
-            [t for t in tasks if self.store.get(self.key, dd, t) is None] for dd in descs
-        ]
+        missing = [[t for t in tasks if self.store.get(self.key, dd, t) is None] for dd in descs]
         todo = sum(len(m) for m in missing)
         self.cost.cached += len(defenses) * len(tasks) - todo
         if todo:
