@@ -57,9 +57,13 @@ def test_vector_extract_export_import(tmp_path, capsys, monkeypatch):
     )
     vec = SteeringVector.load(v)
     assert vec.metadata["method"] == "pca" and vec.layers[0] == 0
-    # layer 0 cannot go to llama.cpp: user error, exit 2
-    assert main(["vector", "export-gguf", str(v), "--out", str(tmp_path / "v.gguf")]) == 2
-    assert "layer 0" in capsys.readouterr().err
+    # extract's defaults export: layer 0 has no llama.cpp slot, so it is left out, and said
+    capsys.readouterr()
+    assert main(["vector", "export-gguf", str(v), "--out", str(tmp_path / "v.gguf")]) == 0
+    assert "left out layer 0" in capsys.readouterr().err
+    from neutrophil.internals.gguf_io import import_gguf
+
+    assert import_gguf(tmp_path / "v.gguf").layers == vec.layers[1:]
     v1 = tmp_path / "v1.safetensors"
     assert (
         main(
