@@ -46,7 +46,9 @@ def main() -> None:
             texts[n] = [g.text for g in gens]
             generated[n] = sum(g.generated_tokens for g in gens)
     base = min(engines)
-    print(f"{len(requests)} rows, budget {args.budget}, {args.threads} threads, {args.rounds} rounds")
+    print(
+        f"{len(requests)} rows, budget {args.budget}, {args.threads} threads, {args.rounds} rounds"
+    )
     for n in engines:
         t = statistics.median(times[n])
         same = sum(a == b for a, b in zip(texts[n], texts[base], strict=True))

@@ -30,16 +30,16 @@ def register(sub) -> None:
     p.add_argument(
         "--limit",
         type=int,
-        default=54,
+        default=18,
         metavar="N",
-        help="held-out test tasks per evaluation (balanced over domains; default 54)",
+        help="held-out test tasks per evaluation (balanced over domains; default 18)",
     )
     p.add_argument(
         "--search-tasks",
         type=int,
-        default=24,
+        default=12,
         metavar="N",
-        help="train/val tasks the PING search scores candidates on (default 24)",
+        help="train/val tasks the PING search scores candidates on (default 12)",
     )
     p.add_argument("--rounds", type=int, default=1, help="PING search rounds (default 1)")
     p.add_argument(
