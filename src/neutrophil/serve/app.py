@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi import Request as HTTPRequest
@@ -31,7 +31,7 @@ from neutrophil.defenses.base import Defense
 from neutrophil.errors import BackendError, UserError
 from neutrophil.models.base import Backend, Request
 from neutrophil.serve.answer import Stream, complete
-from neutrophil.serve.auth import KeyGate
+from neutrophil.serve.auth import OPEN_PATHS, KeyGate
 from neutrophil.serve.batcher import Batcher, ShuttingDown
 from neutrophil.serve.limits import (
     Limits,
@@ -49,6 +49,9 @@ from neutrophil.serve.protocol import (
     parse_completion,
 )
 
+if TYPE_CHECKING:  # steering imports torch, which the guard proxy never loads
+    from neutrophil.serve.steering import Steering
+
 OWNER = "neutrophil"  # `owned_by` in /v1/models: tells OpenAIBackend we continue prefills
 
 
@@ -65,16 +68,21 @@ def create_app(
     api_key: str | None = None,
     limits: Limits | None = None,
     stall_s: float = 60.0,
+    steering: Steering | None = None,
 ) -> FastAPI:
     """An app serving `backend`. A transformers model is served by `ContinuousHF` (rows
     join and leave the batch every step), an engine with `submit` row by row, anything
     else in batches: `workers` at once (1 for a local model, which is not thread-safe; the
     backend's `concurrency`, one request each, for an HTTP one). With `api_key`, every path
-    but /health needs `Authorization: Bearer API_KEY`."""
+    but /health needs `Authorization: Bearer API_KEY`. With `steering` (`neutrophil studio`),
+    requests may carry the `neutrophil` extension field (`serve/steering.py`), the model is
+    decoded a batch at a time (rows with different mixes share one), and the studio page is
+    served at `/` (`serve/studio.py`; the page itself is open, its API calls need the key)."""
     limits = limits or Limits()
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens)
-    engine = _engine(backend, max_batch)
+    # ContinuousHF applies no activation edits: a steering server decodes whole batches.
+    engine = _engine(backend, max_batch) if steering is None else steering.engine(backend)
     http_backend = hasattr(backend, "concurrency")
     batcher = Batcher(
         engine,
@@ -106,8 +114,15 @@ def create_app(
     app.state.engine = engine
     app.state.defense = defense
     app.state.limits = limits
+    app.state.steering = steering
+    open_paths = OPEN_PATHS
+    if steering is not None:
+        from neutrophil.serve import studio
+
+        studio.mount(app, backend, steering)
+        open_paths = OPEN_PATHS | studio.PAGE_PATHS
     if api_key:
-        app.add_middleware(KeyGate, key=api_key)
+        app.add_middleware(KeyGate, key=api_key, open_paths=open_paths)
 
     @app.exception_handler(BadRequest)
     async def bad_request(_: HTTPRequest, e: BadRequest) -> JSONResponse:
@@ -162,8 +177,11 @@ def create_app(
         if defense is not None:
             # In a thread: a defense may read `backend.prefill_mode`, which can probe a server.
             request = (await asyncio.to_thread(defense.apply, backend, [request]))[0]
-            if call.prefill == "" or request.prefill.endswith(call.prefill):
-                injected = request.prefill[: len(request.prefill) - len(call.prefill)]
+        request = await _steered(body, request)
+        if request.prefill != call.prefill and (
+            call.prefill == "" or request.prefill.endswith(call.prefill)
+        ):
+            injected = request.prefill[: len(request.prefill) - len(call.prefill)]
         return await _answer(http, call, request, injected, Reply.new(name, chat=True))
 
     @app.post("/v1/completions")
@@ -171,11 +189,28 @@ def create_app(
         if defense is not None:
             message = "the guard proxy serves /v1/chat/completions only"
             raise BadRequest(message, status=403, kind="permission_error")
-        call = _checked(parse_completion(await read_json(http, limits.max_body_bytes)))
+        body = await read_json(http, limits.max_body_bytes)
+        call = _checked(parse_completion(body))
         if not _takes_raw_prompts(backend):
             raise BadRequest(f"{type(backend).__name__} takes chat messages only")
         request = Request(messages=(), raw_prompt=call.raw_prompt, max_new_tokens=1)
+        request = await _steered(body, request)
         return await _answer(http, call, request, "", Reply.new(name, chat=False))
+
+    async def _steered(body: Any, request: Request) -> Request:
+        """The `neutrophil` extension field as the request's edit and defenses."""
+        if steering is None:
+            if isinstance(body, dict) and body.get("neutrophil") is not None:
+                raise BadRequest(
+                    "neutrophil: this server does not steer (start it with `neutrophil studio`)",
+                    param="neutrophil",
+                )
+            return request
+        ask = steering.parse(body)
+        if ask is None:
+            return request
+        # In a thread: a gated defense reads the model.
+        return await asyncio.to_thread(steering.attach, backend, ask, request)
 
     def _checked(call: Call) -> Call:
         if call.model is not None and call.model not in names:
@@ -198,12 +233,7 @@ def create_app(
             check_prompt_chars(request, call, limits, token_chars)
             n_prompt = await asyncio.to_thread(count_tokens, request)
         budget = token_budget(call, n_prompt, context, limits)
-        request = Request(
-            request.messages,
-            prefill=request.prefill,
-            max_new_tokens=budget,
-            raw_prompt=request.raw_prompt,
-        )
+        request = replace(request, max_new_tokens=budget)
         if call.stream:
             answer = Stream(batcher, call, request, injected, reply, n_prompt)
             if not await answer.open(http):

@@ -1,0 +1,280 @@
+"""Per-request steering: the `neutrophil` extension field of the OpenAI API.
+
+    {"neutrophil": {"steer": {"joy": 2, "refusal": 1}, "defense": "gated-prefix"}}
+
+Every steered request carries the same `MixBoard` as its `Request.edit`: an `Equalizer`
+with every concept as a channel. A local engine batches rows that share one edit object,
+so requests with different mixes still decode in one batch; each row's mix travels as its
+`edit_scale`, a small integer code into the board's table of mixes (0 = no steering, so a
+row at scale 0 is left alone, as the `ActivationEdit` protocol says). Codes stay below 256:
+the transformers engine hands the scales over in the model's dtype, and bf16 holds every
+integer up to 256 exactly. llama.cpp groups rows by (edit, scale), that is by mix, and
+asks `layer_deltas(code)` for each group's control vector.
+
+A request without the field is untouched (no edit at all).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from neutrophil.internals.equalizer import Channel, Equalizer
+from neutrophil.internals.gate import Gate
+from neutrophil.internals.vector import SteeringVector
+from neutrophil.models.base import Request, as_suffix
+from neutrophil.serve.protocol import BadRequest
+
+LIMIT = 4.0  # strengths are calibrated units, -LIMIT..+LIMIT
+GATED_STEER = "gated-steer"  # the board's hidden channel: refusal added where the gate fires
+DEFENSES = ("prefix", "gated-prefix", "gated-steer")
+MAX_CODES = 255
+
+
+class MixBoard:
+    """One `ActivationEdit` for every steered row; `code(mix)` names a mix by a small int."""
+
+    def __init__(self, equalizer: Equalizer) -> None:
+        self._eq = equalizer
+        self._codes: OrderedDict[tuple[tuple[str, float], ...], int] = OrderedDict()
+        self._mixes: dict[int, dict[str, float]] = {0: {}}
+        self._lock = threading.Lock()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._eq.names
+
+    def add(self, name: str, vector: SteeringVector) -> None:
+        """A new channel (or a new vector for an existing one); mixes keep their codes."""
+        with self._lock:
+            self._eq = self._eq.with_channel(Channel(name, vector, 1.0))
+
+    def vector(self, name: str) -> SteeringVector:
+        return next(c.vector for c in self._eq.channels if c.name == name)
+
+    def code(self, mix: Mapping[str, float]) -> int:
+        """The code of `mix` (0 when every strength is 0). The least recently asked code
+        is reused past 255 distinct mixes: far more than are ever in flight at once."""
+        key = tuple(sorted((k, float(v)) for k, v in mix.items() if v != 0))
+        if not key:
+            return 0
+        with self._lock:
+            if key in self._codes:
+                self._codes.move_to_end(key)
+                return self._codes[key]
+            if len(self._codes) < MAX_CODES:
+                code = len(self._codes) + 1
+            else:
+                _, code = self._codes.popitem(last=False)
+            self._codes[key] = code
+            self._mixes[code] = dict(key)
+            return code
+
+    def strengths(self, codes: Sequence[int]) -> tuple[Equalizer, torch.Tensor]:
+        """The equalizer and its [rows, channels] strength matrix for these row codes."""
+        with self._lock:
+            eq = self._eq
+            rows = [self._mixes.get(int(c), {}) for c in codes]
+        matrix = [[mix.get(name, 0.0) for name in eq.names] for mix in rows]
+        return eq, torch.tensor(matrix, dtype=torch.float32).reshape(len(rows), len(eq.names))
+
+    # ActivationEdit (transformers) -----------------------------------------------------
+    def applied(self, model: Any, row_scales: Any) -> AbstractContextManager[None]:
+        codes = torch.as_tensor(row_scales).float().round().long().flatten().tolist()
+        eq, matrix = self.strengths(codes)
+        return eq.applied_rows(model, matrix)
+
+    # llama.cpp control vector ----------------------------------------------------------
+    def layer_deltas(self, scale: float) -> dict[int, torch.Tensor]:
+        eq, matrix = self.strengths([round(scale)])
+        return {n: d[0] for n, d in eq.deltas(matrix).items()}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A parsed `neutrophil` field: the strengths asked and the defenses switched on."""
+
+    steer: dict[str, float]
+    defenses: tuple[str, ...] = ()
+
+
+@dataclass
+class Steering:
+    """What a steering server holds: the board, the harm gate and its refusal vector,
+    the PING prefix. `lock` serialises every use of the model: steering hooks are
+    installed on the model itself, so a gate reading must not overlap a generation."""
+
+    board: MixBoard
+    gate: Gate
+    refusal: SteeringVector
+    prefix: str | None = None
+    gated_prefix: str = ""
+    gated_strength: float = 4.0
+    norms: dict[int, float] = field(default_factory=dict)  # calibration, by steering layer
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def engine(self, backend: Any) -> Locked:
+        return Locked(backend, self.lock)
+
+    @property
+    def concepts(self) -> tuple[str, ...]:
+        return tuple(n for n in self.board.names if n != GATED_STEER)
+
+    def parse(self, body: Any) -> Ask | None:
+        """The body's `neutrophil` field, checked (a 400 names what is wrong); None when
+        the request has none."""
+        raw = body.get("neutrophil") if isinstance(body, dict) else None
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise BadRequest("neutrophil must be an object", param="neutrophil")
+        unknown = sorted(set(raw) - {"steer", "defense"})
+        if unknown:
+            raise BadRequest(
+                f"neutrophil: unknown field {unknown[0]!r} (known: steer, defense)",
+                param=f"neutrophil.{unknown[0]}",
+            )
+        return Ask(self._steer(raw.get("steer")), self._defenses(raw.get("defense")))
+
+    def _steer(self, steer: Any) -> dict[str, float]:
+        if steer is None:
+            return {}
+        if not isinstance(steer, dict):
+            raise BadRequest(
+                'neutrophil.steer must be an object of concept: strength, e.g. {"joy": 2}',
+                param="neutrophil.steer",
+            )
+        out: dict[str, float] = {}
+        for name, value in steer.items():
+            where = f"neutrophil.steer.{name}"
+            if name not in self.concepts:
+                raise BadRequest(
+                    f"{where}: unknown concept (known: {', '.join(self.concepts)})", param=where
+                )
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadRequest(f"{where} must be a number", param=where)
+            if not math.isfinite(value) or abs(value) > LIMIT:
+                raise BadRequest(f"{where} must be from {-LIMIT:g} to {LIMIT:g}", param=where)
+            out[name] = float(value)
+        return out
+
+    def _defenses(self, defense: Any) -> tuple[str, ...]:
+        names = [defense] if isinstance(defense, str) else defense
+        if names is None:
+            return ()
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BadRequest(
+                "neutrophil.defense must be a name or a list of names", param="neutrophil.defense"
+            )
+        for n in names:
+            if n not in DEFENSES:
+                raise BadRequest(
+                    f"neutrophil.defense: unknown defense {n[:40]!r} (known: {', '.join(DEFENSES)})",
+                    param="neutrophil.defense",
+                )
+        if "prefix" in names and not self.prefix:
+            raise BadRequest(
+                "neutrophil.defense: this server has no PING prefix (start it with --prefix-file)",
+                param="neutrophil.defense",
+            )
+        return tuple(dict.fromkeys(names))
+
+    def meter(self, backend: Any, request: Request) -> dict[str, Any]:
+        """The harm probe's score at the last prompt token, and whether the gate fires."""
+        text = backend.render_request(replace(request, prefill=""))
+        with self.lock:
+            score = float(self.gate.scores(backend.model, backend.tokenizer, [text])[0])
+        return {
+            "score": score,
+            "threshold": self.gate.threshold,
+            "fires": score > self.gate.threshold,
+        }
+
+    def learn(self, backend: Any, name: str, positive: list[str], negative: list[str]) -> None:
+        """A new concept from two lists of contrasting texts, on the loaded model (the
+        mean difference at each text's last token, calibrated as the built-ins are)."""
+        from neutrophil.internals.extract import extract
+        from neutrophil.internals.strength import calibrate
+
+        layers = sorted(self.norms)
+        with self.lock:
+            raw = extract(backend.model, backend.tokenizer, positive, negative, layers=layers)
+        raw = SteeringVector(raw.directions, {**raw.metadata, "concept": name})
+        self.board.add(name, calibrate(raw, self.norms, layers))
+
+    def attach(self, backend: Any, ask: Ask, request: Request) -> Request:
+        """`request` with its defenses applied and the board as its edit (blocking: a gated
+        defense reads the model, so call it in a thread)."""
+        mix = dict(ask.steer)
+        fires = False
+        if {"gated-prefix", "gated-steer"} & set(ask.defenses):
+            fires = bool(self.meter(backend, request)["fires"])
+        prefix = ""
+        if "prefix" in ask.defenses and self.prefix:
+            prefix += self.prefix
+        if "gated-prefix" in ask.defenses and fires:
+            prefix += self.gated_prefix
+        if prefix:
+            if getattr(backend, "prefill_mode", "native") == "suffix":
+                request = replace(request, messages=as_suffix(request.messages, prefix))
+            else:
+                request = replace(request, prefill=prefix + request.prefill)
+        if "gated-steer" in ask.defenses and fires:
+            mix[GATED_STEER] = self.gated_strength
+        return replace(request, edit=self.board, edit_scale=float(self.board.code(mix)))
+
+
+def build(
+    backend: Any,
+    concepts: Mapping[str, str],
+    *,
+    prefix: str | None = None,
+) -> Steering:
+    """A steering server's state over `backend` (a local transformers model): one channel
+    per concept (name -> a built-in concept name or a vector file), calibrated on the
+    middle third of the layers, and the built-in harm gate and refusal vector."""
+    from neutrophil.defenses.steering import DEFAULT_PREFIX, DEFAULT_STRENGTH, default_for
+    from neutrophil.internals.layers import num_layers
+    from neutrophil.internals.library import calibrated_vector
+    from neutrophil.internals.strength import default_layers, residual_norms
+
+    fitted = default_for(backend)
+    layers = default_layers(num_layers(backend.model))
+    norms = residual_norms(backend.model, backend.tokenizer, layers)
+    eq = Equalizer()
+    for name, spec in concepts.items():
+        vector = calibrated_vector(backend, spec, layers, norms=norms)
+        eq = eq.with_channel(Channel(name, vector, 1.0))
+    eq = eq.with_channel(Channel(GATED_STEER, fitted.vector, 1.0))
+    return Steering(
+        MixBoard(eq),
+        fitted.gate,
+        fitted.vector,
+        prefix=prefix,
+        gated_prefix=DEFAULT_PREFIX,
+        gated_strength=DEFAULT_STRENGTH,
+        norms=norms,
+    )
+
+
+class Locked:
+    """The engine a steering server's batcher drives: the backend, one batch at a time
+    under `lock` (the gate reads the same model), decoding whole batches so rows with
+    different mixes share one."""
+
+    def __init__(self, backend: Any, lock: threading.Lock) -> None:
+        self.backend = backend
+        self.lock = lock
+        self.name = backend.name
+        self.prefill_mode = backend.prefill_mode
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Any]:
+        with self.lock:
+            return self.backend.generate(requests)

@@ -1,0 +1,122 @@
+"""Per-request steering (the `neutrophil` extension field) over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from neutrophil.internals.pairs import concept_names
+from neutrophil.models import load_backend
+from neutrophil.models.base import Request
+from neutrophil.serve.app import create_app
+from neutrophil.serve.runner import BackgroundServer
+from neutrophil.serve.steering import build
+
+MSGS = [{"role": "user", "content": "Tell me about the weather today."}]
+
+
+@pytest.fixture(scope="module")
+def hf():
+    return load_backend("tiny", batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def steering(hf):
+    return build(hf, {name: name for name in concept_names()}, prefix="PING: ")
+
+
+@pytest.fixture(scope="module")
+def served(hf, steering):
+    with BackgroundServer(create_app(hf, steering=steering, max_batch=4)) as url:
+        yield url
+
+
+def chat(url: str, steer: dict | None = None, **extra) -> httpx.Response:
+    body = {"messages": MSGS, "max_tokens": 8, **extra}
+    if steer is not None:
+        body["neutrophil"] = {"steer": steer}
+    return httpx.post(f"{url}/chat/completions", json=body, timeout=120)
+
+
+def text(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    return response.json()["choices"][0]["message"]["content"]
+
+
+def test_one_batch_per_row_strengths(hf, steering):
+    """Steered and unsteered rows share one batch (one edit object); each gets its mix."""
+    base = Request(tuple(MSGS), max_new_tokens=8)
+    ask = steering.parse({"neutrophil": {"steer": {"joy": 4}}})
+    zero = steering.parse({"neutrophil": {"steer": {"joy": 0}}})
+    off = steering.parse({"neutrophil": {"steer": {}}})
+    rows = [steering.attach(hf, a, base) for a in (ask, zero, off)]
+    assert len({id(r.edit) for r in rows}) == 1  # one edit: the engine batches them together
+    steered, at_zero, unsteered = hf.generate(rows)
+    assert steered.text != unsteered.text
+    assert at_zero.text == unsteered.text
+    assert unsteered.text == hf.generate([base])[0].text  # scale 0 leaves the row alone
+
+
+def test_api_steers_and_plain_is_untouched(served, hf):
+    plain = text(chat(served))
+    assert text(chat(served, {"joy": 0})) == plain
+    assert text(chat(served, {"joy": 4, "anger": -2})) != plain
+
+
+def test_concurrent_mixes_each_get_their_own(served):
+    mixes = [{"joy": 4}, {"fear": -4}, {"joy": 4}, {"fear": -4}]
+    alone = [text(chat(served, m)) for m in mixes[:2]]
+    with ThreadPoolExecutor(4) as pool:
+        together = [text(r) for r in pool.map(lambda m: chat(served, m), mixes)]
+    assert together == alone * 2
+    assert alone[0] != alone[1]
+
+
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        ({"steer": {"nope": 1}}, "unknown concept"),
+        ({"steer": {"joy": "2"}}, "must be a number"),
+        ({"steer": {"joy": True}}, "must be a number"),
+        ({"steer": {"joy": 4.5}}, "from -4 to 4"),
+        ({"steer": [1]}, "must be an object"),
+        ({"defense": "nope"}, "unknown defense"),
+        ({"other": 1}, "unknown field"),
+        ("joy", "must be an object"),
+    ],
+)
+def test_bad_steer_is_400(served, field, says):
+    r = httpx.post(
+        f"{served}/chat/completions",
+        json={"messages": MSGS, "max_tokens": 2, "neutrophil": field},
+        timeout=60,
+    )
+    assert r.status_code == 400, r.text
+    assert says in r.json()["error"]["message"]
+
+
+def test_completions_take_the_field_too(served):
+    body = {"prompt": "Once upon a time", "max_tokens": 6}
+    plain = httpx.post(f"{served}/completions", json=body, timeout=60).json()
+    steered = httpx.post(
+        f"{served}/completions", json={**body, "neutrophil": {"steer": {"calm": 4}}}, timeout=60
+    ).json()
+    assert plain["choices"][0]["text"] != steered["choices"][0]["text"]
+
+
+def test_defenses_and_meter(served):
+    gated = chat(served, None, neutrophil={"steer": {}, "defense": ["prefix", "gated-prefix"]})
+    assert text(gated).startswith("PING: ")
+    meter = httpx.post(f"{served[:-3]}/studio/api/meter", json={"messages": MSGS}, timeout=60)
+    assert meter.status_code == 200
+    m = meter.json()
+    assert isinstance(m["score"], float) and isinstance(m["fires"], bool)
+
+
+def test_plain_server_refuses_the_field(hf):
+    with BackgroundServer(create_app(hf)) as url:
+        r = chat(url, {"joy": 1})
+    assert r.status_code == 400
+    assert "does not steer" in r.json()["error"]["message"]
