@@ -28,6 +28,7 @@ COMMANDS = (
     "finetune",
     "lab",
     "serve",
+    "studio",
 )
 
 

@@ -1,0 +1,125 @@
+"""`neutrophil studio`: the OpenAI-compatible server with per-request steering, and the
+equalizer page at `/`.
+
+neutrophil studio [--model SPEC] [--port 8000] [--host 127.0.0.1] [--vectors DIR]
+                  [--prefix-file F] [--require-key]
+
+The studio runs on transformers (`--engine hf`): its steering hooks take one strength per
+batch row, so the steered and the unsteered answer decode in one batch. (llama.cpp's
+control vector is context-wide: rows there are grouped by mix, one batch per mix.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+from pathlib import Path
+
+from neutrophil.cli.serve import LIMIT_FLAGS, check_args
+from neutrophil.errors import UserError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "studio",
+        help="the equalizer studio: a web page of concept sliders over a steering server",
+        description="Serve SPEC at /v1 (requests may carry the `neutrophil` steering field) "
+        "and the equalizer page at /.",
+    )
+    p.add_argument("--model", default=None, help="model spec (default: the embedded model)")
+    p.add_argument(
+        "--engine",
+        choices=["hf"],
+        default="hf",
+        help="transformers: per-row steering, so steered and unsteered rows share a batch",
+    )
+    p.add_argument("--vectors", metavar="DIR", help="more sliders: every .safetensors/.gguf here")
+    p.add_argument("--prefix-file", help="the PING prefix the page can switch on")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--batch-size", type=int, default=8, help="most rows decoded together")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for generation")
+    for flag, dest, default, text in LIMIT_FLAGS:
+        p.add_argument(flag, dest=dest, type=int, default=default, help=f"{text} ({default})")
+    p.add_argument("--drain-seconds", type=float, default=3.0, help="SIGTERM grace (3)")
+    p.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        default="warning",
+    )
+    p.add_argument(
+        "--require-key",
+        action="store_true",
+        help="API calls (the page's too) need NEUTROPHIL_SERVE_KEY as their key",
+    )
+    p.set_defaults(func=run)
+
+
+def concept_specs(vectors: str | None) -> dict[str, str]:
+    """Slider name -> what `calibrated_vector` resolves: the built-ins, then DIR's files."""
+    from neutrophil.internals.pairs import concept_names
+
+    specs = {name: name for name in concept_names()}
+    if vectors:
+        root = Path(vectors)
+        if not root.is_dir():
+            raise UserError(f"--vectors {vectors}: not a directory")
+        for path in sorted(root.iterdir()):
+            if path.suffix in (".safetensors", ".gguf"):
+                specs[path.stem] = str(path)
+    return specs
+
+
+def run(args: argparse.Namespace) -> int:
+    check_args(args)
+    from neutrophil.serve.proxy import read_prefix_file
+    from neutrophil.serve.runner import bind
+
+    prefix = read_prefix_file(args.prefix_file) if args.prefix_file else None
+    specs = concept_specs(args.vectors)
+    api_key = os.environ.get("NEUTROPHIL_SERVE_KEY") if args.require_key else None
+    if args.require_key and not api_key:
+        raise UserError("--require-key: set NEUTROPHIL_SERVE_KEY to the key clients must send")
+    sock = bind(args.host, args.port)  # before loading: a port in use is said at once
+    try:
+        return _serve(args, specs, prefix, api_key, sock)
+    finally:
+        sock.close()
+
+
+def _serve(args: argparse.Namespace, specs: dict[str, str], prefix, api_key, sock) -> int:
+    from neutrophil.models import load_backend
+    from neutrophil.serve.app import create_app
+    from neutrophil.serve.limits import Limits
+    from neutrophil.serve.runner import serve_forever
+    from neutrophil.serve.steering import build
+
+    backend = load_backend(
+        args.model, batch_size=args.batch_size, engine=args.engine, threads=args.threads
+    )
+    print(f"studio: fitting {len(specs)} concepts and the gate on {backend.name}", file=sys.stderr)
+    steering = build(backend, specs, prefix=prefix)
+    limits = Limits(
+        max_prompt_tokens=args.max_prompt_tokens,
+        max_tokens=args.max_tokens_limit,
+        default_max_tokens=args.max_tokens,
+        max_messages=args.max_messages,
+        max_body_bytes=args.max_body_bytes,
+    )
+    app = create_app(
+        backend,
+        model_name=None,
+        aliases=[args.model] if args.model else [],
+        max_batch=args.batch_size,
+        batch_wait_ms=50.0,  # the page's two rows (steered, unsteered) arrive together
+        api_key=api_key,
+        limits=limits,
+        steering=steering,
+    )
+    url = f"http://{args.host}:{args.port}/"
+    print(f"studio: {url} (API at {url}v1)", file=sys.stderr, flush=True)
+    serve_forever(app, sock=sock, drain_s=args.drain_seconds, log_level=args.log_level)
+    gc.freeze()  # as `serve`: exit without walking torch's objects
+    return 0

@@ -1,0 +1,244 @@
+// The equalizer studio. Model output is only ever set as textContent: nothing the model
+// writes is parsed as HTML or run. No inline script (the server's CSP forbids it).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const DEFENSE_LABELS = {
+  "prefix": "PING prefix",
+  "gated-prefix": "gated prefix",
+  "gated-steer": "gated steering",
+};
+let LIMIT = 4;
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  const key = $("key").value.trim();
+  if (key) h["Authorization"] = "Bearer " + key;
+  return h;
+}
+
+async function api(path, body) {
+  const init = body === undefined ? { headers: headers() } :
+    { method: "POST", headers: headers(), body: JSON.stringify(body) };
+  const r = await fetch(path, init);
+  if (!r.ok) {
+    let message = r.status + " " + r.statusText;
+    try { message = (await r.json()).error.message; } catch (_) { /* not JSON */ }
+    throw new Error(message);
+  }
+  return r;
+}
+
+function addSlider(name) {
+  if (document.querySelector(`input[data-concept="${CSS.escape(name)}"]`)) return;
+  const box = document.createElement("div");
+  box.className = "slider";
+  const value = document.createElement("output");
+  value.textContent = "0";
+  const input = document.createElement("input");
+  input.type = "range";
+  input.min = String(-LIMIT);
+  input.max = String(LIMIT);
+  input.step = "0.5";
+  input.value = "0";
+  input.dataset.concept = name;
+  input.setAttribute("aria-label", name);
+  input.addEventListener("input", () => { value.textContent = input.value; });
+  const label = document.createElement("span");
+  label.className = "name";
+  label.textContent = name;
+  const links = document.createElement("span");
+  links.className = "files";
+  for (const kind of ["safetensors", "gguf"]) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = kind === "gguf" ? "gguf" : "st";
+    b.title = `download ${name}.${kind}`;
+    b.addEventListener("click", () => download(name, kind));
+    links.appendChild(b);
+  }
+  box.append(value, input, label, links);
+  $("sliders").appendChild(box);
+}
+
+async function download(name, kind) {
+  try {
+    const r = await api(`/studio/api/concepts/${encodeURIComponent(name)}.${kind}`);
+    const url = URL.createObjectURL(await r.blob());
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `${name}.${kind}`;
+    a.click();
+    URL.revokeObjectURL(url);
+  } catch (e) {
+    $("status").textContent = String(e.message);
+  }
+}
+
+function mix() {
+  const out = {};
+  for (const input of document.querySelectorAll("input[data-concept]")) {
+    const v = Number(input.value);
+    if (v !== 0) out[input.dataset.concept] = v;
+  }
+  return out;
+}
+
+function setMix(m) {
+  for (const input of document.querySelectorAll("input[data-concept]")) {
+    input.value = String(m[input.dataset.concept] || 0);
+    input.dispatchEvent(new Event("input"));
+  }
+}
+
+function defenses() {
+  return [...document.querySelectorAll("input[data-defense]:checked")].map((i) => i.dataset.defense);
+}
+
+function messages() {
+  const m = [];
+  const system = $("system").value.trim();
+  if (system) m.push({ role: "system", content: system });
+  m.push({ role: "user", content: $("prompt").value });
+  return m;
+}
+
+// One streamed chat completion into `pre` (textContent only).
+async function stream(pre, steer) {
+  pre.textContent = "";
+  pre.dataset.done = "false";
+  try {
+    const r = await api("/v1/chat/completions", {
+      messages: messages(),
+      max_tokens: Number($("max-tokens").value) || 64,
+      stream: true,
+      neutrophil: { steer, defense: defenses() },
+    });
+    const reader = r.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
+        const chunk = JSON.parse(event.slice(6));
+        if (chunk.error) throw new Error(chunk.error.message);
+        const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
+        if (delta && delta.content) pre.textContent += delta.content;
+      }
+    }
+  } catch (e) {
+    pre.textContent += `\n[error: ${e.message}]`;
+  } finally {
+    pre.dataset.done = "true";
+  }
+}
+
+async function meter() {
+  $("meter-score").textContent = "…";
+  $("meter-fires").textContent = "…";
+  try {
+    const m = await (await api("/studio/api/meter", { messages: messages() })).json();
+    $("meter-score").textContent = m.score.toFixed(3);
+    $("meter-fires").textContent = m.fires ? "fires" : "does not fire";
+    $("meter").classList.toggle("fires", m.fires);
+  } catch (e) {
+    $("meter-score").textContent = "error";
+    $("meter-fires").textContent = String(e.message);
+  }
+}
+
+async function generate() {
+  $("generate").disabled = true;
+  $("status").textContent = "generating…";
+  // Both rows go out together: the server decodes them in one batch, per-row strengths.
+  await Promise.all([stream($("steered"), mix()), stream($("unsteered"), {}), meter()]);
+  $("status").textContent = "";
+  $("generate").disabled = false;
+}
+
+async function createConcept() {
+  const lines = (id) => $(id).value.split("\n").map((s) => s.trim()).filter(Boolean);
+  const name = $("concept-name").value.trim();
+  $("concept-status").textContent = "extracting…";
+  try {
+    await api("/studio/api/concepts", {
+      name, positive: lines("concept-pos"), negative: lines("concept-neg"),
+    });
+    addSlider(name);
+    $("concept-status").textContent = `added ${name}`;
+  } catch (e) {
+    $("concept-status").textContent = String(e.message);
+  }
+}
+
+function presets() {
+  try { return JSON.parse(localStorage.getItem("neutrophil-presets") || "{}"); } catch (_) { return {}; }
+}
+
+function showPresets() {
+  const select = $("preset-select");
+  select.replaceChildren();
+  for (const name of Object.keys(presets()).sort()) {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = name;
+    select.appendChild(option);
+  }
+}
+
+async function start() {
+  $("key").value = sessionStorage.getItem("neutrophil-key") || "";
+  $("key").addEventListener("change", () => {
+    sessionStorage.setItem("neutrophil-key", $("key").value);
+    load();
+  });
+  $("generate").addEventListener("click", generate);
+  $("reset").addEventListener("click", () => setMix({}));
+  $("concept-create").addEventListener("click", createConcept);
+  $("preset-save").addEventListener("click", () => {
+    const name = $("preset-name").value.trim();
+    if (!name) return;
+    const all = presets();
+    all[name] = mix();
+    localStorage.setItem("neutrophil-presets", JSON.stringify(all));
+    showPresets();
+    $("preset-select").value = name;
+  });
+  $("preset-load").addEventListener("click", () => {
+    const m = presets()[$("preset-select").value];
+    if (m) setMix(m);
+  });
+  showPresets();
+  await load();
+}
+
+async function load() {
+  try {
+    const state = await (await api("/studio/api/state")).json();
+    LIMIT = state.limit;
+    $("model").textContent = state.model;
+    state.concepts.forEach(addSlider);
+    const box = $("defenses");
+    box.replaceChildren();
+    for (const d of state.defenses) {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "checkbox";
+      input.dataset.defense = d;
+      label.append(input, " " + (DEFENSE_LABELS[d] || d));
+      box.appendChild(label);
+    }
+    $("status").textContent = "";
+    document.body.dataset.ready = "true";
+  } catch (e) {
+    $("status").textContent = String(e.message);
+  }
+}
+
+start();
