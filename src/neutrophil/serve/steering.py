@@ -278,3 +278,12 @@ class Locked:
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Any]:
         with self.lock:
             return self.backend.generate(requests)
+
+    def prompt_text(self, request: Request) -> str:
+        return self.backend.render_request(request)
+
+    def count_tokens(self, text: str) -> int:
+        # Under the lock: a fast tokenizer used by two threads at once can fail
+        # ("Already borrowed"), and `generate` tokenises its batch.
+        with self.lock:
+            return len(self.backend.tokenizer(text, add_special_tokens=False).input_ids)
