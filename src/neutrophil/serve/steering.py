@@ -279,6 +279,9 @@ class Locked:
         with self.lock:
             return self.backend.generate(requests)
 
+    def close(self) -> None:
+        """Nothing of ours to close: the backend belongs to the caller."""
+
     def prompt_text(self, request: Request) -> str:
         return self.backend.render_request(request)
 
