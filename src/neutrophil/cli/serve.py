@@ -23,6 +23,19 @@ LIMIT_FLAGS = (
 )
 
 
+def limits_from_args(args: argparse.Namespace):
+    """The request limits of `serve` and `studio` from their shared flags."""
+    from neutrophil.serve.limits import Limits
+
+    return Limits(
+        max_prompt_tokens=args.max_prompt_tokens,
+        max_tokens=args.max_tokens_limit,
+        default_max_tokens=args.max_tokens,
+        max_messages=args.max_messages,
+        max_body_bytes=args.max_body_bytes,
+    )
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "serve",
@@ -115,19 +128,12 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, defense, api_key: str | None, sock) -> int:
     from neutrophil.models import load_backend
     from neutrophil.serve.app import create_app
-    from neutrophil.serve.limits import Limits
     from neutrophil.serve.runner import serve_forever
 
     backend = load_backend(
         args.model, batch_size=args.batch_size, engine=args.engine, threads=args.threads
     )
-    limits = Limits(
-        max_prompt_tokens=args.max_prompt_tokens,
-        max_tokens=args.max_tokens_limit,
-        default_max_tokens=args.max_tokens,
-        max_messages=args.max_messages,
-        max_body_bytes=args.max_body_bytes,
-    )
+    limits = limits_from_args(args)
     app = create_app(
         backend,
         defense,

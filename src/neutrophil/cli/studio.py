@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from neutrophil.cli.serve import LIMIT_FLAGS, check_args
+from neutrophil.cli.serve import LIMIT_FLAGS, check_args, limits_from_args
 from neutrophil.errors import UserError
 
 
@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, specs: dict[str, str], prefix, api_key, sock) -> int:
     from neutrophil.models import load_backend
     from neutrophil.serve.app import create_app
-    from neutrophil.serve.limits import Limits
     from neutrophil.serve.runner import serve_forever
     from neutrophil.serve.steering import build
 
@@ -101,13 +100,7 @@ def _serve(args: argparse.Namespace, specs: dict[str, str], prefix, api_key, soc
     )
     print(f"studio: fitting {len(specs)} concepts and the gate on {backend.name}", file=sys.stderr)
     steering = build(backend, specs, prefix=prefix)
-    limits = Limits(
-        max_prompt_tokens=args.max_prompt_tokens,
-        max_tokens=args.max_tokens_limit,
-        default_max_tokens=args.max_tokens,
-        max_messages=args.max_messages,
-        max_body_bytes=args.max_body_bytes,
-    )
+    limits = limits_from_args(args)
     app = create_app(
         backend,
         model_name=None,
