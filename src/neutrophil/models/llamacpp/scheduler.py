@@ -121,8 +121,8 @@ class Scheduler:
         return bool(self._pending or self._live)
 
     def cancel(self, rows: Sequence[Row]) -> None:
-        """Drop rows whose caller gave up: queued ones never start, live ones leave at the
-        next step (their futures are cancelled)."""
+        """Drop rows whose caller gave up: queued ones are cancelled and never start; live
+        ones leave at the next step and free their sequences."""
         for r in rows:
             r.cancelled = True
             r.future.cancel()  # succeeds only while queued
