@@ -37,6 +37,7 @@ from transformers import DynamicCache
 
 from neutrophil.models import kv_share
 from neutrophil.models.base import Generation, Request
+from neutrophil.models.cache_arg import cache_kw
 from neutrophil.models.hf import HFBackend
 from neutrophil.serve.lanes import Lane, lane_bound
 
@@ -247,7 +248,7 @@ class ContinuousHF:
                 input_ids=ids,
                 attention_mask=mask,
                 position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                past_key_values=cache,
+                **cache_kw(self.model, cache),
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1, :]
@@ -282,7 +283,7 @@ class ContinuousHF:
                 input_ids=torch.tensor([row.ids[row.done : end]], device=device),
                 attention_mask=torch.ones((1, end), dtype=torch.long, device=device),
                 position_ids=torch.arange(row.done, end, device=device)[None],
-                past_key_values=row.cache,
+                **cache_kw(self.model, row.cache),
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1, :]

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
+from neutrophil.models.cache_arg import cache_kw
+
 SMALLEST_BOUND = 256
 
 
@@ -65,7 +67,7 @@ class Lane:
             input_ids=self.next[:, None],
             attention_mask=mask,
             position_ids=self.pos[:, None],
-            past_key_values=self.cache,
+            **cache_kw(model, self.cache),
             use_cache=True,
             logits_to_keep=1,
         ).logits[:, -1, :]
