@@ -205,3 +205,30 @@ def test_bad_gguf_files_are_one_line_user_errors(tmp_path, content, match):
         path.write_bytes(content)
     with pytest.raises(UserError, match=match):
         load_backend(str(path), engine="llama")
+
+
+def test_merged_weights_written_as_gguf_run_on_llama_cpp(tmp_path, embedded_hf):
+    """What `finetune --merge` writes beside a merged model (models.gguf_export): the
+    transformers weights with the base GGUF's metadata load on llama.cpp and predict the
+    same next tokens as transformers does."""
+    import numpy as np
+
+    from neutrophil.models import load_backend
+    from neutrophil.models.embedded import embedded_gguf
+    from neutrophil.models.gguf_export import write_gguf
+
+    out = write_gguf(embedded_hf.model, embedded_gguf(), tmp_path / "model.gguf")
+    merged = load_backend(str(out), engine="llama", batch_size=2, threads=1)
+    try:
+        text = merged.render(user_message(PROMPTS[3]))
+        toks = merged.native.tokenize(text)
+        merged.ctx.clear(0)
+        ll = merged.ctx.decode([(t, i, 0, i == len(toks) - 1) for i, t in enumerate(toks)])[0]
+        enc = embedded_hf.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            hf = embedded_hf.model(**enc).logits[0, -1].float().numpy()
+        assert np.corrcoef(ll, hf)[0, 1] > 0.99  # q/k permuted back correctly
+        (g,) = merged.generate([_req(PROMPTS[3], 16)])
+        assert g.generated_tokens > 0 and g.text.strip()
+    finally:
+        merged.close()
