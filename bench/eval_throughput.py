@@ -5,7 +5,9 @@ naive (transformers)   = batch size 1, full token budget (no early stopping), de
 harness (transformers) = batched across tasks (web: live episodes batched step by step),
                          generation stopped per row as soon as the verdict is fixed;
 harness (llama.cpp)    = the same harness on the llama.cpp engine (continuous batching,
-                         shared prompt KV), from the same GGUF.
+                         shared prompt KV), from the same GGUF dequantized to f32 (the
+                         default for small models);
+harness (llama.cpp Q4) = the same, on the GGUF's own quantized weights (--gguf-weights file).
 
 Prints tasks/s, generated tokens/s, the speedups, and the share of identical verdicts.
 Usage: python bench/eval_throughput.py [--model SPEC] [--limit N] [--rounds R]
@@ -52,6 +54,9 @@ def main() -> None:
     tasks = load_tasks(args.tasks, limit=args.limit)
     backend = load_backend(args.model, engine="hf")
     llama = load_backend(args.model, engine="llama", threads=args.threads, batch_size=32)
+    llama_file = load_backend(
+        args.model, engine="llama", threads=args.threads, batch_size=32, gguf_weights="file"
+    )
     judge = default_judge()
     judge.judge(["warm-up"], ["warm-up text that is not a refusal at all, just words"])
     plain = GenerateBackend(
@@ -61,6 +66,7 @@ def main() -> None:
         "naive (transformers)": Agent(plain, judge=judge, early_stop=False),
         "harness (transformers)": Agent(backend, judge=judge, early_stop=True),
         "harness (llama.cpp)": Agent(llama, judge=judge, early_stop=True),
+        "harness (llama.cpp Q4)": Agent(llama_file, judge=judge, early_stop=True),
     }
     times: dict[str, list[float]] = {name: [] for name in agents}
     results = {}
@@ -76,12 +82,13 @@ def main() -> None:
         t = statistics.median(times[name])
         gen = results[name].cost.generated_tokens
         print(
-            f"{name:21s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens"
+            f"{name:22s} {t:8.1f} s  {len(tasks) / t:6.3f} tasks/s  {gen / t:7.1f} gen tok/s  {gen} generated tokens"
         )
     pairs = [
         ("harness (llama.cpp)", "naive (transformers)"),
         ("harness (llama.cpp)", "harness (transformers)"),
         ("harness (transformers)", "naive (transformers)"),
+        ("harness (llama.cpp Q4)", "naive (transformers)"),
     ]
     for fast, slow in pairs:
         speedup = statistics.median(times[slow]) / statistics.median(times[fast])

@@ -35,6 +35,17 @@ def llama(embedded_llama):
     return embedded_llama
 
 
+@pytest.fixture(scope="module")
+def plain():
+    """The embedded model on llama.cpp with no KV sharing: every row from scratch."""
+    from neutrophil.models import embedded_gguf
+    from neutrophil.models.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(embedded_gguf(), batch_size=4, threads=1, kv_share=False)
+    yield backend
+    backend.close()
+
+
 def _req(prompt: str, n: int = 24, **kw) -> Request:
     return Request(user_message(prompt), max_new_tokens=n, **kw)
 
@@ -98,15 +109,66 @@ def test_more_rows_than_slots_give_the_same_tokens(llama):
     ]
 
 
-def test_shared_prompt_rows_match_rows_decoded_alone(llama):
+def test_shared_prompt_rows_match_rows_decoded_alone(llama, plain):
     prefixes = ["", "I", "I will check this first. ", "Sure! Here", "Safety first: "]
     reqs = [_req(PROMPTS[2], 16, prefill=p) for p in prefixes]
     before = llama.scheduler.stats.shared_tokens
     shared = llama.generate(reqs)
     assert llama.scheduler.stats.shared_tokens > before  # the KV copy really happened
-    alone = [llama.generate([r])[0] for r in reqs]
+    alone = [plain.generate([r])[0] for r in reqs]
+    assert plain.scheduler.stats.shared_tokens == 0
     assert [g.text for g in shared] == [g.text for g in alone]
     assert [g.prompt_tokens for g in shared] == [g.prompt_tokens for g in alone]
+
+
+def test_finished_prompts_are_kept_for_later_rows(llama, plain):
+    # Two calls, one system prompt: the second call copies the first one's prompt KV
+    # from a finished sequence still held in a free slot.
+    system = "You are a careful assistant who answers in one short sentence. " * 3
+    first = [Request(user_message(p, system), max_new_tokens=6) for p in PROMPTS[:2]]
+    later = [Request(user_message(p, system), max_new_tokens=12) for p in PROMPTS[2:]]
+    llama.generate(first)
+    before = llama.scheduler.stats.shared_tokens
+    gens = llama.generate(later[:1])  # alone: nothing live to share with
+    assert llama.scheduler.stats.shared_tokens - before >= 30
+    gens += llama.generate(later[1:])
+    assert [g.text for g in gens] == [g.text for g in plain.generate(later)]
+
+
+def test_cancelling_a_future_stops_its_live_row(llama):
+    import time
+
+    row = llama.submit(_req(PROMPTS[1], 400))
+    while not row.running():  # admitted: decoding
+        time.sleep(0.01)
+    row.cancel()
+    with pytest.raises(RuntimeError, match="cancelled"):
+        row.result(timeout=120)
+    assert llama.generate([_req(PROMPTS[0], 4)])[0].generated_tokens <= 5  # slot freed
+
+
+def test_agent_on_a_running_batch_matches_lock_step(llama, tmp_path):
+    """Web episodes stepping on their own (continuous batching) reach the same verdicts
+    and texts as episodes advanced in lock-step through plain `generate`."""
+    from neutrophil.agent import Agent, Budgets
+    from neutrophil.judges import PatternJudge
+    from neutrophil.tasks import load_tasks
+
+    class LockStep:  # the same engine without `submit_many`
+        name, prefill_mode = llama.name, llama.prefill_mode
+
+        def generate(self, requests, *, progress=False):
+            return llama.generate(requests, progress=progress)
+
+    tasks = [t for t in load_tasks("builtin") if t.domain == "web"][:3]
+    tasks += load_tasks("builtin:chat", limit=2)
+    kw = {"judge": PatternJudge(), "budgets": Budgets(chat=24, web_step=32, web_steps=3)}
+    queued = Agent(llama, **kw).run(tasks).transcripts
+    stepped = Agent(LockStep(), **kw).run(tasks).transcripts
+    assert [t.task_id for t in queued] == [t.id for t in tasks]
+    for a, b in zip(queued, stepped, strict=True):
+        assert (a.verdict, a.steps, a.response) == (b.verdict, b.steps, b.response)
+    assert any(len(t.steps) > 1 for t in queued)  # episodes really took several steps
 
 
 def test_submit_joins_a_running_batch(llama):

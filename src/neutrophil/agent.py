@@ -1,8 +1,9 @@
 """Run tasks through a backend and a defense, and judge them: `Task` -> `Transcript`.
 
-Everything is batched across tasks: chat and code requests go to the backend in one call,
-and web episodes advance in lock-step, one batched generation per step over the episodes
-still running. Generation stops per row as soon as the verdict is fixed (a refusal
+Everything is batched across tasks: chat and code requests go to the backend at once, and
+each web episode's next step is queued as soon as its last one is judged. On a backend
+that takes requests while it decodes (llama.cpp's continuous batching) all of it shares
+one running batch; on others the web episodes advance in lock-step. Generation stops per row as soon as the verdict is fixed (a refusal
 opening, a closed code block, one web action) or at the domain's token budget.
 """
 
@@ -10,11 +11,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tqdm.auto import tqdm
+
 from neutrophil.defenses.base import NO_DEFENSE, Defense
-from neutrophil.models.base import Backend, Request, user_message
+from neutrophil.models.base import (
+    Backend,
+    Generation,
+    QueueingBackend,
+    Request,
+    submit,
+    user_message,
+)
 from neutrophil.records import Transcript, Verdict
 from neutrophil.tasks.task import Task
 
@@ -106,13 +117,28 @@ class Agent:
         cost = Cost()
         single = [t for t in tasks if t.domain in ("chat", "code")]
         web = [t for t in tasks if t.domain == "web"]
-        done: dict[str, Transcript] = {}
-        if single:
-            for t in self._run_single(single, cost):
+        inflight: list[Future[Generation]] = []
+        queueing = isinstance(self.backend, QueueingBackend)
+        bar = tqdm(
+            total=len(tasks), desc="tasks", unit="task", disable=not (self.progress and queueing)
+        )
+        try:
+            # Queued first, so that on a continuous-batching backend the chat and code rows
+            # decode alongside the web episodes instead of before them.
+            requests = self._single_requests(single)
+            futures = submit(self.backend, requests, progress=self.progress and not queueing)
+            inflight += futures
+            for f in futures:
+                f.add_done_callback(lambda _: bar.update(1))
+            done = {t.task_id: t for t in self._run_web(web, cost, inflight, bar)}
+            for t in self._finish_single(single, requests, futures, cost):
                 done[t.task_id] = t
-        if web:
-            for t in self._run_web(web, cost):
-                done[t.task_id] = t
+        except BaseException:
+            for f in inflight:  # Ctrl-C or a failure: stop what is still decoding
+                f.cancel()
+            raise
+        finally:
+            bar.close()
         cost.seconds = time.perf_counter() - start
         return RunResult([done[t.id] for t in tasks], cost)
 
@@ -120,7 +146,9 @@ class Agent:
     def _stop_rule(self, task: Task):
         return stop_rule(task, self.judge) if self.early_stop else None
 
-    def _run_single(self, tasks: Sequence[Task], cost: Cost) -> list[Transcript]:
+    def _single_requests(self, tasks: Sequence[Task]) -> list[Request]:
+        if not tasks:
+            return []
         requests = [
             Request(
                 messages=user_message(t.prompt, t.system),
@@ -129,8 +157,18 @@ class Agent:
             )
             for t in tasks
         ]
-        requests = self.defense.apply(self.backend, requests)
-        gens = self.backend.generate(requests, progress=self.progress)
+        return self.defense.apply(self.backend, requests)
+
+    def _finish_single(
+        self,
+        tasks: Sequence[Task],
+        requests: Sequence[Request],
+        futures: Sequence[Future[Generation]],
+        cost: Cost,
+    ) -> list[Transcript]:
+        if not tasks:
+            return []
+        gens = [f.result() for f in futures]
         responses = [r.prefill + g.text for r, g in zip(requests, gens, strict=True)]
         judged = self.judge.judge([t.prompt for t in tasks], responses)
         code_success = self._grade_code(tasks, responses, judged)
@@ -185,66 +223,98 @@ class Agent:
     def _verdict(self, task: Task, response: str, judged, code_ok: bool | None) -> Verdict:
         return task_verdict(task, response, judged, code_ok)
 
-    # -- web: episodes advanced in lock-step -----------------------------------------
-    def _run_web(self, tasks: Sequence[Task], cost: Cost) -> list[Transcript]:
-        from neutrophil.envs.web import WEB_SYSTEM_PROMPT, WebEnv
+    # -- web: each episode steps as soon as its last step is judged --------------------
+    def _run_web(
+        self,
+        tasks: Sequence[Task],
+        cost: Cost,
+        inflight: list[Future[Generation]],
+        bar: tqdm,
+    ) -> list[Transcript]:
+        episodes = [_Episode(t) for t in tasks]
+        waiting: dict[Future[Generation], tuple[int, _Episode, Request]] = {}
 
-        envs = {t.id: WebEnv.for_task(t) for t in tasks}
-        history: dict[str, list[str]] = {t.id: [] for t in tasks}
-        steps: dict[str, list[dict[str, Any]]] = {t.id: [] for t in tasks}
-        last: dict[str, tuple[Request, str]] = {}
-        refusal: dict[str, Any] = {}
-        tokens = {t.id: [0, 0] for t in tasks}
-        live = list(tasks)
-        for _step in range(self.budgets.web_steps):
-            if not live:
-                break
-            requests = [
-                Request(
-                    messages=user_message(
-                        envs[t.id].user_prompt(t.prompt, history[t.id]),
-                        t.system or WEB_SYSTEM_PROMPT,
-                    ),
-                    max_new_tokens=self.budgets.web_step,
-                    stop_when=self._web_stop_rule() if self.early_stop else None,
-                )
-                for t in live
-            ]
-            requests = self.defense.apply(self.backend, requests)
-            gens = self.backend.generate(requests, progress=False)
-            outputs = [r.prefill + g.text for r, g in zip(requests, gens, strict=True)]
-            judged = self.judge.judge([t.prompt for t in live], outputs)
-            still = []
-            for t, r, g, text, j in zip(live, requests, gens, outputs, judged, strict=True):
-                tokens[t.id][0] += g.prompt_tokens
-                tokens[t.id][1] += g.generated_tokens
-                last[t.id] = (r, text)
-                env = envs[t.id]
-                if j.refused:
-                    # An agent that answers with a refusal instead of an action ends its episode.
-                    refusal[t.id] = j
-                    steps[t.id].append({"output": text, "action": None, "refused": True})
-                    continue
-                res = env.step(text)
-                action = str(res.action) if res.action is not None else None
-                steps[t.id].append({"output": text, "action": action, "error": res.error})
-                if action:
-                    history[t.id].append(action)
-                if not res.done and not env.done:
-                    still.append(t)
-            live = still
-        out = []
-        for t in tasks:
-            env = envs[t.id]
-            reached = env.check(t.check or {})
-            req, text = last[t.id]
-            verdict = web_verdict(t, reached, refusal.get(t.id))
-            pt, gt = tokens[t.id]
-            out.append(self._transcript(t, req, text, verdict, pt, gt, cost, steps[t.id]))
-        return out
+        def launch(batch: list[tuple[int, _Episode]]) -> None:
+            requests = self.defense.apply(self.backend, [self._web_request(ep) for _, ep in batch])
+            futures = submit(self.backend, requests)
+            inflight.extend(futures)
+            for (i, ep), r, f in zip(batch, requests, futures, strict=True):
+                waiting[f] = (i, ep, r)
+
+        launch(list(enumerate(episodes)))
+        while waiting:
+            ready, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
+            # Task order, so that a batch's composition does not depend on timing.
+            batch = sorted(((waiting.pop(f), f.result()) for f in ready), key=lambda b: b[0][0])
+            outputs = [r.prefill + g.text for (_, _, r), g in batch]
+            judged = self.judge.judge([ep.task.prompt for (_, ep, _), _ in batch], outputs)
+            again = []
+            for ((i, ep, r), g), text, j in zip(batch, outputs, judged, strict=True):
+                if ep.take(r, g, text, j) and len(ep.steps) < self.budgets.web_steps:
+                    again.append((i, ep))
+                else:
+                    bar.update(1)
+            if again:
+                launch(again)
+        return [self._web_transcript(ep, cost) for ep in episodes]
+
+    def _web_request(self, ep: _Episode) -> Request:
+        from neutrophil.envs.web import WEB_SYSTEM_PROMPT
+
+        t = ep.task
+        return Request(
+            messages=user_message(
+                ep.env.user_prompt(t.prompt, ep.history), t.system or WEB_SYSTEM_PROMPT
+            ),
+            max_new_tokens=self.budgets.web_step,
+            stop_when=self._web_stop_rule() if self.early_stop else None,
+        )
+
+    def _web_transcript(self, ep: _Episode, cost: Cost) -> Transcript:
+        t = ep.task
+        reached = ep.env.check(t.check or {})
+        assert ep.last is not None  # every episode takes at least one step
+        req, text = ep.last
+        verdict = web_verdict(t, reached, ep.refusal)
+        return self._transcript(
+            t, req, text, verdict, ep.prompt_tokens, ep.generated_tokens, cost, ep.steps
+        )
 
     def _web_stop_rule(self):
         return web_stop_rule()
+
+
+class _Episode:
+    """One web task's episode: its environment and what happened so far."""
+
+    def __init__(self, task: Task) -> None:
+        from neutrophil.envs.web import WebEnv
+
+        self.task = task
+        self.env = WebEnv.for_task(task)
+        self.history: list[str] = []
+        self.steps: list[dict[str, Any]] = []
+        self.last: tuple[Request, str] | None = None
+        self.refusal: Any = None
+        self.prompt_tokens = 0
+        self.generated_tokens = 0
+
+    def take(self, request: Request, gen: Generation, text: str, judged: Any) -> bool:
+        """Record one step's output; True while the episode goes on."""
+        self.prompt_tokens += gen.prompt_tokens
+        self.generated_tokens += gen.generated_tokens
+        self.last = (request, text)
+        if judged.refused:
+            # An agent that answers with a refusal instead of an action ends its episode.
+            self.refusal = judged
+            self.steps.append({"output": text, "action": None, "refused": True})
+            return False
+        res = self.env.step(text)
+        action = str(res.action) if res.action is not None else None
+        self.steps.append({"output": text, "action": action, "error": res.error})
+        if action:
+            self.history.append(action)
+        return not res.done and not self.env.done
 
 
 # -- verdict and stop rules as functions: `neutrophil eval` and the Inspect tasks share them --
@@ -306,10 +376,3 @@ def web_verdict(task: Task, reached: bool, refusal) -> Verdict:
         judge=refusal.judge if refusal else "web-state",
         score=refusal.score if refusal else 0.0,
     )
-
-
-def run_tasks(
-    backend: Backend, tasks: Sequence[Task], defense: Defense = NO_DEFENSE, **kw
-) -> RunResult:
-    """Convenience: `Agent(backend, defense, **kw).run(tasks)`."""
-    return Agent(backend, defense, **kw).run(tasks)

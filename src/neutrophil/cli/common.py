@@ -37,6 +37,16 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
                 "vectors) always come from transformers"
             ),
         )
+        p.add_argument(
+            "--gguf-weights",
+            choices=["auto", "file", "f32"],
+            default="auto",
+            help=(
+                "on llama.cpp: run the GGUF's weights as stored (file) or dequantized to "
+                "f32 once and cached (f32; exact, and faster for batched work on a CPU). "
+                "auto (default): f32 for quantized models of at most 2 GiB as f32"
+            ),
+        )
     p.add_argument(
         "--threads",
         type=at_least_1,
@@ -55,6 +65,7 @@ def load_model(args: argparse.Namespace, **kw):
             batch_size=kw.pop("batch_size", args.batch_size),
             engine=kw.pop("engine", getattr(args, "engine", "auto")),
             threads=args.threads,
+            gguf_weights=getattr(args, "gguf_weights", "auto"),
             **kw,
         )
     except Exception as e:

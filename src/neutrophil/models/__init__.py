@@ -87,6 +87,7 @@ def load_gguf(
     batch_size: int = 32,
     threads: int | None = None,
     twin_dir: Path | None = None,
+    gguf_weights: str = "auto",
 ) -> Backend:
     """A GGUF file on llama.cpp or (converted once) on transformers. `twin_dir`: the same
     weights as a transformers dir (a merged fine-tune), used for hidden states."""
@@ -94,7 +95,12 @@ def load_gguf(
         from neutrophil.models.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(
-            path, name=name, batch_size=batch_size, threads=threads, twin_dir=twin_dir
+            path,
+            name=name,
+            batch_size=batch_size,
+            threads=threads,
+            twin_dir=twin_dir,
+            weights=gguf_weights,
         )
     if twin_dir is not None:
         return load_hf(twin_dir, name=name, batch_size=batch_size)
@@ -110,8 +116,11 @@ def load_backend(
     batch_size: int = 32,
     engine: str = "auto",
     threads: int | None = None,
+    gguf_weights: str = "auto",
 ) -> Backend:
-    """Turn a model spec into a ready backend (see module docstring)."""
+    """Turn a model spec into a ready backend (see module docstring). `gguf_weights`: on
+    llama.cpp, run a GGUF as stored ("file") or dequantized to f32 ("f32"; "auto" does so
+    for small quantized models)."""
     spec = spec or DEFAULT_MODEL
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
@@ -130,6 +139,7 @@ def load_backend(
             engine=engine,
             batch_size=batch_size,
             threads=threads,
+            gguf_weights=gguf_weights,
         )
     is_gguf = gguf_source(spec) is not None or spec.endswith(".gguf")
     if engine == "llama" and not is_gguf and not spec.startswith("openai:"):
@@ -151,7 +161,12 @@ def load_backend(
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
         return load_gguf(
-            path, name=path.stem, engine=engine, batch_size=batch_size, threads=threads
+            path,
+            name=path.stem,
+            engine=engine,
+            batch_size=batch_size,
+            threads=threads,
+            gguf_weights=gguf_weights,
         )
     if path.is_dir():
         from neutrophil.training.adapters import is_adapter_dir, load_adapter
@@ -166,6 +181,7 @@ def load_backend(
                 batch_size=batch_size,
                 threads=threads,
                 twin_dir=path,
+                gguf_weights=gguf_weights,
             )
         return load_hf(path, batch_size=batch_size)
     raise UserError(

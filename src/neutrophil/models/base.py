@@ -9,6 +9,7 @@ local backend applies around its forward passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -64,6 +65,29 @@ class Backend(Protocol):
     def generate(
         self, requests: Sequence[Request], *, progress: bool = False
     ) -> list[Generation]: ...
+
+
+@runtime_checkable
+class QueueingBackend(Protocol):
+    """A backend that takes requests while it decodes (continuous batching): callers with
+    work that arrives bit by bit (web episodes, several domains) keep its batch full."""
+
+    def submit_many(self, requests: Sequence[Request]) -> list[Future[Generation]]: ...
+
+
+def submit(
+    backend: Backend, requests: Sequence[Request], *, progress: bool = False
+) -> list[Future[Generation]]:
+    """Start `requests`: queued on a `QueueingBackend`, else generated now (the futures
+    come back done)."""
+    if isinstance(backend, QueueingBackend):
+        return backend.submit_many(requests)
+    futures: list[Future[Generation]] = []
+    for gen in backend.generate(requests, progress=progress):
+        f: Future[Generation] = Future()
+        f.set_result(gen)
+        futures.append(f)
+    return futures
 
 
 @runtime_checkable

@@ -84,3 +84,19 @@ def ensure_converted(gguf: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def f32_gguf_path(gguf: Path) -> Path:
+    """Cache location of a GGUF's dequantized (f32) copy, keyed by file identity."""
+    return converted_dir(gguf).with_name(converted_dir(gguf).name + ".f32.gguf")
+
+
+def ensure_f32_gguf(gguf: Path) -> Path:
+    """Dequantize `gguf` to an f32 GGUF once (a few seconds for the embedded model)."""
+    from neutrophil.models.gguf_export import dequantize_gguf
+
+    target = f32_gguf_path(gguf)
+    if not target.exists():
+        print(f"dequantizing {gguf.name} to f32 (once) -> {target}", file=sys.stderr)
+        dequantize_gguf(gguf, target)
+    return target

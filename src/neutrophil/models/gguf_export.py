@@ -89,3 +89,49 @@ def write_gguf(model: Any, base: Path, out: Path, *, f16: bool = True) -> Path:
     writer.close()
     os.replace(tmp, out)
     return out
+
+
+# Below this many f32 weight bytes a quantized GGUF runs faster dequantized: on a CPU the
+# batched matrix products of a small model are compute-bound, and llama.cpp's f32 kernels
+# beat its quantized dot products there (docs/benchmarks.md); large models stay as they
+# are, bounded by memory bandwidth and size.
+F32_LIMIT_BYTES = 2 << 30
+
+
+def f32_size(path: Path) -> int:
+    """Bytes the GGUF's weights would take as f32."""
+    import gguf
+
+    return sum(int(t.n_elements) * 4 for t in gguf.GGUFReader(str(path)).tensors)
+
+
+def is_f32(path: Path) -> bool:
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    return all(t.tensor_type == gguf.GGMLQuantizationType.F32 for t in reader.tensors)
+
+
+def dequantize_gguf(src: Path, out: Path) -> Path:
+    """Write `src` with every tensor dequantized to f32 (exact: a quantized block is
+    d*q+m in f32), the metadata unchanged but the file type; atomic."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(src))
+    arch = reader.fields["general.architecture"].contents()
+    tmp = out.with_name(out.name + ".tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(tmp), arch)
+    _copy_metadata(reader, writer, 0)  # 0 = LLAMA_FTYPE_ALL_F32
+    try:
+        for t in reader.tensors:
+            w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
+            # GGUFReader gives numpy shapes (reversed ggml dims); keep them.
+            writer.add_tensor(t.name, w.reshape([int(d) for d in reversed(t.shape)]))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
+    os.replace(tmp, out)
+    return out

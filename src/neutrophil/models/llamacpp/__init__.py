@@ -12,7 +12,6 @@ a steering vector) uses `local_twin()`: the same GGUF on transformers, loaded on
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future, wait
 from functools import cached_property
@@ -24,11 +23,18 @@ from tqdm.auto import tqdm
 
 from neutrophil.errors import UserError
 from neutrophil.models.base import Generation, Message, Request
-from neutrophil.models.llamacpp.native import NativeContext, NativeModel, default_threads
+from neutrophil.models.embedded import ensure_f32_gguf
+from neutrophil.models.llamacpp.native import (
+    NativeContext,
+    NativeModel,
+    check_gguf,
+    default_threads,
+)
 from neutrophil.models.llamacpp.scheduler import Row, Scheduler, Unit
 from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
 
 ENGINE = "llama"
+WEIGHTS = ("auto", "file", "f32")
 
 
 def file_digest(path: Path) -> str:
@@ -38,6 +44,16 @@ def file_digest(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _small_quantized(path: Path) -> bool:
+    """A GGUF worth dequantizing: not already f32, and small enough as f32."""
+    from neutrophil.models.gguf_export import F32_LIMIT_BYTES, f32_size, is_f32
+
+    try:
+        return not is_f32(path) and f32_size(path) <= F32_LIMIT_BYTES
+    except Exception:  # noqa: BLE001 — a broken file: llama.cpp's loader words the error
+        return False
 
 
 class LlamaCppBackend:
@@ -57,13 +73,19 @@ class LlamaCppBackend:
         n_batch: int = 512,
         kv_share: bool = True,
         twin_dir: Path | None = None,
+        weights: str = "auto",
     ) -> None:
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
         if threads is not None and threads < 1:
             raise UserError(f"--threads must be at least 1, got {threads}")
+        if weights not in WEIGHTS:
+            raise UserError(f"--weights {weights}: expected one of {', '.join(WEIGHTS)}")
         self.path = Path(path)
-        self.native = NativeModel.load(self.path)
+        check_gguf(self.path)
+        self.dequantized = weights == "f32" or (weights == "auto" and _small_quantized(self.path))
+        loaded = ensure_f32_gguf(self.path) if self.dequantized else self.path
+        self.native = NativeModel.load(loaded)
         self.name = name or self.path.stem
         self.threads = threads or default_threads()
         self.batch_size = batch_size
@@ -75,7 +97,7 @@ class LlamaCppBackend:
             n_batch=max(n_batch, batch_size),  # every live row's token fits one step
             threads=self.threads,
         )
-        self.scheduler = Scheduler(self.native, self.ctx)
+        self.scheduler = Scheduler(self.native, self.ctx, share=kv_share)
         self.chat_template = self.native.chat_template() or FALLBACK_TEMPLATE
         self._bos, self._eos = self.native.bos_eos_text()
         self._twin: Any = None
@@ -84,8 +106,10 @@ class LlamaCppBackend:
     # -- identity -------------------------------------------------------------------
     @cached_property
     def fingerprint(self) -> str:
-        """What decides the tokens: the GGUF's bytes and the engine."""
-        return f"{ENGINE}:{file_digest(self.path)[:16]}"
+        """What decides the tokens: the GGUF's bytes, the engine, the weights' form
+        (llama.cpp's quantized kernels and f32 ones can pick different tokens)."""
+        form = ":f32" if self.dequantized else ""
+        return f"{ENGINE}:{file_digest(self.path)[:16]}{form}"
 
     # -- prompts --------------------------------------------------------------------
     def render(self, messages: Sequence[Message], prefill: str = "") -> str:
@@ -129,19 +153,22 @@ class LlamaCppBackend:
 
     def submit(self, request: Request) -> Future[Generation]:
         """Queue one request; it joins the running batch at the next step."""
-        row = self._row(request)
-        key, layers = self._control(request)
-        self.scheduler.put([Unit([row], key, layers)])
-        return row.future
+        return self.submit_many([request])[0]
 
-    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
+    def submit_many(self, requests: Sequence[Request]) -> list[Future[Generation]]:
+        """Queue requests; they join the running batch at the next step. Cancelling a
+        future stops its row, queued or decoding."""
         rows = [self._row(r) for r in requests]  # every prompt checked before any work
         controls = [self._control(r) for r in requests]
-        self.scheduler.put(self._units(requests, rows, controls))
-        futures = [r.future for r in rows]
+        order = sorted(range(len(rows)), key=lambda i: str(controls[i][0]))  # few switches
+        self.scheduler.put([Unit([rows[i]], *controls[i]) for i in order])
+        return [r.future for r in rows]
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
+        futures = self.submit_many(requests)
         try:
             with tqdm(
-                total=len(rows), desc="generate", unit="req", disable=not progress, leave=False
+                total=len(futures), desc="generate", unit="req", disable=not progress, leave=False
             ) as bar:
                 pending = set(futures)
                 while pending:
@@ -149,28 +176,9 @@ class LlamaCppBackend:
                     bar.update(len(done))
             return [f.result() for f in futures]
         except BaseException:
-            self.scheduler.cancel(rows)  # Ctrl-C or a failed row: stop the others too
+            for f in futures:  # Ctrl-C or a failed row: stop the others too
+                f.cancel()
             raise
-
-    def _units(self, requests, rows, controls) -> list[Unit]:
-        """Rows grouped by control vector (few switches); within one, rows with the same
-        messages form a shared-prompt unit."""
-        order = sorted(range(len(rows)), key=lambda i: str(controls[i][0]))
-        units: list[Unit] = []
-        for _, group in itertools.groupby(order, key=lambda i: controls[i][0]):
-            idx = list(group)
-            key, layers = controls[idx[0]]
-            by_prompt: dict[str, list[int]] = {}
-            for i in idx:
-                r = requests[i]
-                shareable = self.kv_share and r.raw_prompt is None
-                prompt = self.render(r.messages) if shareable else f"\0{i}"
-                by_prompt.setdefault(prompt, []).append(i)
-            for members in by_prompt.values():
-                for s in range(0, len(members), self.batch_size):
-                    part = members[s : s + self.batch_size]
-                    units.append(Unit([rows[i] for i in part], key, layers))
-        return units
 
     # -- hidden states ----------------------------------------------------------------
     def local_twin(self) -> Any:

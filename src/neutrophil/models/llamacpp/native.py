@@ -21,6 +21,7 @@ import numpy as np
 from neutrophil.errors import UserError
 
 GGUF_MAGIC = b"GGUF"
+FLASH_ATTN_DISABLED = 0  # llama_flash_attn_type: -1 auto, 0 disabled, 1 enabled
 _init_lock = threading.Lock()
 _initialised = False
 _silence: Any = None  # the log callback must outlive every call into the library
@@ -200,6 +201,9 @@ class NativeContext:
         params.n_threads_batch = threads
         params.no_perf = True
         params.kv_unified = False
+        # The CPU flash-attention kernel is 2-4x slower than the plain one here once rows
+        # hold ~1k tokens (a web page); docs/benchmarks.md.
+        params.flash_attn_type = FLASH_ATTN_DISABLED
         self.ptr = ll.llama_init_from_model(model.ptr, params)
         if not self.ptr:
             raise UserError(

@@ -6,9 +6,13 @@ last generated token. A row leaves the moment its verdict is fixed (EOS, its bud
 `stop_when` rule): its sequence is cleared and a waiting row takes the slot in the next
 step, so a long row never holds a batch.
 
-Rows that share a prompt (one task, many candidate prefixes) arrive as one `Unit`: the
-leader decodes the token-level common prefix once, it is copied into the followers'
-sequences (`llama_memory_seq_cp`), and each follower decodes only its own tail.
+Prompt prefixes are decoded once (automatic prefix caching). A new row looks for the
+longest token prefix it shares with a live row's prompt or with a finished row's prompt
+still held in a free sequence slot (the chat template's system header, a web page that
+many episodes see, one task under many candidate prefixes): the prefix's KV is copied
+into its sequence (`llama_memory_seq_cp`), after the live row has decoded it if need be,
+and the row decodes only its own tail. Finished sequences are kept until their slot is
+needed, least recently used first.
 
 The control vector (steering) is context-wide, so all live rows share one `control` key;
 units with another key wait until the live rows have drained (first come, first served).
@@ -31,12 +35,24 @@ from neutrophil.models.base import Generation, Request
 from neutrophil.models.llamacpp.native import NativeContext, NativeModel
 
 
+class RowFuture(Future):
+    """A row's result; cancelling it also stops the row if it is already decoding."""
+
+    def __init__(self, row: Row) -> None:
+        super().__init__()
+        self.row = row
+
+    def cancel(self) -> bool:
+        self.row.cancelled = True  # a live row leaves at the next step
+        return super().cancel()  # succeeds only while queued
+
+
 @dataclass(eq=False)
 class Row:
     request: Request
     tokens: list[int]  # the prompt: rendered template + prefill
     budget: int
-    future: Future[Generation] = field(default_factory=Future)
+    future: RowFuture = field(init=False)
     seq: int = -1
     fed: int = 0  # prompt tokens already in this row's KV
     out: list[int] = field(default_factory=list)
@@ -45,14 +61,32 @@ class Row:
     stopped_early: bool = False
     waits_for: tuple[Row, int] | None = None  # (leader, shared length) until the copy
     cancelled: bool = False  # its caller gave up: dropped at the next step
+    _array: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.future = RowFuture(self)
 
     def text(self) -> str:
         return self.raw.decode("utf-8", errors="replace")
 
+    @property
+    def token_array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.asarray(self.tokens, dtype=np.int64)
+        return self._array
+
+
+@dataclass(eq=False)
+class Kept:
+    """A finished row's sequence, kept so that later rows can copy its prompt's KV."""
+
+    seq: int
+    tokens: np.ndarray  # the prompt, all of it in the sequence's KV
+
 
 @dataclass(eq=False)
 class Unit:
-    """Rows admitted together: one row, or a group sharing a prompt prefix."""
+    """Rows admitted together (all or none: a group must fit the free slots)."""
 
     rows: list[Row]
     control: Hashable  # key of the control vector these rows need (None: none)
@@ -67,13 +101,14 @@ class Stats:
     shared_tokens: int = 0  # prompt tokens not decoded thanks to a KV copy
 
 
-def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
-    n = min(len(s) for s in seqs)
-    first = seqs[0]
-    for k in range(n):
-        if any(s[k] != first[k] for s in seqs[1:]):
-            return k
-    return n
+# Shorter shared prefixes are decoded again: a copy moves a whole sequence's KV.
+MIN_SHARED = 16
+
+
+def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(a[:n] != b[:n])
+    return int(differ[0]) if len(differ) else n
 
 
 _open: weakref.WeakSet[Scheduler] = weakref.WeakSet()
@@ -90,13 +125,15 @@ def _close_all() -> None:
 class Scheduler:
     """Owns a `NativeContext`; `put(unit)` queues rows, the worker thread decodes them."""
 
-    def __init__(self, model: NativeModel, ctx: NativeContext) -> None:
+    def __init__(self, model: NativeModel, ctx: NativeContext, *, share: bool = True) -> None:
         self.model = model
         self.ctx = ctx
+        self.share = share
         self.stats = Stats()
         self._pending: deque[Unit] = deque()
         self._live: list[Row] = []
         self._free = list(range(ctx.n_seq - 1, -1, -1))
+        self._kept: list[Kept] = []  # least recently used first
         self._control: Hashable = None
         self._wake = threading.Condition()
         self._closed = False
@@ -124,8 +161,7 @@ class Scheduler:
         """Drop rows whose caller gave up: queued ones are cancelled and never start; live
         ones leave at the next step and free their sequences."""
         for r in rows:
-            r.cancelled = True
-            r.future.cancel()  # succeeds only while queued
+            r.future.cancel()
 
     def close(self) -> None:
         with self._wake:
@@ -155,7 +191,7 @@ class Scheduler:
             unit = self._pending[0]
             if self._live and unit.control != self._control:
                 return  # the control vector is context-wide: drain first
-            if len(unit.rows) > len(self._free):
+            if len(unit.rows) > len(self._free) + len(self._kept):
                 return
             self._pending.popleft()
             rows = [r for r in unit.rows if r.future.set_running_or_notify_cancel()]
@@ -169,16 +205,46 @@ class Scheduler:
                         r.future.set_exception(e)
                     continue
                 self._control = unit.control
+                self._forget_kept()  # their KV was computed under another control vector
             for r in rows:
-                r.seq = self._free.pop()
-                self.ctx.clear(r.seq)
-            shared = common_prefix([r.tokens for r in rows]) if len(rows) > 1 else 0
-            # Each row keeps at least its last prompt token: it needs fresh logits.
-            shared = min(shared, min(len(r.tokens) for r in rows) - 1)
-            if shared > 0:
-                for r in rows[1:]:
-                    r.waits_for = (rows[0], shared)
-            self._live.extend(rows)
+                r.seq = self._slot()
+                if self.share:
+                    self._share_prefix(r)
+                self._live.append(r)
+
+    def _slot(self) -> int:
+        if not self._free:
+            self._free.append(self._kept.pop(0).seq)  # least recently used
+        seq = self._free.pop()
+        self.ctx.clear(seq)
+        return seq
+
+    def _share_prefix(self, row: Row) -> None:
+        """Start `row` from the longest prompt prefix already decoded (or being decoded)."""
+        best_n, best_src = 0, None
+        for src in [*self._kept, *self._live]:
+            arr = src.tokens if isinstance(src, Kept) else src.token_array
+            n = common_prefix(row.token_array, arr)
+            if n > best_n or (n == best_n and isinstance(src, Kept)):
+                best_n, best_src = n, src
+        # The row keeps at least its last prompt token: it needs fresh logits.
+        n = min(best_n, len(row.tokens) - 1)
+        if n < MIN_SHARED or best_src is None:
+            return
+        if isinstance(best_src, Kept):
+            self.ctx.copy(best_src.seq, row.seq, n)
+            row.fed = n
+            self.stats.shared_tokens += n
+            self._kept.remove(best_src)
+            self._kept.append(best_src)  # most recently used
+        else:
+            row.waits_for = (best_src, n)  # copied once the live row has decoded it
+
+    def _forget_kept(self) -> None:
+        for k in self._kept:
+            self.ctx.clear(k.seq)
+            self._free.append(k.seq)
+        self._kept.clear()
 
     def _step(self) -> None:
         for r in [r for r in self._live if r.cancelled]:
@@ -216,7 +282,7 @@ class Scheduler:
             if r.waits_for is not None and r.waits_for[0].fed >= r.waits_for[1]:
                 leader, n = r.waits_for
                 self.ctx.copy(leader.seq, r.seq, n)
-                r.fed, r.waits_for = n, None
+                r.fed, r.waits_for = max(r.fed, n), None
                 self.stats.shared_tokens += n
         # `outputs` follows the order of the flagged entries: generating rows, then rows
         # whose prompt just completed.
@@ -257,15 +323,21 @@ class Scheduler:
                 return False
         return False
 
-    def _release(self, r: Row) -> None:
+    def _release(self, r: Row, *, keep: bool = True) -> None:
         if r in self._live:
             self._live.remove(r)
-            self.ctx.clear(r.seq)
-            self._free.append(r.seq)
+            for follower in self._live:
+                if follower.waits_for is not None and follower.waits_for[0] is r:
+                    follower.waits_for = None  # its leader left early: decode it alone
+            if keep and self.share and not r.cancelled and r.fed == len(r.tokens):
+                self._kept.append(Kept(r.seq, r.token_array))
+            else:
+                self.ctx.clear(r.seq)
+                self._free.append(r.seq)
 
     def _fail_live(self, e: BaseException) -> None:
         for r in list(self._live):
-            self._release(r)
+            self._release(r, keep=False)  # a failed decode leaves no KV worth keeping
             if not r.future.done():
                 r.future.set_exception(e)
 
