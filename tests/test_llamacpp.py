@@ -294,3 +294,42 @@ def test_merged_weights_written_as_gguf_run_on_llama_cpp(tmp_path, embedded_hf):
         assert g.generated_tokens > 0 and g.text.strip()
     finally:
         merged.close()
+
+
+def test_small_quantized_ggufs_run_dequantized_to_f32(llama, embedded_hf):
+    """The embedded Q4_1 GGUF runs as exact f32 weights: llama.cpp's next-token logits
+    then match transformers' (which dequantizes the same way) far closer than the Q4
+    kernels do, and the fingerprint says which form ran."""
+    import numpy as np
+
+    from neutrophil.models import embedded_gguf
+    from neutrophil.models.llamacpp import LlamaCppBackend
+    from neutrophil.models.llamacpp.native import NativeContext
+
+    as_file = LlamaCppBackend(embedded_gguf(), batch_size=1, threads=1, weights="file")
+    try:
+        assert llama.dequantized and not as_file.dequantized
+        assert llama.fingerprint == as_file.fingerprint + ":f32"
+        text = llama.render(user_message("How do I bake bread?"))
+        ids = embedded_hf.tokenizer(text, add_special_tokens=False, return_tensors="pt")
+        with torch.no_grad():
+            reference = embedded_hf.model(ids.input_ids).logits[0, -1].numpy()
+        gaps = []
+        for backend in (llama, as_file):
+            ctx = NativeContext(backend.native, n_seq=1, seq_ctx=256, n_batch=256, threads=1)
+            tokens = backend.native.tokenize(text)
+            last = len(tokens) - 1
+            logits = ctx.decode([(t, i, 0, i == last) for i, t in enumerate(tokens)])[0]
+            gaps.append(float(np.abs(logits - reference).max()))
+            ctx.free()
+        assert gaps[0] < 0.05 < gaps[1]
+    finally:
+        as_file.close()
+
+
+def test_unknown_gguf_weights_form_is_a_user_error():
+    from neutrophil.models import embedded_gguf
+    from neutrophil.models.llamacpp import LlamaCppBackend
+
+    with pytest.raises(UserError, match="--gguf-weights"):
+        LlamaCppBackend(embedded_gguf(), weights="q8")

@@ -231,6 +231,8 @@ class Agent:
         inflight: list[Future[Generation]],
         bar: tqdm,
     ) -> list[Transcript]:
+        if not tasks:
+            return []
         episodes = [_Episode(t) for t in tasks]
         waiting: dict[Future[Generation], tuple[int, _Episode, Request]] = {}
 

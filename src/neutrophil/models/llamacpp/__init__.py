@@ -80,7 +80,7 @@ class LlamaCppBackend:
         if threads is not None and threads < 1:
             raise UserError(f"--threads must be at least 1, got {threads}")
         if weights not in WEIGHTS:
-            raise UserError(f"--weights {weights}: expected one of {', '.join(WEIGHTS)}")
+            raise UserError(f"--gguf-weights {weights}: expected one of {', '.join(WEIGHTS)}")
         self.path = Path(path)
         check_gguf(self.path)
         self.dequantized = weights == "f32" or (weights == "auto" and _small_quantized(self.path))
