@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.defenses.steering import DEFAULT_PREFIX
     from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
-    from neutrophil.internals.defense_study import markdown_report, plots, run_defense_study
     from neutrophil.models.base import require_local
     from neutrophil.tasks import load_tasks
+    from neutrophil.workflows.defense_study import markdown_report, plots, run_defense_study
 
     positive_int("--limit", args.limit)
     writable_dir(args.out)
