@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.agent import Agent, Budgets
     from neutrophil.cli.common import load_model, positive_int
     from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
-    from neutrophil.defenses.registry import GUARD_PREFIX
+    from neutrophil.defenses.texts import GUARD_PREFIX
     from neutrophil.evaluate import evaluate
     from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge

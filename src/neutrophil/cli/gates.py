@@ -39,7 +39,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import load_model, positive_int
     from neutrophil.defenses.registry import read_text_arg
-    from neutrophil.defenses.steering import DEFAULT_PREFIX
+    from neutrophil.defenses.texts import GATED_PREFIX
     from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
     from neutrophil.models.base import require_local
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.tasks}: the {args.split} split needs harmful and benign tasks")
     # Without --prefix-file: the refusal-leaning prefix that `--defense gated-prefix` injects,
     # so the static and gated arms differ only in the gate.
-    prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or DEFAULT_PREFIX
+    prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or GATED_PREFIX
     label = "static prefix (PING)" if args.prefix_file else "static prefix (guard)"
     backend = load_model(args)
     require_local(backend, "gated defenses")
