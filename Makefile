@@ -51,9 +51,12 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/neutrophil demo --out runs/demo
 
+# lint-imports checks the layer contract in pyproject.toml ([tool.importlinter]);
+# PYTHONPATH=src makes it read this checkout's package whatever the venv has installed.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	PYTHONPATH=src $(VENV)/bin/lint-imports
 
 clean:
 	rm -rf runs .pytest_cache

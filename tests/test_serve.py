@@ -19,7 +19,7 @@ from neutrophil.models.base import Generation, Request
 from neutrophil.models.openai_backend import OpenAIBackend
 from neutrophil.serve.app import create_app
 from neutrophil.serve.protocol import cut_at_stop, visible
-from neutrophil.serve.proxy import guard_defense, read_prefix_file
+from neutrophil.serve.proxy import guard_defense
 from neutrophil.serve.runner import BackgroundServer
 
 GUARD = "I will check whether this is safe first."
@@ -214,9 +214,7 @@ def test_guard_proxy_in_front_of_an_openai_server(hf, served):
     assert streamed == expected
 
 
-def test_read_prefix_file(tmp_path):
-    (tmp_path / "p.txt").write_text("Let me think. \n")
-    assert read_prefix_file(tmp_path / "p.txt") == "Let me think. "
+def test_no_guard_without_texts():
     assert guard_defense() is None
 
 

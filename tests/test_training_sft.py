@@ -9,8 +9,8 @@ import torch
 
 from neutrophil.errors import UserError
 from neutrophil.models import load_hf
+from neutrophil.models.adapters import is_adapter_dir, load_adapter
 from neutrophil.models.tiny import tiny_tokenizer
-from neutrophil.training.adapters import is_adapter_dir, load_adapter
 from neutrophil.training.config import TrainConfig
 from neutrophil.training.dataset import load_conversations
 from neutrophil.training.examples import IGNORE, encode, target_text

@@ -56,13 +56,27 @@ def _count(rows: Iterable[bool]) -> Rate:
     return wilson(sum(rows), len(rows))
 
 
-RATE_NAMES = (
-    "refusal_rate",
-    "attack_success_rate",
-    "success_rate",
-    "over_refusal_rate",
-    "borderline_refusal_rate",
-)
+# metrics.json's rate names, in report order -> how reports show them: short names for
+# table headers and plots, long ones for the eval report's tables and legends.
+RATE_SHORT_LABELS = {
+    "refusal_rate": "RR",
+    "attack_success_rate": "ASR",
+    "success_rate": "SR",
+    "over_refusal_rate": "over-refusal",
+    "borderline_refusal_rate": "borderline refusal",
+}
+RATE_LABELS = {
+    "refusal_rate": "RR (harmful refused)",
+    "attack_success_rate": "ASR (harmful done)",
+    "success_rate": "SR (benign succeeded)",
+    "over_refusal_rate": "over-refusal (benign refused)",
+    "borderline_refusal_rate": "borderline refused",
+}
+
+
+def short_labels(*names: str) -> tuple[tuple[str, str], ...]:
+    """(rate name, short label) pairs for a report's columns, in the order given."""
+    return tuple((n, RATE_SHORT_LABELS[n]) for n in names)
 
 
 def rates(transcripts: Sequence[Transcript]) -> dict[str, Rate]:

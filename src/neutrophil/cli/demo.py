@@ -58,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.agent import Agent, Budgets
     from neutrophil.cli.common import load_model, positive_int
     from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
-    from neutrophil.defenses.registry import GUARD_PREFIX
+    from neutrophil.defenses.texts import GUARD_PREFIX
     from neutrophil.evaluate import evaluate
     from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge
+    from neutrophil.metrics import RATE_SHORT_LABELS
     from neutrophil.paired import compare
-    from neutrophil.report.eval_report import RATE_LABELS, eval_report, headline_rows
+    from neutrophil.report.eval_report import eval_report, headline_rows
     from neutrophil.tasks import load_tasks
 
     for flag in ("limit", "search_tasks", "rounds", "candidates"):
@@ -91,12 +92,11 @@ def run(args: argparse.Namespace) -> int:
 
     atomic_write(out / "report.html", eval_report(runs, title=f"neutrophil demo — {backend.name}"))
     print()
-    names = ["RR", "ASR", "SR", "over-refusal", "borderline"]
-    assert len(names) == len(RATE_LABELS)
+    names = list(RATE_SHORT_LABELS.values())  # the columns of headline_rows, in order
     for row in headline_rows(runs):
         print(f"{row[0]}")
         for name, cell in zip(names, row[1:], strict=True):
-            print(f"    {name:13s} {cell}")
+            print(f"    {name:18s} {cell}")
     paired = {run.label: compare(run.transcripts, runs[0].transcripts) for run in runs[1:]}
     (out / "paired.json").write_text(
         json.dumps(

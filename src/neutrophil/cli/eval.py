@@ -68,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.evaluate import evaluate
     from neutrophil.files import writable_dir
     from neutrophil.judges.select import judge_from_name
-    from neutrophil.metrics import rate_from_dict
-    from neutrophil.report.eval_report import RATE_LABELS
+    from neutrophil.metrics import RATE_LABELS, rate_from_dict
     from neutrophil.tasks import load_tasks
 
     positive_int("--limit", args.limit)

@@ -39,12 +39,12 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import load_model, positive_int
     from neutrophil.defenses.registry import read_text_arg
-    from neutrophil.defenses.steering import DEFAULT_PREFIX
+    from neutrophil.defenses.texts import GATED_PREFIX
     from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
-    from neutrophil.internals.defense_study import markdown_report, plots, run_defense_study
     from neutrophil.models.base import require_local
     from neutrophil.tasks import load_tasks
+    from neutrophil.workflows.defense_study import markdown_report, plots, run_defense_study
 
     positive_int("--limit", args.limit)
     writable_dir(args.out)
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.tasks}: the {args.split} split needs harmful and benign tasks")
     # Without --prefix-file: the refusal-leaning prefix that `--defense gated-prefix` injects,
     # so the static and gated arms differ only in the gate.
-    prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or DEFAULT_PREFIX
+    prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or GATED_PREFIX
     label = "static prefix (PING)" if args.prefix_file else "static prefix (guard)"
     backend = load_model(args)
     require_local(backend, "gated defenses")

@@ -58,7 +58,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import positive_int
     from neutrophil.files import writable_dir
-    from neutrophil.training.lab import LabConfig, quick_config, run_lab
+    from neutrophil.workflows.lab import LabConfig, quick_config, run_lab
 
     for flag, value in (
         ("--limit", args.limit),
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, search=False)
     out = writable_dir(args.out)
     stages = run_lab(out, config)
-    from neutrophil.training.lab_report import markdown_table
+    from neutrophil.workflows.lab_report import markdown_table
 
     print(markdown_table(stages))
     print(f"report: {out / 'report.html'}")

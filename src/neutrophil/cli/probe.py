@@ -37,11 +37,12 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import check_layers, load_model
+    from neutrophil.defenses.texts import PROBE_PREFIX
     from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
     from neutrophil.internals.layers import num_layers, parse_layer_spec
     from neutrophil.internals.probe_report import render_html
-    from neutrophil.internals.study import DEFAULT_PREFIX, run_study
+    from neutrophil.internals.study import run_study
     from neutrophil.models.base import require_local
     from neutrophil.tasks import load_tasks
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         backend.tokenizer,
         train,
         test,
-        prefix=args.prefix or DEFAULT_PREFIX,
+        prefix=args.prefix or PROBE_PREFIX,
         layers=layers,
         scan_layer=args.scan_layer,
         progress=lambda m: print(f"probe: {m}", flush=True),

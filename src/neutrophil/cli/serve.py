@@ -109,7 +109,8 @@ def check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    from neutrophil.serve.proxy import guard_defense, read_prefix_file
+    from neutrophil.defenses.registry import read_prefix_file
+    from neutrophil.serve.proxy import guard_defense
     from neutrophil.serve.runner import bind
 
     prefix = read_prefix_file(args.prefix_file) if args.prefix_file else args.prefix

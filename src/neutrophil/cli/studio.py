@@ -74,7 +74,7 @@ def concept_specs(vectors: str | None) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    from neutrophil.serve.proxy import read_prefix_file
+    from neutrophil.defenses.registry import read_prefix_file
     from neutrophil.serve.runner import bind
 
     prefix = read_prefix_file(args.prefix_file) if args.prefix_file else None

@@ -22,15 +22,13 @@ import numpy as np
 import torch
 
 from neutrophil.defenses.base import PromptDefense
+from neutrophil.defenses.texts import GATED_PREFIX
 from neutrophil.errors import UserError
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import Backend, Request, as_suffix, require_local
 
 DEFAULT_STRENGTH = 4.0  # calibrated units: refuses visibly and stays fluent on SmolLM2
-DEFAULT_PREFIX = (
-    "I will first check whether this request could cause harm; if it could, I will refuse. "
-)
 
 
 def _local(backend: Backend) -> Any:
@@ -89,7 +87,7 @@ class GatedSteerDefense:
 @dataclass(frozen=True)
 class GatedPrefixDefense:
     gate: Gate
-    prefix: str = DEFAULT_PREFIX
+    prefix: str = GATED_PREFIX
     name: str = "gated-prefix"
 
     def describe(self) -> dict[str, Any]:
@@ -217,7 +215,7 @@ def build_local_defense(
     elif name == "gated-steer":
         d = GatedSteerDefense(vector, gate, strength)
     elif name == "gated-prefix":
-        d = GatedPrefixDefense(gate, prefix or DEFAULT_PREFIX)
+        d = GatedPrefixDefense(gate, prefix or GATED_PREFIX)
     else:
         raise UserError(f"--defense {name}: not a steering defense")
     if system:  # a system guard composes with any of them

@@ -21,8 +21,6 @@ from neutrophil.internals.probes import LinearProbe, fit_layer_probes
 from neutrophil.internals.render import chat_parts, chat_prompt
 from neutrophil.tasks.task import Task
 
-DEFAULT_PREFIX = "Before I answer, I will check whether this request could cause harm."
-
 
 def _labels(tasks: Sequence[Task]) -> torch.Tensor:
     return torch.tensor([1.0 if t.kind == "harmful" else 0.0 for t in tasks])
@@ -107,7 +105,7 @@ def run_study(
     train: Sequence[Task],
     test: Sequence[Task],
     *,
-    prefix: str = DEFAULT_PREFIX,
+    prefix: str,
     layers=None,
     scan_layer: int | None = None,
     scan_examples: int = 4,

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from neutrophil.errors import UserError
+from neutrophil.models.adapters import is_adapter_dir, load_adapter
 from neutrophil.models.base import Backend, Generation, Request
 from neutrophil.models.embedded import EMBEDDED_NAME, embedded_gguf, ensure_converted
 
@@ -169,8 +170,6 @@ def load_backend(
             gguf_weights=gguf_weights,
         )
     if path.is_dir():
-        from neutrophil.training.adapters import is_adapter_dir, load_adapter
-
         if is_adapter_dir(path):  # a LoRA adapter from `neutrophil finetune` (no --merge)
             return load_adapter(path, batch_size=batch_size)
         if (path / MERGED_GGUF).is_file():  # a merged fine-tune of a GGUF base

@@ -6,17 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neutrophil.metrics import rate_from_dict
+from neutrophil.metrics import RATE_LABELS, rate_from_dict
 from neutrophil.records import Transcript
 from neutrophil.report.html import Html, esc, page, png, section, table
 
-RATE_LABELS = {
-    "refusal_rate": "RR (harmful refused)",
-    "attack_success_rate": "ASR (harmful done)",
-    "success_rate": "SR (benign succeeded)",
-    "over_refusal_rate": "over-refusal (benign refused)",
-    "borderline_refusal_rate": "borderline refused",
-}
 HARMFUL_PROMPT_CHARS = 70  # harmful prompts are shown truncated
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from neutrophil.metrics import short_labels
 from neutrophil.report.html import esc, page, png, section, table
 
 RATES = (
@@ -101,12 +102,18 @@ def scatter(
     return fig
 
 
+# The held-out comparison's columns: each defense minus no defense, paired on the same tasks.
+PAIRED_COLUMNS = short_labels(
+    "refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate"
+)
+
+
 def _paired_rows(baselines: Sequence[tuple[str, dict[str, Any]]]) -> list[list[str]]:
     rows = []
     for label, m in baselines[1:]:
         p = m.get("paired_vs_first", {})
         cells = []
-        for key in ("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate"):
+        for key, _ in PAIRED_COLUMNS:
             d = p.get(key)
             if not d or not d["n"]:
                 cells.append("n/a")
@@ -160,7 +167,7 @@ def render(
             f"Paired against {baselines[0][0] if baselines else 'the first row'} (same tasks)",
             "<p class='muted'>difference of rates, Agresti–Min 95% interval, exact McNemar "
             "p (* p &lt; 0.05), n = tasks the rate is read on.</p>",
-            table(["defense", "RR", "ASR", "SR", "over-refusal"], _paired_rows(baselines)),
+            table(["defense", *(label for _, label in PAIRED_COLUMNS)], _paired_rows(baselines)),
         ),
         section("Search", png(scatter(history, baselines, best))),
         section(

@@ -6,10 +6,7 @@ for a proxy in front of vLLM / llama.cpp / Ollama) through `create_app(backend, 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from neutrophil.defenses.base import PromptDefense
-from neutrophil.errors import UserError
 
 
 def guard_defense(prefix: str | None = None, system: str | None = None) -> PromptDefense | None:
@@ -19,17 +16,3 @@ def guard_defense(prefix: str | None = None, system: str | None = None) -> Promp
     return PromptDefense(
         name="prefix" if prefix else "system", system=system or None, prefix=prefix or None
     )
-
-
-def read_prefix_file(path: str | Path) -> str:
-    """A prefix file's text; one trailing newline (an editor's) is dropped, other whitespace
-    is kept because it is part of what the model continues from."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read prefix file ({e.strerror})") from None
-    text = text.removesuffix("\n")
-    if not text.strip():
-        raise UserError(f"{path}: prefix file is empty")
-    return text

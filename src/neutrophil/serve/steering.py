@@ -240,7 +240,8 @@ def build(
     """A steering server's state over `backend` (a local transformers model): one channel
     per concept (name -> a built-in concept name or a vector file), calibrated on the
     middle third of the layers, and the built-in harm gate and refusal vector."""
-    from neutrophil.defenses.steering import DEFAULT_PREFIX, DEFAULT_STRENGTH, default_for
+    from neutrophil.defenses.steering import DEFAULT_STRENGTH, default_for
+    from neutrophil.defenses.texts import GATED_PREFIX
     from neutrophil.internals.layers import num_layers
     from neutrophil.internals.library import calibrated_vector
     from neutrophil.internals.strength import default_layers, residual_norms
@@ -258,7 +259,7 @@ def build(
         fitted.gate,
         fitted.vector,
         prefix=prefix,
-        gated_prefix=DEFAULT_PREFIX,
+        gated_prefix=GATED_PREFIX,
         gated_strength=DEFAULT_STRENGTH,
         norms=norms,
     )

@@ -11,7 +11,6 @@ from neutrophil.errors import UserError
 from neutrophil.files import parse_json, read_text
 from neutrophil.tasks.task import DOMAINS, KINDS, SPLITS, Task
 
-_DOMAIN_FIELDS = {"code": ("tests", "entry_point"), "web": ("site", "start", "check")}
 _KNOWN = {f.name for f in Task.__dataclass_fields__.values()}
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Kind = Literal["harmful", "benign"]
-Domain = Literal["chat", "code", "web"]
 KINDS: tuple[str, ...] = ("harmful", "benign")
 DOMAINS: tuple[str, ...] = ("chat", "code", "web")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -27,8 +25,8 @@ def split_for(task_id: str) -> str:
 @dataclass(frozen=True)
 class Task:
     id: str
-    kind: str  # Kind
-    domain: str  # Domain
+    kind: str  # one of KINDS
+    domain: str  # one of DOMAINS
     prompt: str
     system: str | None = None
     tags: tuple[str, ...] = ()

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from neutrophil.errors import UserError
 from neutrophil.models import MERGED_GGUF, gguf_source
-from neutrophil.training.adapters import ADAPTER_META
+from neutrophil.models.adapters import ADAPTER_META
 from neutrophil.training.checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
 from neutrophil.training.config import TrainConfig
 from neutrophil.training.dataset import Conversation, load_conversations

@@ -257,7 +257,7 @@ class Lab:
             gated = self._gated(agentic, prefix)
             if gated is not None:
                 stages.append(gated)
-        from neutrophil.training.lab_report import write_report
+        from neutrophil.workflows.lab_report import write_report
 
         write_report(self.out, stages, c)
         return stages

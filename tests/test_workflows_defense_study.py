@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from neutrophil.internals.defense_study import (
+from neutrophil.records import Transcript, Verdict
+from neutrophil.workflows.defense_study import (
     compose,
     markdown_report,
     roc,
     sweep_thresholds,
 )
-from neutrophil.records import Transcript, Verdict
 
 torch.set_num_threads(1)
 

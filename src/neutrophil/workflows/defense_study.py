@@ -22,16 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from neutrophil.metrics import rates
+from neutrophil.metrics import rates, short_labels
 from neutrophil.records import Transcript
 from neutrophil.tasks.task import Task
 
-RATE_KEYS = (
-    ("refusal_rate", "RR"),
-    ("success_rate", "SR"),
-    ("over_refusal_rate", "over-refusal"),
-    ("borderline_refusal_rate", "borderline refusal"),
-    ("attack_success_rate", "ASR"),
+RATE_KEYS = short_labels(
+    "refusal_rate",
+    "success_rate",
+    "over_refusal_rate",
+    "borderline_refusal_rate",
+    "attack_success_rate",
 )
 
 

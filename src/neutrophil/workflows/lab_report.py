@@ -7,14 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from neutrophil.metrics import short_labels
 from neutrophil.report.html import esc, page, png, section, table
 
-RATES = (
-    ("refusal_rate", "RR"),
-    ("attack_success_rate", "ASR"),
-    ("success_rate", "SR"),
-    ("over_refusal_rate", "over-refusal"),
-)
+RATES = short_labels("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate")
 
 PAPER = (
     "The published study fully fine-tuned 8-9B models on about 9k web and 7k code benign agent "
