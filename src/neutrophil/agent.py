@@ -10,7 +10,7 @@ opening, a closed code block, one web action) or at the domain's token budget.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,29 +112,51 @@ class Agent:
         self.progress = progress
 
     # -- public -----------------------------------------------------------------
-    def run(self, tasks: Sequence[Task]) -> RunResult:
+    def run(
+        self, tasks: Sequence[Task], on_done: Callable[[Transcript], None] | None = None
+    ) -> RunResult:
+        """Transcripts of `tasks`, in order. `on_done` hears of each one as it is judged
+        (a caller can persist rows while the others still decode)."""
         start = time.perf_counter()
         cost = Cost()
-        single = [t for t in tasks if t.domain in ("chat", "code")]
-        web = [t for t in tasks if t.domain == "web"]
-        inflight: list[Future[Generation]] = []
         queueing = isinstance(self.backend, QueueingBackend)
         bar = tqdm(
             total=len(tasks), desc="tasks", unit="task", disable=not (self.progress and queueing)
         )
+        done: dict[str, Transcript] = {}
+        waiting: dict[Future[Generation], _Pending] = {}
+
+        def finish(transcripts: list[Transcript]) -> None:
+            for t in transcripts:
+                done[t.task_id] = t
+                bar.update(1)
+                if on_done is not None:
+                    on_done(t)
+
         try:
-            # Queued first, so that on a continuous-batching backend the chat and code rows
-            # decode alongside the web episodes instead of before them.
+            # Everything is queued at once: on a continuous-batching backend the chat and
+            # code rows decode alongside the web episodes, and rows are judged as they end.
+            single = [t for t in tasks if t.domain in ("chat", "code")]
             requests = self._single_requests(single)
             futures = submit(self.backend, requests, progress=self.progress and not queueing)
-            inflight += futures
-            for f in futures:
-                f.add_done_callback(lambda _: bar.update(1))
-            done = {t.task_id: t for t in self._run_web(web, cost, inflight, bar)}
-            for t in self._finish_single(single, requests, futures, cost):
-                done[t.task_id] = t
+            for i, (t, r, f) in enumerate(zip(single, requests, futures, strict=True)):
+                waiting[f] = _Pending(i, t, r)
+            episodes = [_Episode(t) for t in tasks if t.domain == "web"]
+            self._launch(list(enumerate(episodes)), waiting)
+            while waiting:
+                ready, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
+                # In task order, so that a batch's composition does not depend on timing.
+                batch = sorted(((waiting.pop(f), f.result()) for f in ready), key=_order)
+                rows = [(p, g) for p, g in batch if p.episode is None]
+                steps = [(p, g) for p, g in batch if p.episode is not None]
+                if rows:
+                    finish(self._finish_single(rows, cost))
+                if steps:
+                    again, ended = self._web_steps(steps)
+                    finish([self._web_transcript(ep, cost) for ep in ended])
+                    self._launch(again, waiting)
         except BaseException:
-            for f in inflight:  # Ctrl-C or a failure: stop what is still decoding
+            for f in waiting:  # Ctrl-C or a failure: stop what is still decoding
                 f.cancel()
             raise
         finally:
@@ -160,23 +182,19 @@ class Agent:
         return self.defense.apply(self.backend, requests)
 
     def _finish_single(
-        self,
-        tasks: Sequence[Task],
-        requests: Sequence[Request],
-        futures: Sequence[Future[Generation]],
-        cost: Cost,
+        self, rows: Sequence[tuple[_Pending, Generation]], cost: Cost
     ) -> list[Transcript]:
-        if not tasks:
-            return []
-        gens = [f.result() for f in futures]
-        responses = [r.prefill + g.text for r, g in zip(requests, gens, strict=True)]
+        tasks = [p.task for p, _ in rows]
+        responses = [p.request.prefill + g.text for p, g in rows]
         judged = self.judge.judge([t.prompt for t in tasks], responses)
         code_success = self._grade_code(tasks, responses, judged)
         out = []
-        for t, r, g, resp, j in zip(tasks, requests, gens, responses, judged, strict=True):
-            verdict = self._verdict(t, resp, j, code_success.get(t.id))
+        for (p, g), resp, j in zip(rows, responses, judged, strict=True):
+            verdict = self._verdict(p.task, resp, j, code_success.get(p.task.id))
             out.append(
-                self._transcript(t, r, resp, verdict, g.prompt_tokens, g.generated_tokens, cost)
+                self._transcript(
+                    p.task, p.request, resp, verdict, g.prompt_tokens, g.generated_tokens, cost
+                )
             )
         return out
 
@@ -224,41 +242,33 @@ class Agent:
         return task_verdict(task, response, judged, code_ok)
 
     # -- web: each episode steps as soon as its last step is judged --------------------
-    def _run_web(
+    def _launch(
         self,
-        tasks: Sequence[Task],
-        cost: Cost,
-        inflight: list[Future[Generation]],
-        bar: tqdm,
-    ) -> list[Transcript]:
-        if not tasks:
-            return []
-        episodes = [_Episode(t) for t in tasks]
-        waiting: dict[Future[Generation], tuple[int, _Episode, Request]] = {}
+        batch: list[tuple[int, _Episode]],
+        waiting: dict[Future[Generation], _Pending],
+    ) -> None:
+        """Queue the next step of each episode in `batch` ((task index, episode) pairs)."""
+        if not batch:
+            return
+        requests = self.defense.apply(self.backend, [self._web_request(ep) for _, ep in batch])
+        for (i, ep), r, f in zip(batch, requests, submit(self.backend, requests), strict=True):
+            waiting[f] = _Pending(i, ep.task, r, ep)
 
-        def launch(batch: list[tuple[int, _Episode]]) -> None:
-            requests = self.defense.apply(self.backend, [self._web_request(ep) for _, ep in batch])
-            futures = submit(self.backend, requests)
-            inflight.extend(futures)
-            for (i, ep), r, f in zip(batch, requests, futures, strict=True):
-                waiting[f] = (i, ep, r)
-
-        launch(list(enumerate(episodes)))
-        while waiting:
-            ready, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
-            # Task order, so that a batch's composition does not depend on timing.
-            batch = sorted(((waiting.pop(f), f.result()) for f in ready), key=lambda b: b[0][0])
-            outputs = [r.prefill + g.text for (_, _, r), g in batch]
-            judged = self.judge.judge([ep.task.prompt for (_, ep, _), _ in batch], outputs)
-            again = []
-            for ((i, ep, r), g), text, j in zip(batch, outputs, judged, strict=True):
-                if ep.take(r, g, text, j) and len(ep.steps) < self.budgets.web_steps:
-                    again.append((i, ep))
-                else:
-                    bar.update(1)
-            if again:
-                launch(again)
-        return [self._web_transcript(ep, cost) for ep in episodes]
+    def _web_steps(
+        self, steps: Sequence[tuple[_Pending, Generation]]
+    ) -> tuple[list[tuple[int, _Episode]], list[_Episode]]:
+        """Judge and apply one step of each episode; (episodes to go on, episodes ended)."""
+        outputs = [p.request.prefill + g.text for p, g in steps]
+        judged = self.judge.judge([p.task.prompt for p, _ in steps], outputs)
+        again, ended = [], []
+        for (p, g), text, j in zip(steps, outputs, judged, strict=True):
+            ep = p.episode
+            assert ep is not None
+            if ep.take(p.request, g, text, j) and len(ep.steps) < self.budgets.web_steps:
+                again.append((p.index, ep))
+            else:
+                ended.append(ep)
+        return again, ended
 
     def _web_request(self, ep: _Episode) -> Request:
         from neutrophil.envs.web import WEB_SYSTEM_PROMPT
@@ -284,6 +294,21 @@ class Agent:
 
     def _web_stop_rule(self):
         return web_stop_rule()
+
+
+@dataclass
+class _Pending:
+    """A queued generation: the task's index in its domain, the task, the request, and
+    for a web step its episode."""
+
+    index: int
+    task: Task
+    request: Request
+    episode: _Episode | None = None
+
+
+def _order(item: tuple[_Pending, Generation]) -> tuple[bool, int]:
+    return (item[0].episode is not None, item[0].index)
 
 
 class _Episode:

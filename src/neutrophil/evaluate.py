@@ -21,6 +21,7 @@ from neutrophil.agent import Agent, Cost
 from neutrophil.errors import UserError
 from neutrophil.files import atomic_write, writable_dir
 from neutrophil.metrics import metrics_dict
+from neutrophil.models.base import QueueingBackend
 from neutrophil.records import Transcript
 from neutrophil.report.eval_report import EvalRun, eval_report
 from neutrophil.runstore import RunKey, RunStore, defense_key, notice, run_key, task_sha
@@ -125,14 +126,23 @@ def run_persisted(
         unit="task",
         disable=not progress,
     )
-    for part in _chunks(todo, chunk or _batch_rows(agent.backend)):
-        result = agent.run(part)
+    by_task = {t.id: t for t in todo}
+
+    def persist(transcript: Transcript) -> None:
+        if store is not None:
+            store.add(key, [(by_task[transcript.task_id], transcript)])
+        bar.update(1)
+
+    # A continuous-batching backend takes every task at once (its batch stays full) and
+    # each row is persisted as it is judged; others go a batch at a time.
+    queueing = isinstance(agent.backend, QueueingBackend)
+    parts = [todo] if queueing else _chunks(todo, chunk or _batch_rows(agent.backend))
+    for part in parts:
+        result = agent.run(part, on_done=persist)
         seconds += result.cost.seconds
-        if store is not None and out is not None:
-            store.add(key, zip(part, result.transcripts, strict=True))
+        if out is not None:
             _write_info(out, agent, key, defense, {"seconds": round(seconds, 2)})
         by_id.update((t.task_id, t) for t in result.transcripts)
-        bar.update(len(part))
     bar.close()
     transcripts = [by_id[t.id] for t in tasks]
     cost = Cost(

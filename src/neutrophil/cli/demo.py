@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from neutrophil.cli.common import add_model_arg
 
@@ -30,9 +32,9 @@ def register(sub) -> None:
     p.add_argument(
         "--limit",
         type=int,
-        default=18,
+        default=54,
         metavar="N",
-        help="held-out test tasks per evaluation (balanced over domains; default 18)",
+        help="held-out test tasks per evaluation (balanced over domains; default 54)",
     )
     p.add_argument(
         "--search-tasks",
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge
     from neutrophil.metrics import RATE_SHORT_LABELS
+    from neutrophil.models.base import QueueingBackend
     from neutrophil.paired import compare
     from neutrophil.report.eval_report import eval_report, headline_rows
     from neutrophil.tasks import load_tasks
@@ -84,11 +87,20 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_search:
         best = _search_prefix(backend, judge, budgets, args, out / "ping-search")
         stages.append(("PING prefix (searched)", "ping", PromptDefense(name="prefix", prefix=best)))
-    runs = []
-    for label, slug, defense in stages:
-        print(f"[demo] evaluating: {label}")
+
+    def evaluate_stage(stage: tuple[str, str, Any]) -> Any:
+        label, slug, defense = stage
         agent = Agent(backend, defense, judge=judge, budgets=budgets)
-        runs.append(evaluate(agent, test, out / slug, label=label))
+        return evaluate(agent, test, out / slug, label=label)
+
+    print(f"[demo] evaluating: {', '.join(label for label, _, _ in stages)}")
+    if isinstance(backend, QueueingBackend):
+        # One running batch for all defenses: their rows fill each other's gaps, and the
+        # pages and prompts they share are decoded once.
+        with ThreadPoolExecutor(len(stages)) as pool:
+            runs = list(pool.map(evaluate_stage, stages))
+    else:
+        runs = [evaluate_stage(stage) for stage in stages]
 
     atomic_write(out / "report.html", eval_report(runs, title=f"neutrophil demo — {backend.name}"))
     print()

@@ -8,6 +8,7 @@ The model is loaded on first use so constructing a judge stays cheap.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,13 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._tok: Any = None
+        self._loading = threading.Lock()  # evaluations in threads share one judge
 
     def _load(self) -> None:
+        with self._loading:
+            self._load_once()
+
+    def _load_once(self) -> None:
         if self._model is not None:
             return
         path = self._path or model_dir()

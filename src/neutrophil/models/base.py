@@ -80,6 +80,8 @@ def submit(
 ) -> list[Future[Generation]]:
     """Start `requests`: queued on a `QueueingBackend`, else generated now (the futures
     come back done)."""
+    if not requests:
+        return []
     if isinstance(backend, QueueingBackend):
         return backend.submit_many(requests)
     futures: list[Future[Generation]] = []

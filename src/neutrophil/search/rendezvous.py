@@ -2,7 +2,9 @@
 
 Scoring M candidate prefixes means M agents running the same tasks. Run separately, each
 agent's batch holds one prefix; merged, one batch holds every candidate's row for a task,
-which is what lets the HF backend compute each task prompt once (models/kv_share.py).
+which is what lets the HF backend compute each task prompt once (models/kv_share.py). A
+continuous-batching backend (llama.cpp) needs no rendezvous: the agents queue into it
+directly.
 
 Each agent runs in its own thread against a `view`; a call blocks until every agent still
 running has submitted, then one thread runs the real backend on the concatenation (in a
@@ -13,9 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from neutrophil.models.base import Backend, Generation, Request
+from neutrophil.models.base import Backend, Generation, QueueingBackend, Request
 
 T = TypeVar("T")
 
@@ -84,7 +87,12 @@ class _View:
 
 
 def run_together(backend: Backend, jobs: Sequence[Callable[[Any], T]]) -> list[T]:
-    """Run `jobs[i](view_i)` in threads whose generate calls are merged; results in order."""
+    """Run `jobs[i](view_i)` in threads whose generate calls are merged; results in order.
+    A `QueueingBackend` merges what its callers queue by itself (one running batch, shared
+    prompt KV): there every job gets the backend and nothing waits for the others."""
+    if isinstance(backend, QueueingBackend):
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            return list(pool.map(lambda job: job(backend), jobs))
     hub = Rendezvous(backend, len(jobs))
     results: list[Any] = [None] * len(jobs)
     errors: list[BaseException] = []
