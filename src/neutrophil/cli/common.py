@@ -43,8 +43,9 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
             default="auto",
             help=(
                 "on llama.cpp: run the GGUF's weights as stored (file) or dequantized to "
-                "f32 once and cached (f32; exact, and faster for batched work on a CPU). "
-                "auto (default): f32 for quantized models of at most 2 GiB as f32"
+                "f32 once and cached (f32: exact weights, logits that match transformers', "
+                "tokens that vary less with batch composition). auto (default): f32 for "
+                "quantized models of at most 2 GiB as f32"
             ),
         )
     p.add_argument(

@@ -91,10 +91,9 @@ def write_gguf(model: Any, base: Path, out: Path, *, f16: bool = True) -> Path:
     return out
 
 
-# Below this many f32 weight bytes a quantized GGUF runs faster dequantized: on a CPU the
-# batched matrix products of a small model are compute-bound, and llama.cpp's f32 kernels
-# beat its quantized dot products there (docs/benchmarks.md); large models stay as they
-# are, bounded by memory bandwidth and size.
+# Below this many f32 weight bytes a quantized GGUF runs dequantized by default: the logits
+# match transformers', and a row's tokens vary less with what shares its batch than on the
+# quantized kernels (docs/benchmarks.md). Larger models stay as stored: 4x the memory.
 F32_LIMIT_BYTES = 2 << 30
 
 

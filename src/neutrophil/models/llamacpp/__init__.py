@@ -192,6 +192,7 @@ class LlamaCppBackend:
         return self._twin
 
     def close(self) -> None:
-        self.scheduler.close()
+        if not self.scheduler.close():
+            return  # still inside llama_decode: freeing the context under it would crash
         self.ctx.free()
         self.native.free()

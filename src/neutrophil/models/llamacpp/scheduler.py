@@ -163,12 +163,16 @@ class Scheduler:
         for r in rows:
             r.future.cancel()
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Stop the worker; True once it has exited (its context may then be freed)."""
         with self._wake:
             self._closed = True
             self._wake.notify()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if self._thread is None:
+            return True
+        if self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
+        return not self._thread.is_alive()
 
     # -- the worker ---------------------------------------------------------------------
     def _run(self) -> None:
