@@ -145,7 +145,7 @@ class Agent:
             self._launch(list(enumerate(episodes)), waiting)
             while waiting:
                 ready, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
-                # In task order, so that a batch's composition does not depend on timing.
+                # In task order: which future finished first does not reorder a batch.
                 batch = sorted(((waiting.pop(f), f.result()) for f in ready), key=_order)
                 rows = [(p, g) for p, g in batch if p.episode is None]
                 steps = [(p, g) for p, g in batch if p.episode is not None]
