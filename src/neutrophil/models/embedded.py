@@ -88,7 +88,8 @@ def ensure_converted(gguf: Path) -> Path:
 
 def f32_gguf_path(gguf: Path) -> Path:
     """Cache location of a GGUF's dequantized (f32) copy, keyed by file identity."""
-    return converted_dir(gguf).with_name(converted_dir(gguf).name + ".f32.gguf")
+    converted = converted_dir(gguf)
+    return converted.with_name(converted.name + ".f32.gguf")
 
 
 def ensure_f32_gguf(gguf: Path) -> Path:

@@ -97,18 +97,14 @@ def write_gguf(model: Any, base: Path, out: Path, *, f16: bool = True) -> Path:
 F32_LIMIT_BYTES = 2 << 30
 
 
-def f32_size(path: Path) -> int:
-    """Bytes the GGUF's weights would take as f32."""
+def f32_bytes_if_quantized(path: Path) -> int | None:
+    """Bytes the GGUF's weights would take as f32; None when they already are f32."""
     import gguf
 
-    return sum(int(t.n_elements) * 4 for t in gguf.GGUFReader(str(path)).tensors)
-
-
-def is_f32(path: Path) -> bool:
-    import gguf
-
-    reader = gguf.GGUFReader(str(path))
-    return all(t.tensor_type == gguf.GGMLQuantizationType.F32 for t in reader.tensors)
+    tensors = gguf.GGUFReader(str(path)).tensors
+    if all(t.tensor_type == gguf.GGMLQuantizationType.F32 for t in tensors):
+        return None
+    return sum(int(t.n_elements) * 4 for t in tensors)
 
 
 def dequantize_gguf(src: Path, out: Path) -> Path:

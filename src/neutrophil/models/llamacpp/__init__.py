@@ -48,10 +48,11 @@ def file_digest(path: Path) -> str:
 
 def _small_quantized(path: Path) -> bool:
     """A GGUF worth dequantizing: not already f32, and small enough as f32."""
-    from neutrophil.models.gguf_export import F32_LIMIT_BYTES, f32_size, is_f32
+    from neutrophil.models.gguf_export import F32_LIMIT_BYTES, f32_bytes_if_quantized
 
     try:
-        return not is_f32(path) and f32_size(path) <= F32_LIMIT_BYTES
+        size = f32_bytes_if_quantized(path)  # one read of the file's tensor table
+        return size is not None and size <= F32_LIMIT_BYTES
     except Exception:  # noqa: BLE001 — a broken file: llama.cpp's loader words the error
         return False
 
