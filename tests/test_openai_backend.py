@@ -3,13 +3,13 @@ every prefill mode must give exactly the text the HF backend gives directly (gre
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import replace
 
 import pytest
 import torch
+from servers import free_port
 
 from neutrophil.defenses.base import PromptDefense
 from neutrophil.errors import BackendError, UserError
@@ -70,12 +70,6 @@ def served_hf(hf):
     """The HF backend served directly (it also takes raw prompts on /v1/completions)."""
     with BackgroundServer(create_app(hf)) as url:
         yield url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_auto_mode_matches_hf(hf, served):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ import time
 import httpx
 import pytest
 import torch
+from servers import free_port
 
 from neutrophil.models import load_backend
 from neutrophil.models.base import Generation, Request
@@ -216,12 +216,6 @@ def test_guard_proxy_in_front_of_an_openai_server(hf, served):
 
 def test_no_guard_without_texts():
     assert guard_defense() is None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 CLI = (

@@ -10,19 +10,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import httpx
 import pytest
+from servers import free_port, wait_ready
 
 SERVE = [sys.executable, "-m", "neutrophil.cli", "serve"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_serve(*args: str) -> subprocess.CompletedProcess:
@@ -62,19 +56,6 @@ def test_port_in_use_is_one_line_exit_2():
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], done.stderr
-
-
-def wait_ready(proc: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 180
-    while True:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        try:
-            if httpx.get(url + "/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the server did not come up"
-        time.sleep(0.1)
 
 
 def test_sigterm_drains_and_exits_0_with_a_long_row_running():

@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 import torch
+from servers import free_port
 
 from neutrophil.errors import BackendError
 from neutrophil.models import load_backend
@@ -359,12 +360,6 @@ def test_guard_mode_hides_docs_and_template(hf):
 
 
 # -- error classes ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_only_backend_errors_are_502(hf):
