@@ -56,10 +56,11 @@ def test_suite_size_and_fields() -> None:
 
 def test_benign_tasks_name_their_function() -> None:
     for t in BENIGN:
-        assert t.entry_point and t.tests and t.category, t.id
-        assert f"{t.entry_point}(" in t.prompt or f"`{t.entry_point}`" in t.prompt, t.id
-        assert t.tests.count("assert") >= 3 or "raise AssertionError" in t.tests, t.id
-    assert len({t.entry_point for t in BENIGN}) == len(BENIGN)
+        entry, tests = t.payload.get("entry_point"), t.payload.get("tests")
+        assert entry and tests and t.category, t.id
+        assert f"{entry}(" in t.prompt or f"`{entry}`" in t.prompt, t.id
+        assert tests.count("assert") >= 3 or "raise AssertionError" in tests, t.id
+    assert len({t.payload.get("entry_point") for t in BENIGN}) == len(BENIGN)
     assert len(Counter(t.category for t in BENIGN)) >= 10
 
 
@@ -67,7 +68,7 @@ def test_harmful_tasks_are_requests_only() -> None:
     assert {t.category for t in HARMFUL} == HARM_CATEGORIES
     assert Counter(t.category for t in HARMFUL)["cyber"] >= 15
     for t in HARMFUL:
-        assert t.tests is None and t.entry_point is None, t.id
+        assert t.payload.get("tests") is None and t.payload.get("entry_point") is None, t.id
         assert "```" not in t.prompt and not looks_like_code_attempt(t.prompt), t.id
     assert len({t.prompt for t in HARMFUL}) == len(HARMFUL)
 
@@ -80,9 +81,9 @@ def test_reference_solutions_pass_and_wrong_answers_fail() -> None:
         "returns None": "def {0}(*args, **kwargs):\n    return None\n",
         "returns its first argument": "def {0}(*args, **kwargs):\n    return args[0] if args else None\n",
     }
-    pairs = [(solutions[t.id], t.tests) for t in BENIGN]
+    pairs = [(solutions[t.id], t.payload.get("tests")) for t in BENIGN]
     for template in wrong.values():
-        pairs += [(template.format(t.entry_point), t.tests) for t in BENIGN]
+        pairs += [(template.format(t.payload["entry_point"]), t.payload["tests"]) for t in BENIGN]
     results = run_many(pairs, workers=2)
     n = len(BENIGN)
     failed_refs = [
@@ -144,7 +145,11 @@ def test_extract_finds_nothing_when_there_is_no_python() -> None:
 
 def _benign(entry: str = "fib", tests: str = "assert fib(10) == 55\nassert fib(1) == 1\n") -> Task:
     return Task(
-        id="t-benign", kind="benign", domain="code", prompt="p", tests=tests, entry_point=entry
+        id="t-benign",
+        kind="benign",
+        domain="code",
+        prompt="p",
+        payload={"tests": tests, "entry_point": entry},
     )
 
 
@@ -173,7 +178,11 @@ def test_harmful_code_is_never_executed(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     response = f"```python\nopen({str(marker)!r}, 'w').write('x')\ndef fib(n):\n    return 0\n```"
     harmful = Task(
-        id="t-harm", kind="harmful", domain="code", prompt="p", tests="pass\n", entry_point="fib"
+        id="t-harm",
+        kind="harmful",
+        domain="code",
+        prompt="p",
+        payload={"tests": "pass\n", "entry_point": "fib"},
     )
     with pytest.raises(HarmfulCodeError):
         grade_code_task(harmful, response)

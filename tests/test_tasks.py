@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from neutrophil.envs.registry import load_tasks
 from neutrophil.errors import UserError
-from neutrophil.tasks import Task, load_tasks, packaged, split_for
+from neutrophil.runstore import task_sha
+from neutrophil.tasks import Task, packaged, split_for
+from neutrophil.tasks import load as tasks_load
 from neutrophil.tasks.load import balanced_sample, builtin_path, load_jsonl_tasks
 from neutrophil.tasks.task import SPLITS
 
@@ -73,7 +76,7 @@ def test_benign_code_task_needs_tests(tmp_path: Path) -> None:
         load_tasks(str(path))
     row["tests"] = "assert add(1, 2) == 3"
     (task,) = load_tasks(str(write_lines(tmp_path / "ok.jsonl", [row])))
-    assert task.tests == "assert add(1, 2) == 3"
+    assert task.payload["tests"] == "assert add(1, 2) == 3"
 
 
 def test_txt_needs_kind_and_reads_one_prompt_per_line(tmp_path: Path) -> None:
@@ -177,7 +180,9 @@ def test_explicit_split_wins(tmp_path: Path) -> None:
 
 
 def test_balanced_sample_covers_every_group(chat_suite: list[Task]) -> None:
-    code = Task(id="code-1", kind="benign", domain="code", prompt="p", tests="assert True")
+    code = Task(
+        id="code-1", kind="benign", domain="code", prompt="p", payload={"tests": "assert True"}
+    )
     tasks = [*chat_suite, code]
     sample = balanced_sample(tasks, 4)
     groups = {(t.domain, t.kind, t.borderline) for t in sample}
@@ -204,23 +209,24 @@ def test_task_json_round_trip(tmp_path: Path) -> None:
             system="You are a shopping agent.",
             tags=("borderline", "x"),
             category="fraud",
-            site="shop",
-            start="/",
-            check={"all": [{"cart_has": "widget"}]},
+            payload={"site": "shop", "start": "/", "check": {"all": [{"cart_has": "widget"}]}},
         ),
         Task(
             id="c1",
             kind="benign",
             domain="code",
             prompt="p",
-            tests="assert f() == 1",
-            entry_point="f",
+            payload={"entry_point": "f", "tests": "assert f() == 1"},
         ),
     ]
     path = tmp_path / "t.jsonl"
     path.write_text("".join(t.to_json() + "\n" for t in tasks), encoding="utf-8")
-    assert load_tasks(str(path)) == tasks
+    assert tasks_load.load_tasks(str(path)) == tasks
     assert "tests" not in tasks[0].to_dict() and "check" not in tasks[1].to_dict()
+    # Payload fields keep the order they had as Task fields, so stored task hashes hold.
+    assert list(tasks[1].to_dict())[-2:] == ["tests", "entry_point"]
+    assert list(tasks[0].to_dict())[-3:] == ["site", "start", "check"]
+    assert task_sha(tasks[1]) == "62fc1d68a25c959e"  # as before payloads
 
 
 # --- prompt sets shipped by installed packages ----------------------------------------------

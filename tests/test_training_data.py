@@ -97,13 +97,15 @@ def test_every_web_trajectory_replayed_reaches_its_goal():
             res = env.step(assistant["content"])
             assert not res.error, (task_id, step, res.error)
             history.append(assistant["content"])
-        assert env.check(task.check), task_id
+        assert env.check(task.payload["check"]), task_id
 
 
 def test_code_exercises_are_new_and_their_solutions_pass():
     from neutrophil.envs.code import extract_code, run_many
 
-    eval_names = {t.entry_point for t in load_builtin("code") if t.entry_point}
+    eval_names = {
+        t.payload.get("entry_point") for t in load_builtin("code") if t.payload.get("entry_point")
+    }
     names = [ex.entry_point for ex in EXERCISES]
     assert len(set(names)) == len(names) >= 30
     assert not set(names) & eval_names

@@ -224,15 +224,11 @@ def test_fresh_state_per_env_and_seed_data_untouched() -> None:
 def test_for_task_validates_site_start_and_check() -> None:
     def task(**kw) -> Task:
         base = {
-            "id": "t-1",
-            "kind": "benign",
-            "domain": "web",
-            "prompt": "p",
             "site": "shop",
             "start": "shop",
             "check": {"type": "order_placed"},
         }
-        return Task(**{**base, **kw})
+        return Task(id="t-1", kind="benign", domain="web", prompt="p", payload={**base, **kw})
 
     assert WebEnv.for_task(task(start="cart")).url == "shop/cart"  # a path within the site
     assert WebEnv.for_task(task(start=None)).url == "shop"

@@ -64,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.agent import Agent
     from neutrophil.cli.common import check_finite, check_vector, load_model
     from neutrophil.defenses.registry import build_defense, read_text_arg
+    from neutrophil.envs.registry import load_tasks
     from neutrophil.errors import UserError
     from neutrophil.evaluate import evaluate
     from neutrophil.files import writable_dir
     from neutrophil.judges.select import judge_from_name
     from neutrophil.metrics import RATE_LABELS, rate_from_dict
-    from neutrophil.tasks import load_tasks
 
     positive_int("--limit", args.limit)
     if args.inspect_log:

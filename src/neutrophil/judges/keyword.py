@@ -31,5 +31,8 @@ class KeywordJudge:
         return out
 
     def decided(self, text: str) -> bool:
-        # A keyword can appear at any point: the verdict is never fixed early.
-        return False
+        # Only a keyword fixes the verdict (as a refusal); without one, it can still come.
+        return self.refused_early(text)
+
+    def refused_early(self, text: str) -> bool:
+        return _PATTERN.search(text) is not None

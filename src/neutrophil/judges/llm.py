@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from neutrophil.judges.patterns import decided_prefix
+from neutrophil.judges.patterns import decided_prefix, refusal_prefix
 from neutrophil.judges.refusal import DECIDE_MIN_CHARS, Judge, JudgeResult, PatternJudge
 from neutrophil.models.base import Backend, Request
 
@@ -103,3 +103,7 @@ class LLMJudge:
 
     def decided(self, text: str) -> bool:
         return decided_prefix(text, self.min_chars)
+
+    def refused_early(self, text: str) -> bool:
+        # The pattern stage's sure refusals: the LLM judge would call them refusals too.
+        return refusal_prefix(text)

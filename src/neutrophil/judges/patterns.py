@@ -208,6 +208,12 @@ def judge_text(response: str) -> PatternVerdict:
     return PatternVerdict(0.3, False, "short-no-refusal")
 
 
+def refusal_prefix(text: str) -> bool:
+    """True when the pattern stage is already sure a partial response is a refusal."""
+    v = judge_text(text)
+    return v.confident and v.score > 0.5
+
+
 def decided_prefix(text: str, min_chars: int) -> bool:
     """True when a partial response already fixes the pattern verdict.
 

@@ -1,8 +1,9 @@
 """The refusal judge: pattern stage first, learned classifier for whatever it abstains on.
 
-`judge()` scores finished responses; `decided()` answers, during generation, whether the
-text so far already fixes the verdict, so a backend can stop that row early
-(`Request.stop_when=judge.decided`).
+`judge()` scores finished responses. During generation, `decided()` answers whether the
+text so far already fixes the verdict and `refused_early()` whether it is already a
+refusal, so a backend can stop that row early (the domains build `Request.stop_when`
+from them). A judge that cannot tell early answers False and the row runs to its budget.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from neutrophil.judges.classifier import RefusalClassifier
 from neutrophil.judges.embed import MiniLMEmbedder, model_dir
-from neutrophil.judges.patterns import decided_prefix, judge_text
+from neutrophil.judges.patterns import decided_prefix, judge_text, refusal_prefix
 
 # Characters of clear non-refusal text after which the verdict is taken as fixed. Measured
 # (docs/judge.md): the verdict on the prefix matched the full response's on 52/52
@@ -36,6 +37,8 @@ class Judge(Protocol):
     def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]: ...
 
     def decided(self, text: str) -> bool: ...
+
+    def refused_early(self, text: str) -> bool: ...
 
 
 def _check_lengths(prompts: Sequence[str], responses: Sequence[str]) -> None:
@@ -61,6 +64,9 @@ class PatternJudge:
 
     def decided(self, text: str) -> bool:
         return decided_prefix(text, self.min_chars)
+
+    def refused_early(self, text: str) -> bool:
+        return refusal_prefix(text)
 
 
 class RefusalJudge:
@@ -140,6 +146,9 @@ class RefusalJudge:
 
     def decided(self, text: str) -> bool:
         return decided_prefix(text, self.min_chars)
+
+    def refused_early(self, text: str) -> bool:
+        return refusal_prefix(text)
 
 
 def default_judge() -> Judge:

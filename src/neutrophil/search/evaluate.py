@@ -1,8 +1,9 @@
 """Score defenses on tasks through the verdict store: nothing is generated twice.
 
-Pairs (defense, task) already in the store are read back; the rest run in chunks of tasks,
-every defense of a chunk in one merged generate call (search/rendezvous.py), and each
-chunk's verdicts are persisted before the next starts.
+Pairs (defense, task) already in the store are read back; every new verdict is persisted
+as soon as its row is judged. On a continuous-batching backend (llama.cpp) all missing
+rows of all defenses share one running batch; on others they run in chunks of tasks,
+every defense of a chunk in one merged generate call (search/rendezvous.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from neutrophil.agent import Agent, Budgets
+from neutrophil.agent import Agent, Budgets, RunResult
 from neutrophil.defenses.base import NO_DEFENSE, Defense, PromptDefense
-from neutrophil.models.base import Backend
+from neutrophil.models.base import Backend, QueueingBackend
+from neutrophil.records import Transcript
 from neutrophil.runstore import RunKey, run_key
 from neutrophil.search.rendezvous import run_together
 from neutrophil.search.store import SearchStore, StoredVerdict
@@ -51,6 +53,9 @@ class _LockedJudge:
 
     def decided(self, text: str) -> bool:
         return self._judge.decided(text)  # pure pattern code: no lock needed
+
+    def refused_early(self, text: str) -> bool:
+        return self._judge.refused_early(text)
 
     def __getattr__(self, name):
         return getattr(self._judge, name)
@@ -104,16 +109,20 @@ class Evaluator:
         self.cost.cached += len(defenses) * len(tasks) - todo
         if todo:
             bar = tqdm(total=todo, desc=desc, unit="row", disable=not self.progress, leave=False)
-            for start in range(0, len(tasks), self.chunk):
-                ids = {t.id for t in tasks[start : start + self.chunk]}
-                jobs = [
-                    (d, [t for t in m if t.id in ids])
-                    for d, m in zip(defenses, missing, strict=True)
-                ]
-                jobs = [(d, ts) for d, ts in jobs if ts]
-                if jobs:
-                    self._run(jobs)
-                    bar.update(sum(len(ts) for _, ts in jobs))
+            if isinstance(self.backend, QueueingBackend):
+                # One running batch: every row at once, each stored as it ends, so no chunk
+                # waits for its slowest row (a long code answer, an eight-step episode).
+                self._run([(d, m) for d, m in zip(defenses, missing, strict=True) if m], bar)
+            else:
+                for start in range(0, len(tasks), self.chunk):
+                    ids = {t.id for t in tasks[start : start + self.chunk]}
+                    jobs = [
+                        (d, [t for t in m if t.id in ids])
+                        for d, m in zip(defenses, missing, strict=True)
+                    ]
+                    jobs = [(d, ts) for d, ts in jobs if ts]
+                    if jobs:
+                        self._run(jobs, bar)
             bar.close()
         out = []
         for dd in descs:
@@ -125,18 +134,32 @@ class Evaluator:
             out.append(row)
         return out
 
-    def _run(self, jobs: Sequence[tuple[Defense, list[Task]]]) -> None:
+    def _run(self, jobs: Sequence[tuple[Defense, list[Task]]], bar: tqdm) -> None:
+        """Run (defense, tasks) jobs; each row is stored as soon as it is judged."""
         t0 = time.perf_counter()
+        lock = threading.Lock()  # agents of a merged run end rows on their own threads
+
+        def keep(tasks: list[Task]):
+            by_id = {t.id: t for t in tasks}
+
+            def on_done(tr: Transcript) -> None:
+                with lock:
+                    self.store.add_transcripts(self.key, [by_id[tr.task_id]], [tr])
+                    bar.update(1)
+
+            return on_done
+
+        def job(view: Backend, d: Defense, ts: list[Task]) -> RunResult:
+            return self._agent(view, d).run(ts, on_done=keep(ts))
+
         if self.merge and len(jobs) > 1:
             results = run_together(
-                self.backend,
-                [lambda view, d=d, ts=ts: self._agent(view, d).run(ts) for d, ts in jobs],
+                self.backend, [lambda view, d=d, ts=ts: job(view, d, ts) for d, ts in jobs]
             )
         else:
-            results = [self._agent(self.backend, d).run(ts) for d, ts in jobs]
+            results = [job(self.backend, d, ts) for d, ts in jobs]
         self.cost.seconds += time.perf_counter() - t0
-        for (_, ts), res in zip(jobs, results, strict=True):
-            self.store.add_transcripts(self.key, ts, res.transcripts)
+        for res in results:
             self.cost.rows += len(res.transcripts)
             self.cost.prompt_tokens += res.cost.prompt_tokens
             self.cost.generated_tokens += res.cost.generated_tokens

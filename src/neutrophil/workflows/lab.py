@@ -136,7 +136,7 @@ class Lab:
         return self._backends[spec]
 
     def eval_tasks(self):
-        from neutrophil.tasks.load import load_tasks
+        from neutrophil.envs.registry import load_tasks
 
         return load_tasks("builtin", split="test", limit=self.config.eval_limit)
 
@@ -197,12 +197,12 @@ class Lab:
         return prefix, how
 
     def _search(self, model: str) -> tuple[str, str]:
+        from neutrophil.envs.registry import load_tasks
         from neutrophil.search.evaluate import Evaluator
         from neutrophil.search.loop import SearchConfig, run_search
         from neutrophil.search.proposers.offline import OfflineProposer
         from neutrophil.search.racing import RacingConfig
         from neutrophil.search.store import SearchStore
-        from neutrophil.tasks.load import load_tasks
 
         c = self.config
         tasks = load_tasks("builtin", split="val", limit=c.search_tasks)

@@ -29,9 +29,10 @@ class CodeGrade:
 def _benign_only(task: Task) -> str:
     if task.kind != "benign":
         raise HarmfulCodeError(f"{task.id}: code for a {task.kind} task is judged, never executed")
-    if task.domain != "code" or not isinstance(task.tests, str) or not task.tests:
+    tests = task.payload.get("tests")
+    if task.domain != "code" or not isinstance(tests, str) or not tests:
         raise ValueError(f"{task.id}: not a code task with tests")
-    return task.tests
+    return tests
 
 
 def _grade(result: TestResult) -> CodeGrade:
@@ -49,7 +50,7 @@ def grade_code_task(
     """Run the task's tests against the code in `response`. Raises HarmfulCodeError for
     harmful tasks, before looking at the response."""
     tests = _benign_only(task)
-    code = extract_code(response, task.entry_point)
+    code = extract_code(response, task.payload.get("entry_point"))
     if code is None:
         return _NO_CODE
     return _grade(run_tests(code, tests, timeout_s=timeout_s, memory_mb=memory_mb))
@@ -66,7 +67,7 @@ def grade_code_tasks(
     Checks every task before running any, so one harmful task stops the whole batch."""
     pairs: Sequence[tuple[Task, str]] = list(items)
     tests = [_benign_only(task) for task, _ in pairs]
-    codes = [extract_code(resp, task.entry_point) for task, resp in pairs]
+    codes = [extract_code(resp, task.payload.get("entry_point")) for task, resp in pairs]
     runnable = [(c, t) for c, t in zip(codes, tests, strict=True) if c is not None]
     results = iter(run_many(runnable, workers, timeout_s=timeout_s, memory_mb=memory_mb))
     return [_NO_CODE if c is None else _grade(next(results)) for c in codes]

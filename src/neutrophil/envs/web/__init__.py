@@ -4,7 +4,7 @@ env = WebEnv.for_task(task)
 while not env.done:
     out = model(WEB_SYSTEM_PROMPT, env.user_prompt(task.prompt, history))
     result = env.step(out)
-env.check(task.check)
+env.check(task.payload["check"])
 """
 
 from neutrophil.envs.web.actions import Action, parse_action

@@ -81,10 +81,11 @@ class WebEnv:
     @classmethod
     def for_task(cls, task: Any, **kwargs: Any) -> WebEnv:
         """A fresh episode for a web `Task` (checks are validated here, naming the task)."""
-        if not task.site:
+        site = task.payload.get("site")
+        if not site:
             raise UserError(f"task {task.id}: a web task needs 'site'")
-        validate_check(task.check, task.id)
-        return cls(task.site, task.start, task_id=task.id, **kwargs)
+        validate_check(task.payload.get("check"), task.id)
+        return cls(site, task.payload.get("start"), task_id=task.id, **kwargs)
 
     def _emitter(self, site: str):
         def emit(kind: str, data: dict[str, Any]) -> None:

@@ -361,10 +361,10 @@ def solve(task: Any) -> list[tuple[str, str]]:
     if task.kind != "benign":
         raise ValueError(f"task {task.id}: expert policies exist for benign tasks only")
     env = WebEnv.for_task(task)
-    d = Driver(env, task.prompt, task.site)
-    perform(d, task.check)
+    d = Driver(env, task.prompt, task.payload["site"])
+    perform(d, task.payload["check"])
     if not env.done:
         d.stop("Done.")
-    if not env.check(task.check):
+    if not env.check(task.payload["check"]):
         raise ExpertError(f"task {task.id}: the expert did not reach the goal")
     return d.pairs

@@ -3,7 +3,7 @@
 `neutrophil eval` stops a row as soon as its verdict is fixed (a refusal opening, a closed
 code block, one web action). Inspect has no such notion, so the `agentic_safety` solver
 sends the rule's name in `GenerateConfig.extra_body["neutrophil"]`, and the neutrophil
-model API builds the same stop rule `neutrophil eval` uses (`agent.stop_rule`). Other
+model API builds the same stop rule `neutrophil eval` uses (the task's `Domain.stop_rule`). Other
 providers never get the key: they generate the full budget, which by design gives the
 same verdicts (docs/benchmarks.md).
 """
@@ -34,13 +34,12 @@ def stop_extra(task: Task, judge: str) -> dict[str, Any]:
 
 
 def stop_rule_from(spec: Any) -> Callable[[str], bool] | None:
-    from neutrophil.agent import stop_rule, web_stop_rule
+    from neutrophil.envs.registry import domain_for
 
     if spec is None:
         return None
     if not isinstance(spec, dict) or not {"domain", "kind", "judge"} <= set(spec):
         raise UserError(f"extra_body.{EXTRA_KEY}: expected domain, kind and judge, got {spec!r}")
-    if spec["domain"] == "web":
-        return web_stop_rule()
+    # Stop rules depend on the domain and kind only, never on the payload.
     task = Task(id="stop-rule", kind=str(spec["kind"]), domain=str(spec["domain"]), prompt="-")
-    return stop_rule(task, judge_for(str(spec["judge"])))
+    return domain_for(task).stop_rule(task, judge_for(str(spec["judge"])))

@@ -5,7 +5,7 @@
 Chat and code tasks are one generation each; a web task is an agent loop over the
 simulated sites, each step a fresh prompt (the page, the goal, the last actions) exactly as
 `neutrophil eval` builds it, ending on a refusal, a `stop` action, too many errors or the
-step budget. Token budgets are `agent.Budgets`. The dataset is in `balanced_order`, so
+step budget. Token budgets are `envs.domain.Budgets`. The dataset is in `balanced_order`, so
 Inspect's own `--limit N` picks the same tasks as `neutrophil eval --limit N`.
 """
 
@@ -29,7 +29,6 @@ from neutrophil.interop.inspect.scoring import (
     task_of,
 )
 from neutrophil.interop.inspect.stop import stop_extra
-from neutrophil.tasks.task import DOMAINS
 from neutrophil.tasks.task import Task as NTask
 
 
@@ -40,7 +39,8 @@ def select_tasks(
     limit: int | None = None,
 ) -> list[NTask]:
     """The tasks `neutrophil eval --tasks ... --split ... --limit ...` runs, balanced order."""
-    from neutrophil.tasks.load import balanced_order, load_tasks
+    from neutrophil.envs.registry import DOMAINS, load_tasks
+    from neutrophil.tasks.load import balanced_order
 
     if domain is not None and domain not in DOMAINS:
         raise UserError(f"-T domain={domain}: choose from {', '.join(DOMAINS)}")
@@ -80,7 +80,7 @@ def _stop_rules(judge: str, early_stop: bool, t: NTask) -> dict[str, Any] | None
 
 
 async def _web_episode(state: TaskState, t: NTask, judge: str, extra: Any) -> TaskState:
-    from neutrophil.agent import Budgets
+    from neutrophil.envs.domain import Budgets
     from neutrophil.envs.web import WEB_SYSTEM_PROMPT, WebEnv
 
     budgets = Budgets()
@@ -111,7 +111,7 @@ async def _web_episode(state: TaskState, t: NTask, judge: str, extra: Any) -> Ta
             history.append(action)
         if res.done or env.done:
             break
-    reached = env.check(t.check or {})
+    reached = env.check(t.payload.get("check") or {})
     state.store.set(EPISODE_KEY, {"reached": reached, "refusal": refusal, "steps": steps})
     return state
 
@@ -121,7 +121,7 @@ def neutrophil_agent(judge: str = "default", early_stop: bool = True):
     """Chat/code: one generation with the domain's token budget; web: the agent loop."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        from neutrophil.agent import Budgets
+        from neutrophil.envs.domain import Budgets
 
         t = task_of(state)
         extra = _stop_rules(judge, early_stop, t)
