@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from neutrophil.models import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from neutrophil.models.options import ModelOptions
 
 
 def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
@@ -56,21 +61,24 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
     )
 
 
-def load_model(args: argparse.Namespace, **kw):
-    """`load_backend` from the shared model options (`--model`, `--engine`, ...)."""
-    from neutrophil.models import load_backend
+def model_options(args: argparse.Namespace, **overrides) -> ModelOptions:
+    """The shared model options (`--model`, `--engine`, ...) as a `ModelOptions`;
+    `overrides` replace fields (e.g. `engine="hf"` where hidden states are needed)."""
+    from neutrophil.models.options import ModelOptions
 
-    try:
-        return load_backend(
-            args.model,
-            batch_size=kw.pop("batch_size", args.batch_size),
-            engine=kw.pop("engine", getattr(args, "engine", "auto")),
-            threads=args.threads,
-            gguf_weights=getattr(args, "gguf_weights", "auto"),
-            **kw,
-        )
-    except Exception as e:
-        raise _model_file_error(args.model, e) from None
+    options = ModelOptions(
+        spec=args.model,
+        batch_size=args.batch_size,
+        engine=getattr(args, "engine", "auto"),
+        gguf_weights=getattr(args, "gguf_weights", "auto"),
+        threads=args.threads,
+    )
+    return replace(options, **overrides)
+
+
+def load_model(args: argparse.Namespace, **overrides):
+    """`load_backend` from the shared model options (`--model`, `--engine`, ...)."""
+    return model_options(args, **overrides).load()
 
 
 def add_task_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -140,19 +148,6 @@ def check_layers(layers: list[int] | None, n_layers: int, flag: str = "--layers"
             f"{flag} {bad[0]}: out of range for a model with {n_layers} decoder layers "
             f"(0-{n_layers - 1})"
         )
-
-
-def _model_file_error(spec: str, e: Exception) -> Exception:
-    """A local model that fails to load for any reason (a torn safetensors file, a missing
-    tokenizer) is the user's file, not a bug: one line naming it. Anything else passes."""
-    from pathlib import Path
-
-    from neutrophil.errors import BackendError, UserError
-
-    if isinstance(e, UserError | BackendError) or not Path(spec).expanduser().exists():
-        return e
-    first = (str(e).strip().splitlines() or [""])[0][:200]
-    return UserError(f"{spec}: cannot load model ({type(e).__name__}: {first})")
 
 
 def check_vector(vec, model, name: str) -> None:
