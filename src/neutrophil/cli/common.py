@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from neutrophil.models import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from neutrophil.models.options import ModelOptions
 
 
 def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
@@ -56,21 +61,24 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
     )
 
 
-def load_model(args: argparse.Namespace, **kw):
-    """`load_backend` from the shared model options (`--model`, `--engine`, ...)."""
-    from neutrophil.models import load_backend
+def model_options(args: argparse.Namespace, **overrides) -> ModelOptions:
+    """The shared model options (`--model`, `--engine`, ...) as a `ModelOptions`;
+    `overrides` replace fields (e.g. `engine="hf"` where hidden states are needed)."""
+    from neutrophil.models.options import ModelOptions
 
-    try:
-        return load_backend(
-            args.model,
-            batch_size=kw.pop("batch_size", args.batch_size),
-            engine=kw.pop("engine", getattr(args, "engine", "auto")),
-            threads=args.threads,
-            gguf_weights=getattr(args, "gguf_weights", "auto"),
-            **kw,
-        )
-    except Exception as e:
-        raise _model_file_error(args.model, e) from None
+    options = ModelOptions(
+        spec=args.model,
+        batch_size=args.batch_size,
+        engine=getattr(args, "engine", "auto"),
+        gguf_weights=getattr(args, "gguf_weights", "auto"),
+        threads=args.threads,
+    )
+    return replace(options, **overrides)
+
+
+def load_model(args: argparse.Namespace, **overrides):
+    """`load_backend` from the shared model options (`--model`, `--engine`, ...)."""
+    return model_options(args, **overrides).load()
 
 
 def add_task_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -142,19 +150,6 @@ def check_layers(layers: list[int] | None, n_layers: int, flag: str = "--layers"
         )
 
 
-def _model_file_error(spec: str, e: Exception) -> Exception:
-    """A local model that fails to load for any reason (a torn safetensors file, a missing
-    tokenizer) is the user's file, not a bug: one line naming it. Anything else passes."""
-    from pathlib import Path
-
-    from neutrophil.errors import BackendError, UserError
-
-    if isinstance(e, UserError | BackendError) or not Path(spec).expanduser().exists():
-        return e
-    first = (str(e).strip().splitlines() or [""])[0][:200]
-    return UserError(f"{spec}: cannot load model ({type(e).__name__}: {first})")
-
-
 def check_vector(vec, model, name: str) -> None:
     """A steering vector fits `model`: its layers exist and its size is the hidden size (a
     mismatch would otherwise surface as a tensor-shape traceback mid-generation)."""
@@ -169,3 +164,87 @@ def check_vector(vec, model, name: str) -> None:
                 f"hidden size is {hidden} (a vector of another model?)"
             )
     check_layers(list(vec.layers), num_layers(model), f"vector {name}: layer")
+
+
+# -- the HTTP server options of `serve` and `studio` -----------------------------------------
+# (flag, dest, default, help): what one request may cost; each refusal is a 400 naming it.
+LIMIT_FLAGS = (
+    ("--max-tokens", "max_tokens", 512, "max_tokens when a request does not set it"),
+    ("--max-tokens-limit", "max_tokens_limit", 2048, "the most max_tokens a request may ask"),
+    ("--max-prompt-tokens", "max_prompt_tokens", 4096, "the longest prompt, guard included"),
+    ("--max-messages", "max_messages", 512, "the most messages in one chat request"),
+    ("--max-body-bytes", "max_body_bytes", 1 << 20, "the largest request body"),
+)
+
+# Help of the server flags whose wording a command may replace (`add_server_args(helps=)`).
+SERVER_HELP: dict[str, str | None] = {
+    "--threads": "CPU threads for generation (default: all the cores this process may use)",
+    "--drain-seconds": "on SIGTERM, how long running rows may finish before they are cut (3)",
+    "--log-level": "server log level (info logs every request)",
+    "--require-key": (
+        "clients must send NEUTROPHIL_SERVE_KEY as their API key (set it in the environment)"
+    ),
+}
+
+
+def add_server_args(
+    p: argparse.ArgumentParser,
+    *,
+    batch_size: int = 32,
+    log_level: str = "info",
+    helps: dict[str, str | None] | None = None,
+) -> None:
+    """Where a server listens, what it may run at once, what one request may cost, how it
+    shuts down and logs, and whether it needs a key. `helps` replaces the help of flags
+    named in `SERVER_HELP` (None: no help text)."""
+    text = {**SERVER_HELP, **(helps or {})}
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--batch-size", type=int, default=batch_size, help="most rows decoded together")
+    p.add_argument("--threads", type=int, metavar="N", help=text["--threads"])
+    for flag, dest, default, limit_help in LIMIT_FLAGS:
+        p.add_argument(flag, dest=dest, type=int, default=default, help=f"{limit_help} ({default})")
+    p.add_argument("--drain-seconds", type=float, default=3.0, help=text["--drain-seconds"])
+    p.add_argument(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug"],
+        default=log_level,
+        help=text["--log-level"],
+    )
+    p.add_argument("--require-key", action="store_true", help=text["--require-key"])
+
+
+def check_server_args(args: argparse.Namespace) -> None:
+    """Refuse bad server settings before anything loads: one line, exit 2."""
+    from neutrophil.errors import UserError
+
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be from 1 to 65535, got {args.port}")
+    for name in ("batch_size", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    for flag, dest, _, _ in LIMIT_FLAGS:
+        if getattr(args, dest) < 1:
+            raise UserError(f"{flag} must be at least 1, got {getattr(args, dest)}")
+    if args.max_tokens > args.max_tokens_limit:
+        raise UserError(
+            f"--max-tokens {args.max_tokens} is over --max-tokens-limit {args.max_tokens_limit}"
+        )
+    if args.max_body_bytes < 1024:
+        raise UserError(f"--max-body-bytes must be at least 1024, got {args.max_body_bytes}")
+    if args.drain_seconds < 0:
+        raise UserError(f"--drain-seconds must be 0 or more, got {args.drain_seconds:g}")
+
+
+def limits_from_args(args: argparse.Namespace):
+    """The request limits of `serve` and `studio` from their shared flags."""
+    from neutrophil.serve.limits import Limits
+
+    return Limits(
+        max_prompt_tokens=args.max_prompt_tokens,
+        max_tokens=args.max_tokens_limit,
+        default_max_tokens=args.max_tokens,
+        max_messages=args.max_messages,
+        max_body_bytes=args.max_body_bytes,
+    )

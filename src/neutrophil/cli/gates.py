@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neutrophil.cli.common import add_model_arg, finite_float
+
+if TYPE_CHECKING:
+    from neutrophil.workflows.gates import GatesConfig
 
 
 def register(sub) -> None:
@@ -36,47 +39,27 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import load_model, positive_int
-    from neutrophil.defenses.registry import read_text_arg
-    from neutrophil.defenses.texts import GATED_PREFIX
-    from neutrophil.errors import UserError
-    from neutrophil.files import writable_dir
-    from neutrophil.models.base import require_local
-    from neutrophil.tasks import load_tasks
-    from neutrophil.workflows.defense_study import markdown_report, plots, run_defense_study
+def config_from_args(args: argparse.Namespace) -> GatesConfig:
+    """The workflow's config from the parsed flags."""
+    from neutrophil.cli.common import model_options
+    from neutrophil.workflows.gates import GatesConfig
 
-    positive_int("--limit", args.limit)
-    writable_dir(args.out)
-    tasks = load_tasks(args.tasks, split=args.split, limit=args.limit)
-    tasks = [t for t in tasks if t.domain != "web"]
-    if {t.kind for t in tasks} != {"harmful", "benign"}:
-        raise UserError(f"{args.tasks}: the {args.split} split needs harmful and benign tasks")
-    # Without --prefix-file: the refusal-leaning prefix that `--defense gated-prefix` injects,
-    # so the static and gated arms differ only in the gate.
-    prefix = read_text_arg(None, args.prefix_file, "--prefix-file") or GATED_PREFIX
-    label = "static prefix (PING)" if args.prefix_file else "static prefix (guard)"
-    backend = load_model(args)
-    require_local(backend, "gated defenses")
-    study, arms = run_defense_study(
-        backend,
-        tasks,
-        prefix=prefix,
-        prefix_label=label,
+    return GatesConfig(
+        model=model_options(args),
+        tasks=args.tasks,
+        split=args.split,
+        limit=args.limit,
+        prefix_file=args.prefix_file,
         strength=args.strength,
-        progress=lambda m: print(f"gates: {m}", flush=True),
+        command="neutrophil " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from neutrophil.workflows import gates
+
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "neutrophil " + shlex.join(sys.argv[1:]) if sys.argv[1:] else ""
-    study["command"] = command
-    (out / "study.json").write_text(json.dumps(study, indent=1), encoding="utf-8")
-    for name, arm in arms.items():
-        rows = "".join(t.to_json() + "\n" for t in arm.transcripts)
-        (out / f"{name}.responses.jsonl").write_text(rows, encoding="utf-8")
-    plots(study, out)
-    report = markdown_report(study, command)
-    (out / "report.md").write_text(report, encoding="utf-8")
-    print(report)
+    result = gates.run(config_from_args(args), out, log=lambda m: print(f"gates: {m}", flush=True))
+    print(result.report)
     print(f"wrote {out / 'report.md'}, study.json, roc.png, threshold.png")
     return 0

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neutrophil.cli.common import add_model_arg, finite_float
+
+if TYPE_CHECKING:
+    from neutrophil.workflows.optimize import OptimizeConfig
 
 HELP = (
     "search a PING safety prefix (refuse harm, keep benign success) and report it on held-out tasks"
@@ -97,181 +100,40 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _check(args: argparse.Namespace) -> None:
-    from neutrophil.errors import UserError
-    from neutrophil.files import writable_dir
+def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
+    """The workflow's config from the parsed flags."""
+    from neutrophil.cli.common import model_options
+    from neutrophil.workflows.optimize import OptimizeConfig
 
-    for name in ("rounds", "candidates", "limit", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if not 0 <= args.epsilon <= 1:
-        raise UserError(f"--epsilon must be between 0 and 1, got {args.epsilon}")
-    if args.over_penalty < 0 or args.racing_z <= 0:
-        raise UserError("--over-penalty must be >= 0 and --racing-z > 0")
-    writable_dir(args.out)  # before any work: a search must not end unable to save
-
-
-def _settings(args: argparse.Namespace, n_select: int, n_test: int) -> dict:
-    """What must match for a rerun on the same --out to be a resume of the same search."""
-    return {
-        "model": args.model,
-        "tasks": args.tasks,
-        "limit": args.limit,
-        "proposer": args.proposer,
-        "candidates": args.candidates,
-        "seed": args.seed,
-        "objective": args.objective,
-        "epsilon": args.epsilon,
-        "over_penalty": args.over_penalty,
-        "racing": None if args.no_racing else args.racing_z,
-        "judge": args.judge,
-        "selection_tasks": n_select,
-        "test_tasks": n_test,
-    }
-
-
-def _resume_check(out: Path, settings: dict) -> None:
-    from neutrophil.errors import UserError
-    from neutrophil.files import atomic_write, parse_json, read_text
-
-    path = out / "settings.json"
-    if path.exists():
-        old = parse_json(read_text(path, "settings file"), str(path))
-        if not isinstance(old, dict):
-            raise UserError(f"{path}: expected a JSON object; use a new --out")
-        diff = sorted(k for k in settings if old.get(k) != settings[k])
-        if diff:
-            raise UserError(
-                f"{out}: holds a search with other settings ({', '.join(diff)}); use a new --out"
-            )
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, json.dumps(settings, indent=1))
-
-
-def _no_candidate(notes: list[str]) -> None:
-    """Say why no prefix was scored: a proposer that failed is not one that proposed nothing."""
-    from neutrophil.errors import BackendError, UserError
-
-    failed = [n for n in notes if "proposer call failed" in n]
-    if failed:
-        raise BackendError(f"the proposer produced no candidates ({failed[0]})")
-    why = f": {notes[0]}" if notes else ""
-    raise UserError(
-        f"no candidate prefix was scored on every selection task (the proposer returned no "
-        f"usable candidates{why})"
+    return OptimizeConfig(
+        tasks=args.tasks,
+        model=model_options(args),
+        kind=args.kind,
+        domain=args.domain,
+        limit=args.limit,
+        proposer=args.proposer,
+        rounds=args.rounds,
+        candidates=args.candidates,
+        seed=args.seed,
+        objective=args.objective,
+        epsilon=args.epsilon,
+        over_penalty=args.over_penalty,
+        racing=not args.no_racing,
+        racing_z=args.racing_z,
+        judge=args.judge,
+        command="neutrophil " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import load_model
-    from neutrophil.errors import UserError
-    from neutrophil.judges.select import judge_from_name
-    from neutrophil.models import load_backend
-    from neutrophil.search import (
-        Evaluator,
-        LLMProposer,
-        Objective,
-        OfflineProposer,
-        RacingConfig,
-        SearchConfig,
-        SearchStore,
-        comparison_defenses,
-        held_out_metrics,
-        run_search,
-    )
-    from neutrophil.search.report import render
-    from neutrophil.tasks import load_tasks
-    from neutrophil.tasks.load import balanced_sample
-
-    _check(args)
-    tasks = load_tasks(args.tasks, kind=args.kind, domain=args.domain)
-    select = [t for t in tasks if t.split in ("train", "val")]
-    test = [t for t in tasks if t.split == "test"]
-    if not select or not test:
-        raise UserError(f"{args.tasks}: needs tasks in train/val (selection) and in test (report)")
-    if args.limit:
-        select = balanced_sample(select, args.limit) if args.limit < len(select) else select
-        test = balanced_sample(test, args.limit) if args.limit < len(test) else test
-    out = Path(args.out)
-    _resume_check(out, _settings(args, len(select), len(test)))
-
-    judge = judge_from_name(args.judge)
-    backend = load_model(args)
-    if args.proposer == "offline":
-        proposer = OfflineProposer(args.seed)
-    else:
-        proposer = LLMProposer(
-            backend if args.proposer == args.model else load_backend(args.proposer)
-        )
-    store = SearchStore(out)
-    if len(store):
-        print(f"resuming: {len(store)} verdicts already in {store.verdict_path}", file=sys.stderr)
-    evaluator = Evaluator(backend, store, judge=judge, progress=True)
-    config = SearchConfig(
-        rounds=args.rounds,
-        candidates=args.candidates,
-        seed=args.seed,
-        objective=Objective(mode=args.objective, epsilon=args.epsilon, w_over=args.over_penalty),
-        racing=RacingConfig(enabled=not args.no_racing, z=args.racing_z),
-    )
-    result = run_search(evaluator, select, proposer, config, progress=True)
-    if result.best is None:
-        _no_candidate(result.notes)
-    best = result.best_prefix
-    store.write_text("best_prefix.txt", best + "\n")
-    store.write_text(
-        "history.jsonl", "".join(json.dumps(h, ensure_ascii=False) + "\n" for h in result.history)
-    )
-
-    compared = held_out_metrics(evaluator, test, comparison_defenses(best))
-    ping = dict(compared[-1][1])
-    prompt_tokens, generated_tokens = store.tokens()
-    cost = {
-        "verdicts": len(store),
-        "prompt_tokens": prompt_tokens,
-        "generated_tokens": generated_tokens,
-        "seconds_this_run": round(evaluator.cost.seconds, 1),
-        "generated_this_run": evaluator.cost.rows,
-        "read_from_store_this_run": evaluator.cost.cached,
-    }
-    ping["split"] = "test"
-    ping["cost"] = cost
-    ping["baselines"] = {label: m["rates"] for label, m in compared}
-    # Every row minus no defense, task by task (Agresti–Min interval, exact McNemar p).
-    ping["paired_vs_no_defense"] = {label: m["paired_vs_first"] for label, m in compared[1:]}
-    ping["search"] = {
-        "objective": result.objective.describe(),
-        "rounds": args.rounds,
-        "candidates": len(result.history),
-        "selection_tasks": len(select),
-        "best": {
-            k: getattr(result.best, k) for k in ("sr", "rr", "over_refusal", "score", "round")
-        },
-        "undefended": {
-            k: getattr(result.baseline, k) for k in ("sr", "rr", "over_refusal", "score")
-        },
-    }
-    store.write_text("metrics.json", json.dumps(ping, indent=1, ensure_ascii=False))
-    command = "neutrophil " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    store.write_text(
-        "report.html",
-        render(
-            model=backend.name,
-            best=best,
-            objective=result.objective.describe(),
-            history=result.history,
-            baselines=compared,
-            cost=cost,
-            command=command,
-        ),
-    )
     from neutrophil.metrics import rate_from_dict
+    from neutrophil.workflows import optimize
 
-    print(f"best prefix: {best}")
-    print(f"held-out test split ({len(test)} tasks):")
-    for label, m in compared:
+    out = Path(args.out)
+    result = optimize.run(config_from_args(args), out, log=lambda m: print(m, file=sys.stderr))
+    print(f"best prefix: {result.best_prefix}")
+    print(f"held-out test split ({result.test_tasks} tasks):")
+    for label, m in result.compared:
         r = m["rates"]
         print(
             f"  {label:28s} RR {rate_from_dict(r['refusal_rate'])}  SR {rate_from_dict(r['success_rate'])}"

@@ -11,29 +11,8 @@ import gc
 import os
 import sys
 
+from neutrophil.cli.common import add_server_args, check_server_args, limits_from_args
 from neutrophil.errors import UserError
-
-# (flag, dest, default, help): what one request may cost; each refusal is a 400 naming it.
-LIMIT_FLAGS = (
-    ("--max-tokens", "max_tokens", 512, "max_tokens when a request does not set it"),
-    ("--max-tokens-limit", "max_tokens_limit", 2048, "the most max_tokens a request may ask"),
-    ("--max-prompt-tokens", "max_prompt_tokens", 4096, "the longest prompt, guard included"),
-    ("--max-messages", "max_messages", 512, "the most messages in one chat request"),
-    ("--max-body-bytes", "max_body_bytes", 1 << 20, "the largest request body"),
-)
-
-
-def limits_from_args(args: argparse.Namespace):
-    """The request limits of `serve` and `studio` from their shared flags."""
-    from neutrophil.serve.limits import Limits
-
-    return Limits(
-        max_prompt_tokens=args.max_prompt_tokens,
-        max_tokens=args.max_tokens_limit,
-        default_max_tokens=args.max_tokens,
-        max_messages=args.max_messages,
-        max_body_bytes=args.max_body_bytes,
-    )
 
 
 def register(subparsers) -> None:
@@ -54,61 +33,13 @@ def register(subparsers) -> None:
     guard.add_argument("--prefix", help="text injected at the start of every assistant turn")
     guard.add_argument("--prefix-file", help="file holding the prefix")
     p.add_argument("--system", help="system-prompt guard added to every request")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
     p.add_argument("--name", help="model name reported to clients (default: the backend's)")
-    p.add_argument("--batch-size", type=int, default=32, help="most rows decoded together")
-    p.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="CPU threads for generation (default: all the cores this process may use)",
-    )
-    for flag, dest, default, text in LIMIT_FLAGS:
-        p.add_argument(flag, dest=dest, type=int, default=default, help=f"{text} ({default})")
-    p.add_argument(
-        "--drain-seconds",
-        type=float,
-        default=3.0,
-        help="on SIGTERM, how long running rows may finish before they are cut (3)",
-    )
-    p.add_argument(
-        "--log-level",
-        choices=["critical", "error", "warning", "info", "debug"],
-        default="info",
-        help="server log level (info logs every request)",
-    )
-    p.add_argument(
-        "--require-key",
-        action="store_true",
-        help="clients must send NEUTROPHIL_SERVE_KEY as their API key (set it in the environment)",
-    )
+    add_server_args(p)
     p.set_defaults(func=run)
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """Refuse bad settings before anything loads: one line, exit 2."""
-    if not 1 <= args.port <= 65535:
-        raise UserError(f"--port must be from 1 to 65535, got {args.port}")
-    for name in ("batch_size", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    for flag, dest, _, _ in LIMIT_FLAGS:
-        if getattr(args, dest) < 1:
-            raise UserError(f"{flag} must be at least 1, got {getattr(args, dest)}")
-    if args.max_tokens > args.max_tokens_limit:
-        raise UserError(
-            f"--max-tokens {args.max_tokens} is over --max-tokens-limit {args.max_tokens_limit}"
-        )
-    if args.max_body_bytes < 1024:
-        raise UserError(f"--max-body-bytes must be at least 1024, got {args.max_body_bytes}")
-    if args.drain_seconds < 0:
-        raise UserError(f"--drain-seconds must be 0 or more, got {args.drain_seconds:g}")
-
-
 def run(args: argparse.Namespace) -> int:
-    check_args(args)
+    check_server_args(args)
     from neutrophil.defenses.registry import read_prefix_file
     from neutrophil.serve.proxy import guard_defense
     from neutrophil.serve.runner import bind

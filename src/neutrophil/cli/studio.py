@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from neutrophil.cli.serve import LIMIT_FLAGS, check_args, limits_from_args
+from neutrophil.cli.common import add_server_args, check_server_args, limits_from_args
 from neutrophil.errors import UserError
 
 
@@ -37,22 +37,16 @@ def register(subparsers) -> None:
     )
     p.add_argument("--vectors", metavar="DIR", help="more sliders: every .safetensors/.gguf here")
     p.add_argument("--prefix-file", help="the PING prefix the page can switch on")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--batch-size", type=int, default=8, help="most rows decoded together")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for generation")
-    for flag, dest, default, text in LIMIT_FLAGS:
-        p.add_argument(flag, dest=dest, type=int, default=default, help=f"{text} ({default})")
-    p.add_argument("--drain-seconds", type=float, default=3.0, help="SIGTERM grace (3)")
-    p.add_argument(
-        "--log-level",
-        choices=["critical", "error", "warning", "info", "debug"],
-        default="warning",
-    )
-    p.add_argument(
-        "--require-key",
-        action="store_true",
-        help="API calls (the page's too) need NEUTROPHIL_SERVE_KEY as their key",
+    add_server_args(
+        p,
+        batch_size=8,
+        log_level="warning",
+        helps={
+            "--threads": "CPU threads for generation",
+            "--drain-seconds": "SIGTERM grace (3)",
+            "--log-level": None,
+            "--require-key": "API calls (the page's too) need NEUTROPHIL_SERVE_KEY as their key",
+        },
     )
     p.set_defaults(func=run)
 
@@ -73,7 +67,7 @@ def concept_specs(vectors: str | None) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_args(args)
+    check_server_args(args)
     from neutrophil.defenses.registry import read_prefix_file
     from neutrophil.serve.runner import bind
 

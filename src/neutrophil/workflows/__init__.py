@@ -1,5 +1,6 @@
 """Multi-step experiments that combine evaluation, search and training.
 
-Each workflow is callable from Python (`run_lab`, `run_defense_study`); the CLI only parses
-arguments and calls them.
+Each command's workflow is callable from Python: `optimize.run`, `gates.run` and `demo.run`
+take (config, out) and return a result dataclass; `lab.run_lab(out, config)`. The CLI only
+parses arguments, builds the config, calls them and prints.
 """
