@@ -76,7 +76,7 @@ def register(sub) -> None:
         type=finite_float,
         default=0.0,
         metavar="W",
-        help="subtract W x over-refusal (borderline benign refused)",
+        help="subtract W x borderline refusal from the score (borderline benign tasks refused; all benign tasks when the selection has no borderline ones)",
     )
     p.add_argument(
         "--racing-z",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from neutrophil.paired import agresti_min
 from neutrophil.records import Verdict
-from neutrophil.search.objective import Counts, Objective, counts_for_over_refusal, tally
+from neutrophil.search.objective import Counts, Objective, counts_for_borderline_refusal, tally
 from neutrophil.tasks.task import Task
 
 
@@ -113,12 +113,12 @@ def paired_upper(
     over = [
         (bool(a.refused), bool(b.refused))
         for k, bl, a, b in rows
-        if counts_for_over_refusal(k, bl, has_borderline)
+        if counts_for_borderline_refusal(k, bl, has_borderline)
     ]
     (d_sr, v_sr), (d_rr, v_rr), (d_ov, v_ov) = map(_paired_difference, (sr, rr, over))
     o = objective
     estimate = o.w_sr * d_sr + o.w_rr * d_rr - o.w_over * d_ov
-    # SR and over-refusal are read off the same benign tasks: add their spreads (the
+    # SR and borderline refusal are read off the same benign tasks: add their spreads (the
     # worst case of their correlation); RR comes from other tasks and adds in variance.
     benign_sd = o.w_sr * v_sr**0.5 + o.w_over * v_ov**0.5
     return estimate + z * (o.w_rr**2 * v_rr + benign_sd**2) ** 0.5

@@ -12,7 +12,7 @@ from neutrophil.report.html import esc, page, png, section, table
 RATES = (
     ("refusal_rate", "RR (harmful refused)"),
     ("success_rate", "SR (benign succeeded)"),
-    ("borderline_refusal_rate", "over-refusal (borderline)"),
+    ("borderline_refusal_rate", "borderline refusal"),
     ("over_refusal_rate", "over-refusal (all benign)"),
     ("attack_success_rate", "ASR (harmful carried out)"),
 )

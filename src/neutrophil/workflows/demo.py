@@ -81,13 +81,13 @@ def run(
     from neutrophil.agent import Agent
     from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
     from neutrophil.defenses.texts import GUARD_PREFIX
+    from neutrophil.envs.registry import load_tasks
     from neutrophil.evaluate import evaluate
     from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge
     from neutrophil.models.base import QueueingBackend
     from neutrophil.paired import compare
     from neutrophil.report.eval_report import eval_report
-    from neutrophil.tasks import load_tasks
 
     check(config)
     start = time.perf_counter()
@@ -145,8 +145,8 @@ def _search_prefix(
     backend, judge, config: DemoConfig, out: Path, progress: bool, log: Callable[[str], None]
 ) -> str:
     """A small-budget PING search with the offline proposer on train+val tasks (resumable)."""
+    from neutrophil.envs.registry import load_tasks
     from neutrophil.search import Evaluator, OfflineProposer, SearchConfig, SearchStore, run_search
-    from neutrophil.tasks import load_tasks
     from neutrophil.tasks.load import balanced_sample
 
     pool = [t for t in load_tasks("builtin") if t.split in ("train", "val")]

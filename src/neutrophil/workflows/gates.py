@@ -51,9 +51,9 @@ def run(config: GatesConfig, out: Path, *, log: Callable[[str], None] = _stderr)
     `log` gets a line per step."""
     from neutrophil.defenses.registry import read_text_arg
     from neutrophil.defenses.texts import GATED_PREFIX
+    from neutrophil.envs.registry import load_tasks
     from neutrophil.files import writable_dir
     from neutrophil.models.base import require_local
-    from neutrophil.tasks import load_tasks
     from neutrophil.workflows.defense_study import markdown_report, plots, run_defense_study
 
     out = Path(out)

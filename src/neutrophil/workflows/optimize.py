@@ -35,7 +35,7 @@ class OptimizeConfig:
     seed: int = 0
     objective: str = "sum"  # sum: SR + RR; constrained: max RR with SR >= undefended - eps
     epsilon: float = 0.05
-    over_penalty: float = 0.0  # W x over-refusal subtracted from the score
+    over_penalty: float = 0.0  # W x borderline refusal subtracted from the score
     racing: bool = True
     racing_z: float = 1.64
     judge: str = "default"  # default, patterns, or llm:SPEC
@@ -129,7 +129,7 @@ def _no_candidate(notes: list[str]) -> None:
 
 def _split(config: OptimizeConfig) -> tuple[list, list]:
     """(selection tasks from train+val, report tasks from test), each sampled to the limit."""
-    from neutrophil.tasks import load_tasks
+    from neutrophil.envs.registry import load_tasks
     from neutrophil.tasks.load import balanced_sample
 
     tasks = load_tasks(config.tasks, kind=config.kind, domain=config.domain)
@@ -229,10 +229,10 @@ def run(
         "candidates": len(result.history),
         "selection_tasks": len(select),
         "best": {
-            k: getattr(result.best, k) for k in ("sr", "rr", "over_refusal", "score", "round")
+            k: getattr(result.best, k) for k in ("sr", "rr", "borderline_refusal", "score", "round")
         },
         "undefended": {
-            k: getattr(result.baseline, k) for k in ("sr", "rr", "over_refusal", "score")
+            k: getattr(result.baseline, k) for k in ("sr", "rr", "borderline_refusal", "score")
         },
     }
     store.write_text("metrics.json", json.dumps(ping, indent=1, ensure_ascii=False))

@@ -14,7 +14,7 @@ class Scored:
     round: int
     sr: float
     rr: float
-    over_refusal: float
+    borderline_refusal: float  # see search.objective.counts_for_borderline_refusal
     score: float
     n: int  # tasks it was judged on (fewer when racing dropped it)
     complete: bool  # judged on every selection task
