@@ -30,6 +30,12 @@ def test_run_returns_and_writes_the_study(tmp_path, monkeypatch):
         assert len(rows) == len(arm.transcripts) == result.study["tasks"]
     assert (out / "roc.png").is_file() and (out / "threshold.png").is_file()
     assert any("running gated-prefix" in m for m in logged)
+    # Each arm's rows are a run directory, persisted as judged: a rerun reuses them all.
+    stored = {name: (out / "runs" / name / "responses.jsonl").read_text() for name in result.arms}
+    again = gates.run(GatesConfig(model=ModelOptions("tiny"), limit=4), out, log=logged.append)
+    for name in result.arms:
+        assert (out / "runs" / name / "responses.jsonl").read_text() == stored[name]
+        assert again.arms[name].transcripts == result.arms[name].transcripts
 
 
 def test_a_split_without_both_kinds_is_refused(tmp_path):

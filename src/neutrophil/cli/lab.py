@@ -58,7 +58,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import positive_int
     from neutrophil.files import writable_dir
-    from neutrophil.workflows.lab import LabConfig, quick_config, run_lab
+    from neutrophil.workflows import lab
 
     for flag, value in (
         ("--limit", args.limit),
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    config = quick_config(args.model) if args.quick else LabConfig()
+    config = lab.quick_config(args.model) if args.quick else lab.LabConfig()
     if args.model and not args.quick:
         config = replace(config, model=args.model)
     config = replace(config, engine=args.engine, threads=args.threads)
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_search:
         config = replace(config, search=False)
     out = writable_dir(args.out)
-    stages = run_lab(out, config)
+    stages = lab.run(config, out).stages
     from neutrophil.workflows.lab_report import markdown_table
 
     print(markdown_table(stages))

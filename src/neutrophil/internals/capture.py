@@ -20,6 +20,7 @@ from torch import nn
 from neutrophil.internals.layers import decoder_layers, hidden_of, resolve_layers
 from neutrophil.internals.tokens import Encoded, encode
 from neutrophil.models.cache_arg import cache_kw
+from neutrophil.models.kv_share import common_prefix_len
 
 At = Literal["last", "prompt_end"]
 
@@ -94,17 +95,6 @@ def _batches(n: int, size: int) -> Iterator[slice]:
 
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
-
-
-def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
-    first = rows[0]
-    n = min(len(r) for r in rows)
-    for r in rows[1:]:
-        k = 0
-        while k < n and r[k] == first[k]:
-            k += 1
-        n = k
-    return n
 
 
 def _prefix_cache(model: nn.Module, ids: list[int], layers: tuple[int, ...]):
@@ -192,7 +182,7 @@ def capture(
     reads = [
         len(r) - 1 if at == "last" else max(pl - 1, 0) for r, pl in zip(rows, plens, strict=True)
     ]
-    shared = _common_prefix(rows) if share_prefix and len(rows) > 1 else 0
+    shared = common_prefix_len(rows) if share_prefix and len(rows) > 1 else 0
     shared = min(shared, min(reads))
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
     out: list[torch.Tensor] = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,9 +97,11 @@ def run_defense_study(
     strength: float | None = None,
     judge=None,
     progress: Callable[[str], None] = lambda _m: None,
+    store: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, Arm]]:
     """Run the five defenses on `tasks` (chat/code): (the study as a JSON-able dict, the
-    arms with their transcripts)."""
+    arms with their transcripts). With `store`, each arm is a run directory
+    `store/<arm>/` whose rows are persisted as they are judged and reused on a rerun."""
     import time
 
     from neutrophil.agent import Agent
@@ -110,6 +113,7 @@ def run_defense_study(
         SteerDefense,
         default_for,
     )
+    from neutrophil.evaluate import run_persisted
 
     if any(t.domain == "web" for t in tasks):
         raise ValueError("the defense study runs single-turn tasks (chat, code), not web")
@@ -132,8 +136,10 @@ def run_defense_study(
     for name, d in defenses.items():
         progress(f"running {name} on {len(tasks)} tasks")
         start = time.perf_counter()
-        res = Agent(backend, d, judge=judge).run(tasks)
-        arms[name] = Arm(name, d.describe(), tuple(res.transcripts), time.perf_counter() - start)
+        agent = Agent(backend, d, judge=judge)
+        run_dir = store / name if store is not None else None
+        transcripts, _ = run_persisted(agent, tasks, run_dir, label=name, progress=False)
+        arms[name] = Arm(name, d.describe(), tuple(transcripts), time.perf_counter() - start)
 
     scores = gate_scores(backend, gate, tasks)
     harmful = np.array([t.kind == "harmful" for t in tasks])

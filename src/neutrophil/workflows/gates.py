@@ -2,7 +2,9 @@
 written out.
 
 `run(config, out)` writes OUT/study.json, OUT/report.md, OUT/roc.png, OUT/threshold.png
-and OUT/<defense>.responses.jsonl. Needs a local model (the gate reads hidden states).
+and OUT/<defense>.responses.jsonl. Each defense's rows are also a run directory,
+OUT/runs/<defense>/, persisted as they are judged: a rerun with the same OUT resumes
+instead of generating again. Needs a local model (the gate reads hidden states).
 """
 
 from __future__ import annotations
@@ -71,7 +73,13 @@ def run(config: GatesConfig, out: Path, *, log: Callable[[str], None] = _stderr)
     backend = config.model.load()
     require_local(backend, "gated defenses")
     study, arms = run_defense_study(
-        backend, tasks, prefix=prefix, prefix_label=label, strength=config.strength, progress=log
+        backend,
+        tasks,
+        prefix=prefix,
+        prefix_label=label,
+        strength=config.strength,
+        progress=log,
+        store=out / "runs",
     )
     out.mkdir(parents=True, exist_ok=True)
     study["command"] = config.command

@@ -282,8 +282,16 @@ class Lab:
             return None
 
 
-def run_lab(out: Path, config: LabConfig = LabConfig(), *, progress: bool = True) -> list[Stage]:
-    return Lab(out, config, progress=progress).run()
+@dataclass(frozen=True)
+class LabResult:
+    """The lab's stages in order, each with its metrics."""
+
+    stages: list[Stage]
+
+
+def run(config: LabConfig, out: Path, *, progress: bool = True) -> LabResult:
+    """Run (or resume) every stage of the lab into `out`; see the module docstring."""
+    return LabResult(Lab(out, config, progress=progress).run())
 
 
 def quick_config(model: str | None = None) -> LabConfig:
