@@ -83,10 +83,17 @@ def write_gguf(model: Any, base: Path, out: Path, *, f16: bool = True) -> Path:
         writer.close()
         tmp.unlink(missing_ok=True)
         raise UserError(f"{base}: the model has no weights for {sorted(missing)[:3]} ...")
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    return _finish(writer, tmp, out)
+
+
+def _finish(writer, tmp: Path, out: Path) -> Path:
+    """Write the file the writer holds to `tmp`, then move it to `out` (atomic)."""
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
     os.replace(tmp, out)
     return out
 
@@ -123,10 +130,8 @@ def dequantize_gguf(src: Path, out: Path) -> Path:
             w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
             # GGUFReader gives numpy shapes (reversed ggml dims); keep them.
             writer.add_tensor(t.name, w.reshape([int(d) for d in reversed(t.shape)]))
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
+    except BaseException:
         writer.close()
-    os.replace(tmp, out)
-    return out
+        tmp.unlink(missing_ok=True)
+        raise
+    return _finish(writer, tmp, out)
