@@ -91,9 +91,8 @@ class Agent:
     ) -> RunResult:
         """Transcripts of `tasks`, in order. `on_done` hears of each one as it is judged
         (a caller can persist rows while the others still decode)."""
-        check_tasks(
-            tasks, self.domains
-        )  # a bad payload is the task file's error, before any generation
+        # A bad payload is the task file's error, reported before anything is generated.
+        check_tasks(tasks, self.domains)
         start = time.perf_counter()
         cost = Cost()
         queueing = isinstance(self.backend, QueueingBackend)
