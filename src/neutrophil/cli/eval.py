@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.files import writable_dir
     from neutrophil.judges.select import judge_from_name
     from neutrophil.metrics import RATE_LABELS, rate_from_dict
+    from neutrophil.models.base import LocalBackend
 
     positive_int("--limit", args.limit)
     if args.inspect_log:
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     judge = judge_from_name(args.judge)
     backend = load_model(args)
     vector = options.get("vector")
-    if vector and Path(vector).is_file() and hasattr(backend, "model"):
+    if vector and Path(vector).is_file() and isinstance(backend, LocalBackend):
         from neutrophil.internals.library import resolve_vector
 
         # Before the defense calibrates it: a vector of another model is refused in one line.
