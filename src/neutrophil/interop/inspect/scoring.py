@@ -143,7 +143,7 @@ def safety_verdict(judge: str = "default"):
 
     async def score(state: TaskState, target: Target) -> Score:
         from neutrophil.envs.chat import chat_verdict
-        from neutrophil.envs.code.domain import code_verdict
+        from neutrophil.envs.code.domain import code_verdicts
         from neutrophil.envs.web.domain import web_verdict
         from neutrophil.judges.refusal import JudgeResult
 
@@ -161,12 +161,8 @@ def safety_verdict(judge: str = "default"):
         judged = await judge_one(judge, task.prompt, response)
         if task.domain != "code":
             return verdict_score(task, chat_verdict(task, response, judged), response)
-        code_ok = None
-        if task.kind == "benign" and not judged.refused:
-            from neutrophil.envs.code import grade_code_tasks
-
-            grades = await anyio.to_thread.run_sync(grade_code_tasks, [(task, response)])
-            code_ok = grades[0].success
-        return verdict_score(task, code_verdict(task, response, judged, code_ok), response)
+        # The sandbox blocks: off the event loop.
+        (verdict,) = await anyio.to_thread.run_sync(code_verdicts, [(task, response, judged)])
+        return verdict_score(task, verdict, response)
 
     return score
