@@ -80,39 +80,35 @@ def _stop_rules(judge: str, early_stop: bool, t: NTask) -> dict[str, Any] | None
 
 
 async def _web_episode(state: TaskState, t: NTask, judge: str, extra: Any) -> TaskState:
-    from neutrophil.envs.domain import Budgets
-    from neutrophil.envs.web import WEB_SYSTEM_PROMPT, WebEnv
+    """neutrophil's web episode (`envs/web/domain.py`: a refusal ends it, actions move the
+    site, `web_steps` caps it) with Inspect's model generating each step."""
+    from neutrophil.envs.domain import Budgets, Settings
+    from neutrophil.envs.web.domain import WebEpisode
+    from neutrophil.interop.inspect.stop import judge_for
+    from neutrophil.models.base import Generation
 
     budgets = Budgets()
     model = get_model()
-    env = WebEnv.for_task(t)
-    system = ChatMessageSystem(content=t.system or WEB_SYSTEM_PROMPT)
-    state.messages = [system]
-    history: list[str] = []
-    steps: list[dict[str, Any]] = []
-    refusal = None
+    # Early stop travels to the model API in `extra`, so the episode asks for no stop rule.
+    episode = WebEpisode(t, Settings(budgets, judge_for(judge), early_stop=False), None)
     config = GenerateConfig(max_tokens=budgets.web_step, temperature=0.0, extra_body=extra)
-    for _step in range(budgets.web_steps):
-        user = ChatMessageUser(content=env.user_prompt(t.prompt, history))
+    going = True
+    while going:
+        request = episode.request()
+        system_msg, user_msg = request.messages
+        system = ChatMessageSystem(content=system_msg["content"])
+        user = ChatMessageUser(content=user_msg["content"])
+        if not episode.steps:
+            state.messages = [system]
         output = await model.generate([system, user], config=config)
         state.output = output
         state.messages.extend([user, output.message])
         text = output.completion
         judged = await judge_one(judge, t.prompt, text)
-        if judged.refused:
-            # An agent that answers with a refusal instead of an action ends its episode.
-            refusal = asdict(judged)
-            steps.append({"output": text, "action": None, "refused": True})
-            break
-        res = env.step(text)
-        action = str(res.action) if res.action is not None else None
-        steps.append({"output": text, "action": action, "error": res.error})
-        if action:
-            history.append(action)
-        if res.done or env.done:
-            break
-    reached = env.check(t.payload.get("check") or {})
-    state.store.set(EPISODE_KEY, {"reached": reached, "refusal": refusal, "steps": steps})
+        going = episode.take(request, Generation(text, 0, 0), text, judged)
+    reached = episode.env.check(t.payload.get("check") or {})
+    refusal = asdict(episode.refusal) if episode.refusal is not None else None
+    state.store.set(EPISODE_KEY, {"reached": reached, "refusal": refusal, "steps": episode.steps})
     return state
 
 
