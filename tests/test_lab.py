@@ -26,12 +26,23 @@ def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
     out = tmp_path / "lab"
-    done = cli("lab", "--quick", "--threads", "1", "--out", str(out))
+    args = ("lab", "--quick", "--seeds", "2", "--transfer", "--threads", "1", "--out", str(out))
+    done = cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
     html = (out / "report.html").read_text()
     assert "<img" in html and "base64" in html and "Rates at each stage" in html
+    assert "Paired differences" in html
     stages = json.loads((out / "stages.json").read_text())
-    assert [s["name"] for s in stages] == ["1-base", "2-aligned", "3-agentic", "4-ping"]
+    assert [s["name"] for s in stages] == [
+        "1-base",
+        "2-aligned",
+        "3-agentic",
+        "3-agentic-s1",
+        "4-ping",
+        "6-base-ping",
+        "7-base-agentic-prefix",
+        "8-agentic-base-prefix",
+    ]
     for s in stages:
         for key in ("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate"):
             assert s["rates"][key]["n"] > 0
@@ -44,10 +55,44 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
         for s in stages
     ]
     assert all(i == ids[0] for i in ids) and ids[0]
-    assert stages[3]["defense"]["prefix"]
+    by = {s["name"]: s for s in stages}
+    assert by["4-ping"]["defense"]["prefix"] and by["6-base-ping"]["defense"]["prefix"]
+    # The transfer stages swap the two searched prefixes between the models.
+    assert by["7-base-agentic-prefix"]["defense"] == by["4-ping"]["defense"]
+    assert by["8-agentic-base-prefix"]["defense"] == by["6-base-ping"]["defense"]
+    assert by["7-base-agentic-prefix"]["model"] == by["1-base"]["model"]
+    assert by["8-agentic-base-prefix"]["model"] == by["3-agentic"]["model"]
+    # The second seed is another fine-tune of the same aligned model.
+    seed1 = json.loads((out / "models" / "agentic-s1" / "training.json").read_text())
+    assert seed1["config"]["seed"] == 1 and seed1["base"] == str(
+        (out / "models" / "aligned").resolve()
+    )
+    # Paired comparisons: consecutive stages, the transfers, the extra seed against aligned.
+    comparisons = json.loads((out / "comparisons.json").read_text())
+    pairs = [(c["a"], c["b"]) for c in comparisons]
+    for pair in [
+        ("2-aligned", "1-base"),
+        ("3-agentic", "2-aligned"),
+        ("4-ping", "3-agentic"),
+        ("7-base-agentic-prefix", "6-base-ping"),
+        ("8-agentic-base-prefix", "4-ping"),
+        ("3-agentic-s1", "2-aligned"),
+    ]:
+        assert pair in pairs
+    n_harmful = by["1-base"]["rates"]["refusal_rate"]["n"]
+    for c in comparisons:
+        rr = c["refusal_rate"]
+        assert (
+            rr["n"] == n_harmful
+            and 0 <= rr["mcnemar_p"] <= 1
+            and rr["lo"] <= rr["diff"] <= rr["hi"]
+        )
+        refused_a = round(rr["a"]["value"] * rr["n"])
+        refused_b = round(rr["b"]["value"] * rr["n"])
+        assert refused_a - refused_b == rr["only_a"] - rr["only_b"]
     table = (out / "stages.md").read_text()
-    assert table.count("\n") == 2 + len(stages) and "| RR |" in table
-    assert "| 3-agentic |" in done.stdout
+    assert "| RR |" in table and "| 3-agentic | 2-aligned |" in table
+    assert "| 3-agentic |" in done.stdout and "| 4-ping | 3-agentic |" in done.stdout
     # The agentic stage trained on top of the aligned model, which trained on the base.
     aligned = json.loads((out / "models" / "aligned" / "training.json").read_text())
     agentic = json.loads((out / "models" / "agentic" / "training.json").read_text())
@@ -55,10 +100,12 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
         (out / "models" / "aligned").resolve()
     )
 
-    again = cli("lab", "--quick", "--threads", "1", "--out", str(out))
+    again = cli(*args)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stderr.count("skipped") == 4
+    assert again.stderr.count("skipped") == len(stages)
     assert "measuring" not in again.stderr
+    # The rerun read every stage's rows back: the same comparisons.
+    assert json.loads((out / "comparisons.json").read_text()) == comparisons
 
 
 def test_finetune_cli_writes_a_model_other_commands_load(tmp_path):

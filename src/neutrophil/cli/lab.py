@@ -43,6 +43,34 @@ def register(sub) -> None:
         action="store_true",
         help="cure with a fixed guard prefix instead of a PING search",
     )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="agentic fine-tunes with N seeds (default 1), each measured and compared with the "
+        "aligned model: is the erosion reproducible?",
+    )
+    p.add_argument(
+        "--transfer",
+        action="store_true",
+        help="also search a prefix on the base model and measure each model with the other's "
+        "prefix (stages 6-8)",
+    )
+    p.add_argument(
+        "--search-rounds", type=int, metavar="N", help="rounds of the PING search (default 1)"
+    )
+    p.add_argument(
+        "--search-candidates",
+        type=int,
+        metavar="N",
+        help="candidates per round of the PING search (default 3)",
+    )
+    p.add_argument(
+        "--search-tasks",
+        type=int,
+        metavar="N",
+        help="val-split tasks the PING search selects on (default 8)",
+    )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all allowed)")
     p.add_argument(
         "--engine",
@@ -65,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         ("--align-steps", args.align_steps),
         ("--agentic-steps", args.agentic_steps),
         ("--threads", args.threads),
+        ("--seeds", args.seeds),
+        ("--search-rounds", args.search_rounds),
+        ("--search-candidates", args.search_candidates),
+        ("--search-tasks", args.search_tasks),
     ):
         positive_int(flag, value)
     if args.threads:
@@ -83,10 +115,17 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, agentic=replace(config.agentic, max_steps=args.agentic_steps))
     if args.no_search:
         config = replace(config, search=False)
+    for name in ("seeds", "search_rounds", "search_candidates", "search_tasks"):
+        if getattr(args, name):
+            config = replace(config, **{name: getattr(args, name)})
+    if args.transfer:
+        config = replace(config, transfer=True)
     out = writable_dir(args.out)
-    stages = lab.run(config, out).stages
-    from neutrophil.workflows.lab_report import markdown_table
+    result = lab.run(config, out)
+    from neutrophil.workflows.lab_report import comparisons_markdown, markdown_table
 
-    print(markdown_table(stages))
+    print(markdown_table(result.stages))
+    print()
+    print(comparisons_markdown(result.comparisons))
     print(f"report: {out / 'report.html'}")
     return 0

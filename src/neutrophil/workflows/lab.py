@@ -5,7 +5,12 @@
                --cure: PING prefix (searched, or a fixed guard), gated prefix--> --measure
 
 Every measurement runs the same held-out sample (test split, balanced over domains and
-kinds) with the same budgets, so stages differ only by the model and the defense.
+kinds) with the same budgets, so stages differ only by the model and the defense, and two
+stages are compared task by task (paired difference, exact McNemar p; `neutrophil.paired`).
+Optional extras: `seeds > 1` repeats the agentic fine-tune with other seeds (is the erosion
+reproducible?); `transfer` searches a prefix on the base model too and swaps the two prefixes
+between the base and the agentic model.
+
 Each stage writes `stages/NAME/metrics.json` + `responses.jsonl`; a rerun skips stages
 whose metrics exist and resumes interrupted training from its checkpoint.
 """
@@ -25,6 +30,8 @@ from neutrophil.agent import Agent, Budgets
 from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
 from neutrophil.errors import UserError
 from neutrophil.files import atomic_write
+from neutrophil.paired import PairedDiff, compare
+from neutrophil.records import Transcript
 from neutrophil.training.config import TrainConfig
 
 # Written for the lab's fallback cure (used when the PING search is unavailable).
@@ -37,7 +44,9 @@ FALLBACK_GUARD = (
 @dataclass(frozen=True)
 class LabConfig:
     model: str = "smollm2-135m"
-    eval_limit: int = 24  # held-out tasks measured at every stage
+    # Held-out tasks measured at every stage: 105 of the test split are 41 harmful + 64 benign,
+    # enough for a paired test between stages to see a difference of ~20 points.
+    eval_limit: int = 105
     align: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             max_steps=30, batch_size=8, lr=3e-4, max_length=256, lora_r=8
@@ -57,6 +66,8 @@ class LabConfig:
     search_tasks: int = 8  # val-split selection tasks for the search
     gated: bool = True  # also measure the gated prefix defense where it is available
     seed: int = 0
+    seeds: int = 1  # agentic fine-tunes with seeds seed, seed+1, ... (each measured)
+    transfer: bool = False  # also: a prefix searched on the base model, the two swapped
     engine: str = "auto"  # generation engine for measurements (training is transformers)
     threads: int | None = None
 
@@ -82,6 +93,45 @@ class Stage:
     defense: dict[str, Any]
     metrics: dict[str, Any]
     note: str = ""
+    transcripts: tuple[Transcript, ...] = field(default=(), repr=False, compare=False)
+
+
+# The comparisons a lab makes, task by task: (stage, the stage it is compared against).
+# Pairs whose stages did not run are left out; extra seeds add (3-agentic-sN, 2-aligned).
+PAIRS = (
+    ("2-aligned", "1-base"),
+    ("3-agentic", "2-aligned"),
+    ("4-ping", "3-agentic"),
+    ("5-gated", "3-agentic"),
+    ("5-gated", "4-ping"),
+    ("6-base-ping", "1-base"),
+    ("7-base-agentic-prefix", "1-base"),
+    ("7-base-agentic-prefix", "6-base-ping"),
+    ("8-agentic-base-prefix", "3-agentic"),
+    ("8-agentic-base-prefix", "4-ping"),
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Stage `a` minus stage `b` on the tasks both measured, for each rate."""
+
+    a: str
+    b: str
+    diffs: dict[str, PairedDiff]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, **{k: d.to_dict() for k, d in self.diffs.items()}}
+
+
+def compare_stages(stages: list[Stage]) -> list[Comparison]:
+    by = {s.name: s for s in stages}
+    seeds = [(s.name, "2-aligned") for s in stages if s.name.startswith("3-agentic-s")]
+    return [
+        Comparison(a, b, compare(by[a].transcripts, by[b].transcripts))
+        for a, b in (*PAIRS, *seeds)
+        if a in by and b in by
+    ]
 
 
 def _log(msg: str) -> None:
@@ -144,15 +194,20 @@ class Lab:
         self, name: str, label: str, model: str, defense_fn: Callable[[Any], Any], note: str = ""
     ) -> Stage:
         """Run the held-out sample once (or read the stage back if it already ran)."""
-        from neutrophil.evaluate import run_persisted
+        from neutrophil.evaluate import RESPONSES, run_persisted
         from neutrophil.metrics import metrics_dict
+        from neutrophil.runstore import RunStore
 
         sdir = self.out / "stages" / name
         mpath = sdir / "metrics.json"
         saved = _read_json(mpath)
         if saved is not None and isinstance(saved.get("defense"), dict):
             _log(f"{name}: done before, skipped")
-            return Stage(name, label, model, saved["defense"], saved, saved.get("lab_note", ""))
+            rows = tuple(RunStore(sdir / RESPONSES).transcripts())
+            return Stage(
+                name, label, model, saved["defense"], saved, saved.get("lab_note", ""), rows
+            )
+        t0 = time.perf_counter()
         backend = self.backend(model)
         defense = defense_fn(backend)
         _log(f"{name}: measuring {len(self.eval_tasks())} tasks ({label})")
@@ -166,7 +221,8 @@ class Lab:
         m = metrics_dict(transcripts, model=model, defense=defense.describe(), cost=cost.to_dict())
         m["lab_note"] = note
         atomic_write(mpath, json.dumps(m, indent=1))  # last: its presence means stage complete
-        return Stage(name, label, model, m["defense"], m, note)
+        _log(f"{name}: measured in {time.perf_counter() - t0:.0f}s")
+        return Stage(name, label, model, m["defense"], m, note, tuple(transcripts))
 
     def train(self, name: str, base: str, data: str, config: TrainConfig) -> str:
         from neutrophil.training.sft import finetune
@@ -180,23 +236,24 @@ class Lab:
         return str(target)
 
     # -- the cure ------------------------------------------------------------------------
-    def cure_prefix(self, model: str) -> tuple[str, str]:
-        """(prefix, how it was obtained): PING search on val-split tasks, else the fixed guard."""
-        path = self.out / "cure" / "prefix.json"
+    def cure_prefix(self, model: str, where: str = "cure") -> tuple[str, str]:
+        """(prefix, how it was obtained): PING search on val-split tasks, else the fixed guard.
+        Kept in OUT/`where`/ (prefix.json and the search's store)."""
+        path = self.out / where / "prefix.json"
         d = _read_json(path)
         if d is not None and isinstance(d.get("prefix"), str) and isinstance(d.get("how"), str):
             return d["prefix"], d["how"]
         prefix, how = FALLBACK_GUARD, "fixed hand-written guard prefix (PING search not used)"
         if self.config.search:
             try:
-                prefix, how = self._search(model)
+                prefix, how = self._search(model, self.out / where / "search")
             except ImportError as e:
                 how = f"fixed hand-written guard prefix (PING search unavailable: {e})"
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps({"prefix": prefix, "how": how}, indent=1))
         return prefix, how
 
-    def _search(self, model: str) -> tuple[str, str]:
+    def _search(self, model: str, store_dir: Path) -> tuple[str, str]:
         from neutrophil.envs.registry import load_tasks
         from neutrophil.search.evaluate import Evaluator
         from neutrophil.search.loop import SearchConfig, run_search
@@ -206,7 +263,7 @@ class Lab:
 
         c = self.config
         tasks = load_tasks("builtin", split="val", limit=c.search_tasks)
-        store = SearchStore(self.out / "cure" / "search")
+        store = SearchStore(store_dir)
         evaluator = Evaluator(self.backend(model), store, judge=self.judge, budgets=c.budgets)
         config = SearchConfig(
             rounds=c.search_rounds,
@@ -215,7 +272,8 @@ class Lab:
             racing=RacingConfig(enabled=False),
         )
         _log(
-            f"PING search: {c.search_rounds} rounds x {c.search_candidates} candidates on {len(tasks)} val tasks"
+            f"PING search on {model}: {c.search_rounds} rounds x {c.search_candidates} candidates "
+            f"on {len(tasks)} val tasks"
         )
         result = run_search(
             evaluator, tasks, OfflineProposer(seed=c.seed), config, progress=self.progress
@@ -233,7 +291,7 @@ class Lab:
         return b.prefix, how
 
     # -- the story -----------------------------------------------------------------------
-    def run(self) -> list[Stage]:
+    def run(self) -> tuple[list[Stage], list[Comparison]]:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write(self.out / "lab_config.json", json.dumps(asdict(c), indent=1, default=str))
@@ -248,6 +306,18 @@ class Lab:
                 "3-agentic", "after benign agentic fine-tuning", agentic, lambda b: NO_DEFENSE
             )
         )
+        for seed in range(c.seed + 1, c.seed + c.seeds):
+            other = self.train(
+                f"agentic-s{seed}", aligned, "builtin:agentic", replace(c.agentic, seed=seed)
+            )
+            stages.append(
+                self.measure(
+                    f"3-agentic-s{seed}",
+                    f"agentic fine-tuning again, seed {seed}",
+                    other,
+                    lambda b: NO_DEFENSE,
+                )
+            )
         prefix, how = self.cure_prefix(agentic)
         ping = PromptDefense(name="prefix", prefix=prefix)
         stages.append(
@@ -257,10 +327,39 @@ class Lab:
             gated = self._gated(agentic, prefix)
             if gated is not None:
                 stages.append(gated)
+        if c.transfer:
+            stages += self._transfer(agentic, ping)
+        comparisons = compare_stages(stages)
         from neutrophil.workflows.lab_report import write_report
 
-        write_report(self.out, stages, c)
-        return stages
+        write_report(self.out, stages, comparisons, c)
+        return stages, comparisons
+
+    def _transfer(self, agentic: str, agentic_ping: PromptDefense) -> list[Stage]:
+        """The base model's own PING prefix (same search budget) and the agentic model's,
+        each applied unchanged to the other model."""
+        c = self.config
+        prefix, how = self.cure_prefix(c.model, where="cure-base")
+        base_ping = PromptDefense(name="prefix", prefix=prefix)
+        return [
+            self.measure(
+                "6-base-ping", "base + its own PING prefix", c.model, lambda b: base_ping, how
+            ),
+            self.measure(
+                "7-base-agentic-prefix",
+                "base + the agentic model's prefix",
+                c.model,
+                lambda b: agentic_ping,
+                "the prefix searched on the agentic model (stage 4), unchanged",
+            ),
+            self.measure(
+                "8-agentic-base-prefix",
+                "agentic + the base model's prefix",
+                agentic,
+                lambda b: base_ping,
+                "the prefix searched on the base model (stage 6), unchanged",
+            ),
+        ]
 
     def _gated(self, model: str, prefix: str) -> Stage | None:
         def build(backend):
@@ -284,14 +383,15 @@ class Lab:
 
 @dataclass(frozen=True)
 class LabResult:
-    """The lab's stages in order, each with its metrics."""
+    """The lab's stages in order, each with its metrics, and their paired comparisons."""
 
     stages: list[Stage]
+    comparisons: list[Comparison]
 
 
 def run(config: LabConfig, out: Path, *, progress: bool = True) -> LabResult:
     """Run (or resume) every stage of the lab into `out`; see the module docstring."""
-    return LabResult(Lab(out, config, progress=progress).run())
+    return LabResult(*Lab(out, config, progress=progress).run())
 
 
 def quick_config(model: str | None = None) -> LabConfig:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from neutrophil.metrics import short_labels
+from neutrophil.paired import PairedDiff
 from neutrophil.report.html import esc, page, png, section, table
 
 RATES = short_labels("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate")
@@ -37,19 +38,65 @@ def markdown_table(stages: Sequence[Any]) -> str:
     return "\n".join([head, sep] + ["| " + " | ".join(r) + " |" for r in stage_rows(stages)])
 
 
-def findings(stages: Sequence[Any]) -> list[str]:
+def diff_cell(d: PairedDiff) -> str:
+    """'+12 [+1, +23] p=0.03*' in points; * marks p < 0.05."""
+    if not d.n:
+        return "n/a"
+    star = "*" if d.significant else ""
+    return f"{100 * d.diff:+.0f} [{100 * d.lo:+.0f}, {100 * d.hi:+.0f}] p={d.p_value:.2g}{star}"
+
+
+def comparison_headers(comparisons: Sequence[Any]) -> list[str]:
+    first = comparisons[0].diffs if comparisons else {}
+    return ["stage", "minus"] + [f"{h} (n={first[k].n})" if k in first else h for k, h in RATES]
+
+
+def comparison_rows(comparisons: Sequence[Any]) -> list[list[str]]:
+    return [[c.a, c.b] + [diff_cell(c.diffs[k]) for k, _ in RATES] for c in comparisons]
+
+
+def comparisons_markdown(comparisons: Sequence[Any]) -> str:
+    head = comparison_headers(comparisons)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in comparison_rows(comparisons)])
+
+
+def seed_findings(stages: Sequence[Any], comparisons: Sequence[Any]) -> list[str]:
+    """One sentence on the spread over agentic fine-tuning seeds (when there are several)."""
+    runs = [c for c in comparisons if c.b == "2-aligned" and c.a.startswith("3-agentic")]
+    if len(runs) < 2:
+        return []
+    rr = [c.diffs["refusal_rate"] for c in runs]
+    falls = sum(d.significant and d.diff < 0 for d in rr)
+    after = ", ".join(f"{100 * d.a.value:.0f}%" for d in rr)
+    return [
+        f"Over {len(runs)} seeds of agentic fine-tuning, RR after fine-tuning was {after} "
+        f"(aligned: {100 * rr[0].b.value:.0f}%); the change against the aligned model ranged "
+        f"from {100 * min(d.diff for d in rr):+.0f} to {100 * max(d.diff for d in rr):+.0f} "
+        f"points and was a significant fall (paired, p < 0.05) in {falls} of {len(runs)} seeds."
+    ]
+
+
+def findings(stages: Sequence[Any], comparisons: Sequence[Any] = ()) -> list[str]:
     """Plain sentences comparing the aligned and the agentic model (whatever happened)."""
     by = {s.name: s.metrics["rates"] for s in stages}
+    pairs = {(c.a, c.b): c.diffs for c in comparisons}
     out = []
     a, g = by.get("2-aligned"), by.get("3-agentic")
     if a and g and a["refusal_rate"]["n"]:
         ra, rg = a["refusal_rate"], g["refusal_rate"]
         delta = 100 * (rg["value"] - ra["value"])
-        overlap = not (rg["hi"] < ra["lo"] or ra["hi"] < rg["lo"])
+        d = pairs.get(("3-agentic", "2-aligned"), {}).get("refusal_rate")
         if delta < 0:
+            verdict = (
+                ""
+                if d is None
+                else f"; paired over the same tasks {diff_cell(d)}, "
+                + ("a significant fall" if d.significant else "not significant at this sample size")
+            )
             out.append(
                 f"Agentic fine-tuning lowered refusal of harmful tasks from {fmt(ra)} to {fmt(rg)} "
-                f"({delta:+.0f} points){'; the 95% intervals overlap, so at this sample size the drop is not conclusive' if overlap else ''}."
+                f"({delta:+.0f} points){verdict}."
             )
         else:
             out.append(
@@ -67,7 +114,7 @@ def findings(stages: Sequence[Any]) -> list[str]:
             f"SR from {fmt(g['success_rate'])} to {fmt(p['success_rate'])}, over-refusal from "
             f"{fmt(g['over_refusal_rate'])} to {fmt(p['over_refusal_rate'])}."
         )
-    return out
+    return out + seed_findings(stages, comparisons)
 
 
 def rates_plot(stages: Sequence[Any]):
@@ -112,7 +159,10 @@ def loss_plot(out: Path):
 
     fig, ax = plt.subplots(figsize=(7, 3))
     any_curve = False
-    for name in ("aligned", "agentic"):
+    names = ["aligned", "agentic"] + sorted(
+        p.name for p in (out / "models").glob("agentic-s*") if p.is_dir()
+    )
+    for name in names:
         path = out / "models" / name / "training.json"
         if path.is_file():
             losses = json.loads(path.read_text())["losses"]
@@ -133,7 +183,7 @@ def domain_rows(stages: Sequence[Any]) -> list[list[str]]:
     return rows
 
 
-def write_report(out: Path, stages: Sequence[Any], config: Any) -> Path:
+def write_report(out: Path, stages: Sequence[Any], comparisons: Sequence[Any], config: Any) -> Path:
     headers = ["stage", "what"] + [h for _, h in RATES]
     cure = next((s.note for s in stages if s.name == "4-ping"), "")
     prefix = next((s.defense.get("prefix", "") for s in stages if s.name == "4-ping"), "")
@@ -146,9 +196,18 @@ def write_report(out: Path, stages: Sequence[Any], config: Any) -> Path:
             f"{tasks} held-out tasks (test split, balanced over chat/code/web and harmful/benign).</p>",
         ),
         section(
-            "Findings", "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in findings(stages)) + "</ul>"
+            "Findings",
+            "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in findings(stages, comparisons)) + "</ul>",
         ),
         section("Rates at each stage", table(headers, stage_rows(stages)), png(rates_plot(stages))),
+        section(
+            "Paired differences",
+            "<p>Each stage minus the stage it is compared with, on the same tasks: the "
+            "difference in points with its 95% interval (Agresti–Min) and the exact McNemar "
+            "p-value; * marks p &lt; 0.05. n: harmful tasks (RR, ASR), benign tasks (SR, "
+            "over-refusal).</p>",
+            table(comparison_headers(comparisons), comparison_rows(comparisons)),
+        ),
         section(
             "By domain", table(["stage", "domain"] + [h for _, h in RATES], domain_rows(stages))
         ),
@@ -166,7 +225,13 @@ def write_report(out: Path, stages: Sequence[Any], config: Any) -> Path:
     path.write_text(
         page("neutrophil lab: agentic fine-tuning erodes refusal", sections), encoding="utf-8"
     )
-    (out / "stages.md").write_text(markdown_table(stages) + "\n")
+    (out / "stages.md").write_text(
+        markdown_table(stages)
+        + "\n\nPaired differences (stage minus stage, same tasks):\n\n"
+        + comparisons_markdown(comparisons)
+        + "\n"
+    )
+    (out / "comparisons.json").write_text(json.dumps([c.to_dict() for c in comparisons], indent=1))
     (out / "stages.json").write_text(
         json.dumps(
             [
