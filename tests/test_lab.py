@@ -92,7 +92,7 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
         assert refused_a - refused_b == rr["only_a"] - rr["only_b"]
     table = (out / "stages.md").read_text()
     assert "| RR |" in table and "| 3-agentic | 2-aligned |" in table
-    assert "| 3-agentic |" in done.stdout and "| 4-ping | 3-agentic |" in done.stdout
+    assert "| 3-agentic |" in done.stdout and "| 4-ping | 3-agentic | " in done.stdout
     # The agentic stage trained on top of the aligned model, which trained on the base.
     aligned = json.loads((out / "models" / "aligned" / "training.json").read_text())
     agentic = json.loads((out / "models" / "agentic" / "training.json").read_text())

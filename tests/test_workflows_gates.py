@@ -30,6 +30,24 @@ def test_run_returns_and_writes_the_study(tmp_path, monkeypatch):
         assert len(rows) == len(arm.transcripts) == result.study["tasks"]
     assert (out / "roc.png").is_file() and (out / "threshold.png").is_file()
     assert any("running gated-prefix" in m for m in logged)
+    # Every arm is paired with no defense, and the steering and gated arms with the prefix.
+    pairs = [(row["arm"], row["reference"]) for row in result.study["paired"]]
+    assert pairs == [
+        ("prefix", "none"),
+        ("steer", "none"),
+        ("gated-steer", "none"),
+        ("gated-prefix", "none"),
+        ("steer", "prefix"),
+        ("gated-steer", "prefix"),
+        ("gated-prefix", "prefix"),
+    ]
+    harmful = result.study["n_harmful"]
+    for row in result.study["paired"]:
+        assert row["refusal_rate"]["n"] == harmful
+        a = result.study["arms"][row["arm"]]["rates"]["refusal_rate"]["value"]
+        b = result.study["arms"][row["reference"]]["rates"]["refusal_rate"]["value"]
+        assert row["refusal_rate"]["diff"] == pytest.approx(a - b, abs=1e-3)
+    assert "| gated prefix | static prefix (guard) |" in result.report
     # Each arm's rows are a run directory, persisted as judged: a rerun reuses them all.
     stored = {name: (out / "runs" / name / "responses.jsonl").read_text() for name in result.arms}
     again = gates.run(GatesConfig(model=ModelOptions("tiny"), limit=4), out, log=logged.append)

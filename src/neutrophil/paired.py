@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neutrophil.metrics import Z95, Rate, wilson
+from neutrophil.metrics import Z95, Rate, rate_from_dict, wilson
 from neutrophil.records import Transcript, Verdict
 
 
@@ -71,6 +71,21 @@ class PairedDiff:
             "only_b": self.only_b,
             "mcnemar_p": round(self.p_value, 6),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PairedDiff:
+        """Back from `to_dict` (rounded as written), e.g. to render a saved study."""
+        return cls(
+            n=d["n"],
+            a=rate_from_dict(d["a"]),
+            b=rate_from_dict(d["b"]),
+            diff=d["diff"],
+            lo=d["lo"],
+            hi=d["hi"],
+            only_a=d["only_a"],
+            only_b=d["only_b"],
+            p_value=d["mcnemar_p"],
+        )
 
     def __str__(self) -> str:
         if self.n == 0:

@@ -34,6 +34,9 @@ RATE_KEYS = short_labels(
     "borderline_refusal_rate",
     "attack_success_rate",
 )
+PAIRED_KEYS = short_labels(
+    "refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate"
+)
 
 
 @dataclass(frozen=True)
@@ -194,8 +197,22 @@ def run_defense_study(
         },
         "sweep": sweep,
         "composition_agreement": agreement,
+        "paired": paired_against(arms, ("none", "prefix")),
     }
     return study, arms
+
+
+def paired_against(arms: dict[str, Arm], references: Sequence[str]) -> list[dict[str, Any]]:
+    """Every arm minus each reference arm, task by task (`neutrophil.paired`)."""
+    from neutrophil.paired import compare_dict
+
+    return [
+        {"arm": name, "reference": ref, **compare_dict(arm.transcripts, arms[ref].transcripts)}
+        for ref in references
+        if ref in arms
+        for name, arm in arms.items()
+        if name != ref and not (ref != "none" and name == "none")
+    ]
 
 
 # -- report --------------------------------------------------------------------------------
@@ -223,6 +240,20 @@ def markdown_table(study: dict) -> str:
             label = study.get("prefix_label", label)
         cells = " | ".join(_cell(arm["rates"][key]) for key, _ in RATE_KEYS)
         lines.append(f"| {label} | {cells} | {arm['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def paired_table(study: dict) -> str:
+    from neutrophil.paired import PairedDiff
+
+    def label(k: str) -> str:
+        return study.get("prefix_label", LABELS[k]) if k == "prefix" else LABELS.get(k, k)
+
+    head = "| defense | minus | " + " | ".join(lbl for _, lbl in PAIRED_KEYS) + " |"
+    lines = [head, "|---" * (len(PAIRED_KEYS) + 2) + "|"]
+    for row in study.get("paired", []):
+        cells = " | ".join(str(PairedDiff.from_dict(row[key])) for key, _ in PAIRED_KEYS)
+        lines.append(f"| {label(row['arm'])} | {label(row['reference'])} | {cells} |")
     return "\n".join(lines)
 
 
@@ -264,6 +295,9 @@ def markdown_report(study: dict, command: str = "") -> str:
         "\nRates with Wilson 95% CIs (over-refusal: all benign tasks; borderline refusal: the "
         "benign look-alikes only):\n",
         markdown_table(study),
+        "\nPaired differences on the same tasks (points, Agresti–Min 95% interval, exact "
+        "McNemar p; * marks p < 0.05; n: harmful tasks for RR and ASR, benign for the rest):\n",
+        paired_table(study),
         f"\nGate on these tasks: AUROC {fmt(auc)} (harmful vs all benign), {fmt(bauc)} "
         f"(harmful vs borderline only); at its threshold it flags "
         f"{100 * (flags['harmful'] or 0):.0f}% of harmful, {100 * (flags['benign'] or 0):.0f}% "

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from neutrophil.metrics import short_labels
-from neutrophil.paired import PairedDiff
 from neutrophil.report.html import esc, page, png, section, table
 
 RATES = short_labels("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate")
@@ -38,25 +37,15 @@ def markdown_table(stages: Sequence[Any]) -> str:
     return "\n".join([head, sep] + ["| " + " | ".join(r) + " |" for r in stage_rows(stages)])
 
 
-def diff_cell(d: PairedDiff) -> str:
-    """'+12 [+1, +23] p=0.03*' in points; * marks p < 0.05."""
-    if not d.n:
-        return "n/a"
-    star = "*" if d.significant else ""
-    return f"{100 * d.diff:+.0f} [{100 * d.lo:+.0f}, {100 * d.hi:+.0f}] p={d.p_value:.2g}{star}"
-
-
-def comparison_headers(comparisons: Sequence[Any]) -> list[str]:
-    first = comparisons[0].diffs if comparisons else {}
-    return ["stage", "minus"] + [f"{h} (n={first[k].n})" if k in first else h for k, h in RATES]
+COMPARISON_HEADERS = ["stage", "minus"] + [h for _, h in RATES]
 
 
 def comparison_rows(comparisons: Sequence[Any]) -> list[list[str]]:
-    return [[c.a, c.b] + [diff_cell(c.diffs[k]) for k, _ in RATES] for c in comparisons]
+    return [[c.a, c.b] + [str(c.diffs[k]) for k, _ in RATES] for c in comparisons]
 
 
 def comparisons_markdown(comparisons: Sequence[Any]) -> str:
-    head = comparison_headers(comparisons)
+    head = COMPARISON_HEADERS
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in comparison_rows(comparisons)])
 
@@ -91,7 +80,7 @@ def findings(stages: Sequence[Any], comparisons: Sequence[Any] = ()) -> list[str
             verdict = (
                 ""
                 if d is None
-                else f"; paired over the same tasks {diff_cell(d)}, "
+                else f"; paired over the same tasks {d}, "
                 + ("a significant fall" if d.significant else "not significant at this sample size")
             )
             out.append(
@@ -206,7 +195,7 @@ def write_report(out: Path, stages: Sequence[Any], comparisons: Sequence[Any], c
             "difference in points with its 95% interval (Agresti–Min) and the exact McNemar "
             "p-value; * marks p &lt; 0.05. n: harmful tasks (RR, ASR), benign tasks (SR, "
             "over-refusal).</p>",
-            table(comparison_headers(comparisons), comparison_rows(comparisons)),
+            table(COMPARISON_HEADERS, comparison_rows(comparisons)),
         ),
         section(
             "By domain", table(["stage", "domain"] + [h for _, h in RATES], domain_rows(stages))
