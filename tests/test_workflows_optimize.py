@@ -73,6 +73,7 @@ def test_run_returns_and_writes_the_search(tmp_path):
         ({"rounds": 0}, "--rounds must be at least 1, got 0"),
         ({"epsilon": 2.0}, "--epsilon must be between 0 and 1"),
         ({"model": ModelOptions("tiny", batch_size=0)}, "--batch-size must be at least 1"),
+        ({"test_limit": -1}, "--test-limit must be 0 \\(all\\) or more"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_is_written(tmp_path, change, message):
@@ -80,3 +81,23 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, change, m
     with pytest.raises(UserError, match=message):
         optimize.run(config, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_selection_and_report_are_sized_apart(tmp_path):
+    """--limit samples both; --test-limit resizes the report only (0: the whole test split)."""
+    tasks = str(task_file(tmp_path))
+    sizes = {
+        (None, None): (6, 4),
+        (4, None): (4, 4),
+        (4, 2): (4, 2),
+        (4, 0): (4, 4),
+        (2, 0): (2, 4),
+    }
+    for (limit, test_limit), want in sizes.items():
+        config = OptimizeConfig(tasks=tasks, limit=limit, test_limit=test_limit)
+        select, test = optimize._split(config)
+        assert (len(select), len(test)) == want
+        assert {t.split for t in test} == {"test"} and {t.kind for t in test} == {
+            "harmful",
+            "benign",
+        }

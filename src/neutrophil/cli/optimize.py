@@ -45,6 +45,13 @@ def register(sub) -> None:
         help="balanced samples of at most N selection and N test tasks",
     )
     p.add_argument(
+        "--test-limit",
+        type=int,
+        metavar="N",
+        help="held-out test tasks the report compares on (default: --limit; 0: the whole "
+        "test split). Selection still uses --limit",
+    )
+    p.add_argument(
         "--out", required=True, metavar="DIR", help="output directory (reused to resume)"
     )
     p.add_argument(
@@ -111,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
         kind=args.kind,
         domain=args.domain,
         limit=args.limit,
+        test_limit=args.test_limit,
         proposer=args.proposer,
         rounds=args.rounds,
         candidates=args.candidates,

@@ -29,6 +29,7 @@ class OptimizeConfig:
     kind: str | None = None  # kind of the prompts in a .txt task file
     domain: str | None = None  # domain of the prompts in a .txt task file
     limit: int | None = None  # balanced samples of at most N selection and N test tasks
+    test_limit: int | None = None  # test tasks for the report (None: `limit`; 0: all of them)
     proposer: str = "offline"  # offline, or a model spec that writes candidates
     rounds: int = 5
     candidates: int = 5  # per round
@@ -71,6 +72,8 @@ def check(config: OptimizeConfig, out: Path) -> None:
     for name, value in values.items():
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if config.test_limit is not None and config.test_limit < 0:
+        raise UserError(f"--test-limit must be 0 (all) or more, got {config.test_limit}")
     if not 0 <= config.epsilon <= 1:
         raise UserError(f"--epsilon must be between 0 and 1, got {config.epsilon}")
     if config.over_penalty < 0 or config.racing_z <= 0:
@@ -128,7 +131,7 @@ def _no_candidate(notes: list[str]) -> None:
 
 
 def _split(config: OptimizeConfig) -> tuple[list, list]:
-    """(selection tasks from train+val, report tasks from test), each sampled to the limit."""
+    """(selection tasks from train+val, report tasks from test), each sampled to its limit."""
     from neutrophil.envs.registry import load_tasks
     from neutrophil.tasks.load import balanced_sample
 
@@ -139,11 +142,11 @@ def _split(config: OptimizeConfig) -> tuple[list, list]:
         raise UserError(
             f"{config.tasks}: needs tasks in train/val (selection) and in test (report)"
         )
-    if config.limit:
-        if config.limit < len(select):
-            select = balanced_sample(select, config.limit)
-        if config.limit < len(test):
-            test = balanced_sample(test, config.limit)
+    if config.limit and config.limit < len(select):
+        select = balanced_sample(select, config.limit)
+    n_test = config.limit if config.test_limit is None else config.test_limit
+    if n_test and n_test < len(test):
+        test = balanced_sample(test, n_test)
     return select, test
 
 
