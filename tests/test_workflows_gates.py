@@ -54,6 +54,11 @@ def test_run_returns_and_writes_the_study(tmp_path, monkeypatch):
     for name in result.arms:
         assert (out / "runs" / name / "responses.jsonl").read_text() == stored[name]
         assert again.arms[name].transcripts == result.arms[name].transcripts
+        # The time an arm took is the time its rows took, not this rerun's (nothing).
+        seconds = result.study["arms"][name]["seconds"]
+        assert seconds > 0 and again.study["arms"][name]["seconds"] == pytest.approx(
+            seconds, abs=0.11
+        )
 
 
 def test_a_split_without_both_kinds_is_refused(tmp_path):

@@ -105,8 +105,6 @@ def run_defense_study(
     """Run the five defenses on `tasks` (chat/code): (the study as a JSON-able dict, the
     arms with their transcripts). With `store`, each arm is a run directory
     `store/<arm>/` whose rows are persisted as they are judged and reused on a rerun."""
-    import time
-
     from neutrophil.agent import Agent
     from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
     from neutrophil.defenses.steering import (
@@ -138,11 +136,11 @@ def run_defense_study(
     arms: dict[str, Arm] = {}
     for name, d in defenses.items():
         progress(f"running {name} on {len(tasks)} tasks")
-        start = time.perf_counter()
         agent = Agent(backend, d, judge=judge)
         run_dir = store / name if store is not None else None
-        transcripts, _ = run_persisted(agent, tasks, run_dir, label=name, progress=False)
-        arms[name] = Arm(name, d.describe(), tuple(transcripts), time.perf_counter() - start)
+        transcripts, cost = run_persisted(agent, tasks, run_dir, label=name, progress=False)
+        # cost.seconds adds up the generation time of every run that filled the store.
+        arms[name] = Arm(name, d.describe(), tuple(transcripts), cost.seconds)
 
     scores = gate_scores(backend, gate, tasks)
     harmful = np.array([t.kind == "harmful" for t in tasks])
