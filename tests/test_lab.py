@@ -79,17 +79,14 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
         ("3-agentic-s1", "2-aligned"),
     ]:
         assert pair in pairs
-    n_harmful = by["1-base"]["rates"]["refusal_rate"]["n"]
+    # Each comparison covers the stages' whole samples: its two rates are the table's.
     for c in comparisons:
-        rr = c["refusal_rate"]
-        assert (
-            rr["n"] == n_harmful
-            and 0 <= rr["mcnemar_p"] <= 1
-            and rr["lo"] <= rr["diff"] <= rr["hi"]
-        )
-        refused_a = round(rr["a"]["value"] * rr["n"])
-        refused_b = round(rr["b"]["value"] * rr["n"])
-        assert refused_a - refused_b == rr["only_a"] - rr["only_b"]
+        for key in ("refusal_rate", "success_rate"):
+            d = c[key]
+            assert d["n"] == by[c["a"]]["rates"][key]["n"] > 0
+            assert d["a"]["value"] == by[c["a"]]["rates"][key]["value"]
+            assert d["b"]["value"] == by[c["b"]]["rates"][key]["value"]
+            assert 0 <= d["mcnemar_p"] <= 1 and d["lo"] <= d["diff"] <= d["hi"]
     table = (out / "stages.md").read_text()
     assert "| RR |" in table and "| 3-agentic | 2-aligned |" in table
     assert "| 3-agentic |" in done.stdout and "| 4-ping | 3-agentic | " in done.stdout
@@ -143,6 +140,14 @@ def test_finetune_cli_writes_a_model_other_commands_load(tmp_path):
 
     backend = load_backend(str(out))
     assert backend.model.config.vocab_size > 0
+
+
+@pytest.mark.parametrize("flag", [["--transfer"], ["--search-rounds", "2"]])
+def test_lab_refuses_search_flags_without_the_search(tmp_path, flag):
+    done = cli("lab", "--quick", "--no-search", *flag, "--out", str(tmp_path / "lab"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{flag[0]} needs the PING search" in done.stderr
+    assert not (tmp_path / "lab").exists()
 
 
 @pytest.mark.parametrize(

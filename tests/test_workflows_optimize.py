@@ -50,7 +50,7 @@ def test_run_returns_and_writes_the_search(tmp_path):
     assert result.compared[-1][0] == "PING prefix"
     assert json.loads((out / "metrics.json").read_text()) == result.metrics
     assert result.metrics["split"] == "test" and result.metrics["search"]["rounds"] == 1
-    assert json.loads((out / "settings.json").read_text()) == optimize.settings(config, 6, 4)
+    assert json.loads((out / "settings.json").read_text()) == optimize.settings(config, 6)
     for name in ("history.jsonl", "report.html", "verdicts.jsonl"):
         assert (out / name).is_file()
 
@@ -65,6 +65,10 @@ def test_run_returns_and_writes_the_search(tmp_path):
     assert logged and logged[0].startswith("resuming: ")
     with pytest.raises(UserError, match="other settings \\(seed\\)"):
         optimize.run(replace(config, seed=1), out, progress=False)
+    # Another report size is the same search: a smaller test sample is read from the store.
+    smaller = optimize.run(replace(config, test_limit=2), out, progress=False)
+    assert smaller.test_tasks == 2 and smaller.best_prefix == result.best_prefix
+    assert smaller.metrics["cost"]["generated_this_run"] == 0
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,12 @@ def register(sub) -> None:
         action="store_true",
         help="a minutes-long smoke run of the same code on the tiny random model",
     )
-    p.add_argument("--limit", type=int, metavar="N", help="held-out tasks measured per stage")
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="held-out test tasks measured at every stage (default 105: 41 harmful, 64 benign)",
+    )
     p.add_argument(
         "--align-steps", type=int, metavar="N", help="optimizer steps of the alignment SFT"
     )
@@ -53,23 +58,23 @@ def register(sub) -> None:
     p.add_argument(
         "--transfer",
         action="store_true",
-        help="also search a prefix on the base model and measure each model with the other's "
-        "prefix (stages 6-8)",
+        help="also search a prefix on the base model (same budget) and measure each model with "
+        "the other's prefix (stages 6-8)",
     )
     p.add_argument(
-        "--search-rounds", type=int, metavar="N", help="rounds of the PING search (default 1)"
+        "--search-rounds", type=int, metavar="N", help="rounds of each PING search (default 1)"
     )
     p.add_argument(
         "--search-candidates",
         type=int,
         metavar="N",
-        help="candidates per round of the PING search (default 3)",
+        help="candidates per round of each PING search (default 3; 2 with --quick)",
     )
     p.add_argument(
         "--search-tasks",
         type=int,
         metavar="N",
-        help="val-split tasks the PING search selects on (default 8)",
+        help="val-split tasks each PING search selects on (default 8; 6 with --quick)",
     )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all allowed)")
     p.add_argument(
@@ -85,6 +90,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from neutrophil.cli.common import positive_int
+    from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
     from neutrophil.workflows import lab
 
@@ -99,6 +105,11 @@ def run(args: argparse.Namespace) -> int:
         ("--search-tasks", args.search_tasks),
     ):
         positive_int(flag, value)
+    if args.no_search:
+        searching = ("--transfer", "--search-rounds", "--search-candidates", "--search-tasks")
+        given = [f for f in searching if getattr(args, f[2:].replace("-", "_"))]
+        if given:
+            raise UserError(f"{given[0]} needs the PING search; drop it or --no-search")
     if args.threads:
         import torch
 

@@ -42,7 +42,7 @@ def register(sub) -> None:
         "--limit",
         type=int,
         metavar="N",
-        help="balanced samples of at most N selection and N test tasks",
+        help="balanced samples of at most N selection and (unless --test-limit) N test tasks",
     )
     p.add_argument(
         "--test-limit",

@@ -139,7 +139,8 @@ def run_defense_study(
         agent = Agent(backend, d, judge=judge)
         run_dir = store / name if store is not None else None
         transcripts, cost = run_persisted(agent, tasks, run_dir, label=name, progress=False)
-        # cost.seconds adds up the generation time of every run that filled the store.
+        # cost.seconds adds up the time (generation and judging) of every run that filled
+        # the store, so a rerun that reads the rows back keeps the arm's real cost.
         arms[name] = Arm(name, d.describe(), tuple(transcripts), cost.seconds)
 
     scores = gate_scores(backend, gate, tasks)
@@ -201,16 +202,18 @@ def run_defense_study(
 
 
 def paired_against(arms: dict[str, Arm], references: Sequence[str]) -> list[dict[str, Any]]:
-    """Every arm minus each reference arm, task by task (`neutrophil.paired`)."""
+    """Each arm minus each reference, task by task (`neutrophil.paired`); a pair already
+    made the other way round (prefix − none, so not none − prefix) is left out."""
     from neutrophil.paired import compare_dict
 
-    return [
-        {"arm": name, "reference": ref, **compare_dict(arm.transcripts, arms[ref].transcripts)}
-        for ref in references
-        if ref in arms
-        for name, arm in arms.items()
-        if name != ref and not (ref != "none" and name == "none")
-    ]
+    rows = []
+    for i, ref in enumerate(references):
+        for name, arm in arms.items():
+            if name == ref or name in references[:i] or ref not in arms:
+                continue
+            diffs = compare_dict(arm.transcripts, arms[ref].transcripts)
+            rows.append({"arm": name, "reference": ref, **diffs})
+    return rows
 
 
 # -- report --------------------------------------------------------------------------------
@@ -229,13 +232,17 @@ def _cell(d: dict) -> str:
     return f"{100 * d['value']:.0f}% [{100 * d['lo']:.0f}, {100 * d['hi']:.0f}]"
 
 
+def _label(study: dict, arm: str) -> str:
+    if arm == "prefix":
+        return study.get("prefix_label", LABELS[arm])
+    return LABELS.get(arm, arm)
+
+
 def markdown_table(study: dict) -> str:
     head = "| defense | " + " | ".join(lbl for _, lbl in RATE_KEYS) + " | seconds |"
     lines = [head, "|---" * (len(RATE_KEYS) + 2) + "|"]
     for k, arm in study["arms"].items():
-        label = LABELS.get(k, k)
-        if k == "prefix":
-            label = study.get("prefix_label", label)
+        label = _label(study, k)
         cells = " | ".join(_cell(arm["rates"][key]) for key, _ in RATE_KEYS)
         lines.append(f"| {label} | {cells} | {arm['seconds']:.0f} |")
     return "\n".join(lines)
@@ -244,14 +251,13 @@ def markdown_table(study: dict) -> str:
 def paired_table(study: dict) -> str:
     from neutrophil.paired import PairedDiff
 
-    def label(k: str) -> str:
-        return study.get("prefix_label", LABELS[k]) if k == "prefix" else LABELS.get(k, k)
-
     head = "| defense | minus | " + " | ".join(lbl for _, lbl in PAIRED_KEYS) + " |"
     lines = [head, "|---" * (len(PAIRED_KEYS) + 2) + "|"]
     for row in study.get("paired", []):
         cells = " | ".join(str(PairedDiff.from_dict(row[key])) for key, _ in PAIRED_KEYS)
-        lines.append(f"| {label(row['arm'])} | {label(row['reference'])} | {cells} |")
+        lines.append(
+            f"| {_label(study, row['arm'])} | {_label(study, row['reference'])} | {cells} |"
+        )
     return "\n".join(lines)
 
 
@@ -293,9 +299,15 @@ def markdown_report(study: dict, command: str = "") -> str:
         "\nRates with Wilson 95% CIs (over-refusal: all benign tasks; borderline refusal: the "
         "benign look-alikes only):\n",
         markdown_table(study),
-        "\nPaired differences on the same tasks (points, Agresti–Min 95% interval, exact "
-        "McNemar p; * marks p < 0.05; n: harmful tasks for RR and ASR, benign for the rest):\n",
-        paired_table(study),
+    ]
+    if study.get("paired"):  # studies written before paired tests have none
+        parts += [
+            "\nPaired differences on the same tasks (points, Agresti–Min 95% interval, exact "
+            "McNemar p; * marks p < 0.05; n: harmful tasks for RR and ASR, benign for the "
+            "rest):\n",
+            paired_table(study),
+        ]
+    parts += [
         f"\nGate on these tasks: AUROC {fmt(auc)} (harmful vs all benign), {fmt(bauc)} "
         f"(harmful vs borderline only); at its threshold it flags "
         f"{100 * (flags['harmful'] or 0):.0f}% of harmful, {100 * (flags['benign'] or 0):.0f}% "

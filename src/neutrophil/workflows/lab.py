@@ -32,6 +32,7 @@ from neutrophil.errors import UserError
 from neutrophil.files import atomic_write
 from neutrophil.paired import PairedDiff, compare
 from neutrophil.records import Transcript
+from neutrophil.tasks.task import Task
 from neutrophil.training.config import TrainConfig
 
 # Written for the lab's fallback cure (used when the PING search is unavailable).
@@ -66,7 +67,7 @@ class LabConfig:
     search_tasks: int = 8  # val-split selection tasks for the search
     gated: bool = True  # also measure the gated prefix defense where it is available
     seed: int = 0
-    seeds: int = 1  # agentic fine-tunes with seeds seed, seed+1, ... (each measured)
+    seeds: int = 1  # agentic fine-tunes with seeds agentic.seed, agentic.seed + 1, ...
     transfer: bool = False  # also: a prefix searched on the base model, the two swapped
     engine: str = "auto"  # generation engine for measurements (training is transformers)
     threads: int | None = None
@@ -158,6 +159,7 @@ class Lab:
         self.progress = progress
         self._judge = None
         self._backends: dict[str, Any] = {}
+        self._tasks: list[Task] | None = None
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -185,10 +187,12 @@ class Lab:
             self._backends[spec] = backend
         return self._backends[spec]
 
-    def eval_tasks(self):
-        from neutrophil.envs.registry import load_tasks
+    def eval_tasks(self) -> list[Task]:
+        if self._tasks is None:
+            from neutrophil.envs.registry import load_tasks
 
-        return load_tasks("builtin", split="test", limit=self.config.eval_limit)
+            self._tasks = load_tasks("builtin", split="test", limit=self.config.eval_limit)
+        return self._tasks
 
     def measure(
         self, name: str, label: str, model: str, defense_fn: Callable[[Any], Any], note: str = ""
@@ -200,24 +204,27 @@ class Lab:
 
         sdir = self.out / "stages" / name
         mpath = sdir / "metrics.json"
+        tasks = self.eval_tasks()
         saved = _read_json(mpath)
         if saved is not None and isinstance(saved.get("defense"), dict):
-            _log(f"{name}: done before, skipped")
-            rows = tuple(RunStore(sdir / RESPONSES).transcripts())
-            return Stage(
-                name, label, model, saved["defense"], saved, saved.get("lab_note", ""), rows
-            )
+            # Skipped only if it measured exactly this sample (an older, smaller default
+            # does not pair): otherwise measure again, which reuses the rows it holds.
+            stored = {t.task_id: t for t in RunStore(sdir / RESPONSES).transcripts()}
+            if saved.get("tasks") == len(tasks) and all(t.id in stored for t in tasks):
+                _log(f"{name}: done before, skipped")
+                rows = tuple(stored[t.id] for t in tasks)
+                return Stage(
+                    name, label, model, saved["defense"], saved, saved.get("lab_note", ""), rows
+                )
         t0 = time.perf_counter()
         backend = self.backend(model)
         defense = defense_fn(backend)
-        _log(f"{name}: measuring {len(self.eval_tasks())} tasks ({label})")
+        _log(f"{name}: measuring {len(tasks)} tasks ({label})")
         agent = Agent(
             backend, defense, judge=self.judge, budgets=self.config.budgets, progress=self.progress
         )
         # Rows go to the stage's run store as they are judged: a killed stage resumes.
-        transcripts, cost = run_persisted(
-            agent, self.eval_tasks(), sdir, label=name, progress=self.progress
-        )
+        transcripts, cost = run_persisted(agent, tasks, sdir, label=name, progress=self.progress)
         m = metrics_dict(transcripts, model=model, defense=defense.describe(), cost=cost.to_dict())
         m["lab_note"] = note
         atomic_write(mpath, json.dumps(m, indent=1))  # last: its presence means stage complete
@@ -306,7 +313,8 @@ class Lab:
                 "3-agentic", "after benign agentic fine-tuning", agentic, lambda b: NO_DEFENSE
             )
         )
-        for seed in range(c.seed + 1, c.seed + c.seeds):
+        first = c.agentic.seed
+        for seed in range(first + 1, first + c.seeds):
             other = self.train(
                 f"agentic-s{seed}", aligned, "builtin:agentic", replace(c.agentic, seed=seed)
             )
@@ -340,6 +348,9 @@ class Lab:
         each applied unchanged to the other model."""
         c = self.config
         prefix, how = self.cure_prefix(c.model, where="cure-base")
+        if prefix == agentic_ping.prefix:
+            _log("the base and the agentic model's searches found the same prefix")
+            how += "; the same prefix the agentic model's search found, so nothing is swapped"
         base_ping = PromptDefense(name="prefix", prefix=prefix)
         return [
             self.measure(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neutrophil.metrics import short_labels
 from neutrophil.report.html import esc, page, png, section, table
+
+if TYPE_CHECKING:
+    from neutrophil.workflows.lab import Comparison, LabConfig, Stage
 
 RATES = short_labels("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate")
 
@@ -27,11 +30,11 @@ def fmt(r: dict[str, Any]) -> str:
     return f"{100 * r['value']:.0f}% [{100 * r['lo']:.0f}, {100 * r['hi']:.0f}]"
 
 
-def stage_rows(stages: Sequence[Any]) -> list[list[str]]:
+def stage_rows(stages: Sequence[Stage]) -> list[list[str]]:
     return [[s.name, s.label] + [fmt(s.metrics["rates"][k]) for k, _ in RATES] for s in stages]
 
 
-def markdown_table(stages: Sequence[Any]) -> str:
+def markdown_table(stages: Sequence[Stage]) -> str:
     head = "| stage | what | " + " | ".join(h for _, h in RATES) + " |"
     sep = "|" + "---|" * (2 + len(RATES))
     return "\n".join([head, sep] + ["| " + " | ".join(r) + " |" for r in stage_rows(stages)])
@@ -40,17 +43,17 @@ def markdown_table(stages: Sequence[Any]) -> str:
 COMPARISON_HEADERS = ["stage", "minus"] + [h for _, h in RATES]
 
 
-def comparison_rows(comparisons: Sequence[Any]) -> list[list[str]]:
+def comparison_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     return [[c.a, c.b] + [str(c.diffs[k]) for k, _ in RATES] for c in comparisons]
 
 
-def comparisons_markdown(comparisons: Sequence[Any]) -> str:
+def comparisons_markdown(comparisons: Sequence[Comparison]) -> str:
     head = COMPARISON_HEADERS
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in comparison_rows(comparisons)])
 
 
-def seed_findings(stages: Sequence[Any], comparisons: Sequence[Any]) -> list[str]:
+def seed_findings(stages: Sequence[Stage], comparisons: Sequence[Comparison]) -> list[str]:
     """One sentence on the spread over agentic fine-tuning seeds (when there are several)."""
     runs = [c for c in comparisons if c.b == "2-aligned" and c.a.startswith("3-agentic")]
     if len(runs) < 2:
@@ -66,7 +69,7 @@ def seed_findings(stages: Sequence[Any], comparisons: Sequence[Any]) -> list[str
     ]
 
 
-def findings(stages: Sequence[Any], comparisons: Sequence[Any] = ()) -> list[str]:
+def findings(stages: Sequence[Stage], comparisons: Sequence[Comparison] = ()) -> list[str]:
     """Plain sentences comparing the aligned and the agentic model (whatever happened)."""
     by = {s.name: s.metrics["rates"] for s in stages}
     pairs = {(c.a, c.b): c.diffs for c in comparisons}
@@ -106,7 +109,7 @@ def findings(stages: Sequence[Any], comparisons: Sequence[Any] = ()) -> list[str
     return out + seed_findings(stages, comparisons)
 
 
-def rates_plot(stages: Sequence[Any]):
+def rates_plot(stages: Sequence[Stage]):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,7 +143,7 @@ def rates_plot(stages: Sequence[Any]):
     return fig
 
 
-def loss_plot(out: Path):
+def loss_plot(stages: Sequence[Stage]):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,14 +151,13 @@ def loss_plot(out: Path):
 
     fig, ax = plt.subplots(figsize=(7, 3))
     any_curve = False
-    names = ["aligned", "agentic"] + sorted(
-        p.name for p in (out / "models").glob("agentic-s*") if p.is_dir()
-    )
-    for name in names:
-        path = out / "models" / name / "training.json"
+    # The fine-tunes this lab measured: the aligned model and each agentic seed.
+    trained = [s for s in stages if s.name == "2-aligned" or s.name.startswith("3-agentic")]
+    for stage in trained:
+        path = Path(stage.model_dir) / "training.json"
         if path.is_file():
             losses = json.loads(path.read_text())["losses"]
-            ax.plot(range(1, len(losses) + 1), losses, label=name)
+            ax.plot(range(1, len(losses) + 1), losses, label=Path(stage.model_dir).name)
             any_curve = True
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (assistant tokens)")
@@ -164,7 +166,7 @@ def loss_plot(out: Path):
     return fig
 
 
-def domain_rows(stages: Sequence[Any]) -> list[list[str]]:
+def domain_rows(stages: Sequence[Stage]) -> list[list[str]]:
     rows = []
     for s in stages:
         for d, rates in sorted(s.metrics.get("by_domain", {}).items()):
@@ -172,7 +174,9 @@ def domain_rows(stages: Sequence[Any]) -> list[list[str]]:
     return rows
 
 
-def write_report(out: Path, stages: Sequence[Any], comparisons: Sequence[Any], config: Any) -> Path:
+def write_report(
+    out: Path, stages: Sequence[Stage], comparisons: Sequence[Comparison], config: LabConfig
+) -> Path:
     headers = ["stage", "what"] + [h for _, h in RATES]
     cure = next((s.note for s in stages if s.name == "4-ping"), "")
     prefix = next((s.defense.get("prefix", "") for s in stages if s.name == "4-ping"), "")
@@ -182,7 +186,7 @@ def write_report(out: Path, stages: Sequence[Any], comparisons: Sequence[Any], c
             "What this is",
             f"<p>{esc(PAPER)}</p>",
             f"<p>Model: <code>{esc(config.model)}</code>. Every stage is measured on the same "
-            f"{tasks} held-out tasks (test split, balanced over chat/code/web and harmful/benign).</p>",
+            f"{tasks} held-out tasks (test split, drawn across chat/code/web and harmful/benign).</p>",
         ),
         section(
             "Findings",
@@ -204,7 +208,7 @@ def write_report(out: Path, stages: Sequence[Any], comparisons: Sequence[Any], c
             "The cure",
             f"<p>How the prefix was obtained: {esc(cure)}</p><pre>{esc(prefix)}</pre>",
         ),
-        section("Training curves", png(loss_plot(out))),
+        section("Training curves", png(loss_plot(stages))),
         section(
             "Settings",
             f"<pre>{esc(json.dumps(json.loads((out / 'lab_config.json').read_text()), indent=1))}</pre>",

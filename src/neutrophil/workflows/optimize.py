@@ -81,8 +81,10 @@ def check(config: OptimizeConfig, out: Path) -> None:
     writable_dir(out)  # before any work: a search must not end unable to save
 
 
-def settings(config: OptimizeConfig, n_select: int, n_test: int) -> dict[str, Any]:
-    """What must match for a rerun on the same OUT to be a resume of the same search."""
+def settings(config: OptimizeConfig, n_select: int) -> dict[str, Any]:
+    """What must match for a rerun on the same OUT to be a resume of the same search. The
+    test sample is not part of it: a rerun with another --test-limit reuses the search and
+    the held-out verdicts it shares."""
     return {
         "model": config.model.spec,
         "tasks": config.tasks,
@@ -96,7 +98,6 @@ def settings(config: OptimizeConfig, n_select: int, n_test: int) -> dict[str, An
         "racing": config.racing_z if config.racing else None,
         "judge": config.judge,
         "selection_tasks": n_select,
-        "test_tasks": n_test,
     }
 
 
@@ -178,7 +179,7 @@ def run(
     out = Path(out)
     check(config, out)
     select, test = _split(config)
-    _resume_check(out, settings(config, len(select), len(test)))
+    _resume_check(out, settings(config, len(select)))
 
     judge = judge_from_name(config.judge)
     backend = config.model.load()
