@@ -26,7 +26,12 @@ def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
     out = tmp_path / "lab"
-    args = ("lab", "--quick", "--seeds", "2", "--transfer", "--threads", "1", "--out", str(out))
+    base_prefix = tmp_path / "base.txt"
+    base_prefix.write_text("I check each request for harm before I answer it.\n")
+    args = (
+        "lab", "--quick", "--seeds", "2", "--transfer", "--base-prefix-file", str(base_prefix),
+        "--threads", "1", "--out", str(out),
+    )  # fmt: skip
     done = cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
     html = (out / "report.html").read_text()
@@ -56,7 +61,11 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
     ]
     assert all(i == ids[0] for i in ids) and ids[0]
     by = {s["name"]: s for s in stages}
-    assert by["4-ping"]["defense"]["prefix"] and by["6-base-ping"]["defense"]["prefix"]
+    assert by["4-ping"]["defense"]["prefix"]
+    assert (
+        by["6-base-ping"]["defense"]["prefix"]
+        == "I check each request for harm before I answer it."
+    )
     # The transfer stages swap the two searched prefixes between the models.
     assert by["7-base-agentic-prefix"]["defense"] == by["4-ping"]["defense"]
     assert by["8-agentic-base-prefix"]["defense"] == by["6-base-ping"]["defense"]
@@ -103,6 +112,11 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
     assert "measuring" not in again.stderr
     # The rerun read every stage's rows back: the same comparisons.
     assert json.loads((out / "comparisons.json").read_text()) == comparisons
+    # Another base prefix does not silently reuse the stage measured with the old one.
+    base_prefix.write_text("Another prefix.\n")
+    changed = cli(*args)
+    assert changed.returncode == 2 and "Traceback" not in changed.stderr
+    assert "6-base-ping: measured with another defense" in changed.stderr
 
 
 def test_finetune_cli_writes_a_model_other_commands_load(tmp_path):

@@ -62,6 +62,12 @@ def register(sub) -> None:
         "the other's prefix (stages 6-8)",
     )
     p.add_argument(
+        "--base-prefix-file",
+        metavar="FILE",
+        help="with --transfer: the base model's PING prefix (e.g. best_prefix.txt of "
+        "`neutrophil optimize` on the base model) instead of the lab's own small search",
+    )
+    p.add_argument(
         "--search-rounds", type=int, metavar="N", help="rounds of each PING search (default 1)"
     )
     p.add_argument(
@@ -129,8 +135,13 @@ def run(args: argparse.Namespace) -> int:
     for name in ("seeds", "search_rounds", "search_candidates", "search_tasks"):
         if getattr(args, name):
             config = replace(config, **{name: getattr(args, name)})
+    if args.base_prefix_file and not args.transfer:
+        raise UserError("--base-prefix-file is for --transfer; add --transfer or drop it")
     if args.transfer:
-        config = replace(config, transfer=True)
+        from neutrophil.defenses.registry import read_text_arg
+
+        base_prefix = read_text_arg(None, args.base_prefix_file, "--base-prefix-file")
+        config = replace(config, transfer=True, base_prefix=base_prefix)
     out = writable_dir(args.out)
     result = lab.run(config, out)
     from neutrophil.workflows.lab_report import comparisons_markdown, markdown_table

@@ -69,6 +69,7 @@ class LabConfig:
     seed: int = 0
     seeds: int = 1  # agentic fine-tunes with seeds agentic.seed, agentic.seed + 1, ...
     transfer: bool = False  # also: a prefix searched on the base model, the two swapped
+    base_prefix: str | None = None  # the base model's prefix for `transfer` (None: search)
     engine: str = "auto"  # generation engine for measurements (training is transformers)
     threads: int | None = None
 
@@ -195,9 +196,15 @@ class Lab:
         return self._tasks
 
     def measure(
-        self, name: str, label: str, model: str, defense_fn: Callable[[Any], Any], note: str = ""
+        self,
+        name: str,
+        label: str,
+        model: str,
+        defense: PromptDefense | Callable[[Any], Any],
+        note: str = "",
     ) -> Stage:
-        """Run the held-out sample once (or read the stage back if it already ran)."""
+        """Run the held-out sample once (or read the stage back if it already ran).
+        `defense`: a prompt defense, or a function of the loaded backend that builds one."""
         from neutrophil.evaluate import RESPONSES, run_persisted
         from neutrophil.metrics import metrics_dict
         from neutrophil.runstore import RunStore
@@ -207,6 +214,11 @@ class Lab:
         tasks = self.eval_tasks()
         saved = _read_json(mpath)
         if saved is not None and isinstance(saved.get("defense"), dict):
+            if isinstance(defense, PromptDefense) and saved["defense"] != defense.describe():
+                raise UserError(
+                    f"{sdir}: measured with another defense ({saved['defense']}); move that "
+                    "directory away to measure this stage again"
+                )
             # Skipped only if it measured exactly this sample (an older, smaller default
             # does not pair): otherwise measure again, which reuses the rows it holds.
             stored = {t.task_id: t for t in RunStore(sdir / RESPONSES).transcripts()}
@@ -218,7 +230,8 @@ class Lab:
                 )
         t0 = time.perf_counter()
         backend = self.backend(model)
-        defense = defense_fn(backend)
+        if not isinstance(defense, PromptDefense):
+            defense = defense(backend)
         _log(f"{name}: measuring {len(tasks)} tasks ({label})")
         agent = Agent(
             backend, defense, judge=self.judge, budgets=self.config.budgets, progress=self.progress
@@ -302,16 +315,12 @@ class Lab:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write(self.out / "lab_config.json", json.dumps(asdict(c), indent=1, default=str))
-        stages = [self.measure("1-base", f"{c.model} as shipped", c.model, lambda b: NO_DEFENSE)]
+        stages = [self.measure("1-base", f"{c.model} as shipped", c.model, NO_DEFENSE)]
         aligned = self.train("aligned", c.model, "builtin:alignment", c.align)
-        stages.append(
-            self.measure("2-aligned", "after safety-alignment SFT", aligned, lambda b: NO_DEFENSE)
-        )
+        stages.append(self.measure("2-aligned", "after safety-alignment SFT", aligned, NO_DEFENSE))
         agentic = self.train("agentic", aligned, "builtin:agentic", c.agentic)
         stages.append(
-            self.measure(
-                "3-agentic", "after benign agentic fine-tuning", agentic, lambda b: NO_DEFENSE
-            )
+            self.measure("3-agentic", "after benign agentic fine-tuning", agentic, NO_DEFENSE)
         )
         first = c.agentic.seed
         for seed in range(first + 1, first + c.seeds):
@@ -323,14 +332,12 @@ class Lab:
                     f"3-agentic-s{seed}",
                     f"agentic fine-tuning again, seed {seed}",
                     other,
-                    lambda b: NO_DEFENSE,
+                    NO_DEFENSE,
                 )
             )
         prefix, how = self.cure_prefix(agentic)
         ping = PromptDefense(name="prefix", prefix=prefix)
-        stages.append(
-            self.measure("4-ping", "agentic + PING prefix", agentic, lambda b: ping, note=how)
-        )
+        stages.append(self.measure("4-ping", "agentic + PING prefix", agentic, ping, note=how))
         if c.gated:
             gated = self._gated(agentic, prefix)
             if gated is not None:
@@ -344,31 +351,34 @@ class Lab:
         return stages, comparisons
 
     def _transfer(self, agentic: str, agentic_ping: PromptDefense) -> list[Stage]:
-        """The base model's own PING prefix (same search budget) and the agentic model's,
-        each applied unchanged to the other model."""
+        """The base model's own PING prefix (`base_prefix`, else a search with the lab's
+        budget) and the agentic model's, each applied unchanged to the other model."""
         c = self.config
-        prefix, how = self.cure_prefix(c.model, where="cure-base")
-        if prefix == agentic_ping.prefix:
-            _log("the base and the agentic model's searches found the same prefix")
-            how += "; the same prefix the agentic model's search found, so nothing is swapped"
+        if c.base_prefix:
+            prefix, how = c.base_prefix, "given with --base-prefix-file"
+        else:
+            prefix, how = self.cure_prefix(c.model, where="cure-base")
         base_ping = PromptDefense(name="prefix", prefix=prefix)
-        return [
-            self.measure(
-                "6-base-ping", "base + its own PING prefix", c.model, lambda b: base_ping, how
-            ),
+        stages = [
+            self.measure("6-base-ping", "base + its own PING prefix", c.model, base_ping, how)
+        ]
+        if prefix == agentic_ping.prefix:
+            _log("the base and the agentic model have the same prefix: nothing to swap")
+            return stages
+        return stages + [
             self.measure(
                 "7-base-agentic-prefix",
                 "base + the agentic model's prefix",
                 c.model,
-                lambda b: agentic_ping,
-                "the prefix searched on the agentic model (stage 4), unchanged",
+                agentic_ping,
+                "the prefix of stage 4 (searched on the agentic model), unchanged",
             ),
             self.measure(
                 "8-agentic-base-prefix",
                 "agentic + the base model's prefix",
                 agentic,
-                lambda b: base_ping,
-                "the prefix searched on the base model (stage 6), unchanged",
+                base_ping,
+                "the prefix of stage 6 (the base model's), unchanged",
             ),
         ]
 
