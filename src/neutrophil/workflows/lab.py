@@ -4,15 +4,15 @@
                --agentic LoRA (builtin:agentic)-->    agentic --measure
                --cure: PING prefix (searched, or a fixed guard), gated prefix--> --measure
 
-Every measurement runs the same held-out sample (test split, balanced over domains and
+Every measurement runs the same held-out sample (test split, drawn across domains and
 kinds) with the same budgets, so stages differ only by the model and the defense, and two
 stages are compared task by task (paired difference, exact McNemar p; `neutrophil.paired`).
 Optional extras: `seeds > 1` repeats the agentic fine-tune with other seeds (is the erosion
-reproducible?); `transfer` searches a prefix on the base model too and swaps the two prefixes
-between the base and the agentic model.
+reproducible?); `transfer` gives the base model a prefix of its own (`base_prefix`, else a
+search) and measures each model with the other's prefix.
 
 Each stage writes `stages/NAME/metrics.json` + `responses.jsonl`; a rerun skips stages
-whose metrics exist and resumes interrupted training from its checkpoint.
+whose metrics cover this sample and resumes interrupted training from its checkpoint.
 """
 
 from __future__ import annotations
