@@ -164,6 +164,15 @@ def test_lab_refuses_search_flags_without_the_search(tmp_path, flag):
     assert not (tmp_path / "lab").exists()
 
 
+def test_lab_refuses_a_base_prefix_without_transfer(tmp_path):
+    prefix = tmp_path / "p.txt"
+    prefix.write_text("Check first.\n")
+    done = cli("lab", "--quick", "--base-prefix-file", str(prefix), "--out", str(tmp_path / "lab"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--base-prefix-file is for --transfer" in done.stderr
+    assert not (tmp_path / "lab").exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

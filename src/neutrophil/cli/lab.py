@@ -58,8 +58,8 @@ def register(sub) -> None:
     p.add_argument(
         "--transfer",
         action="store_true",
-        help="also search a prefix on the base model (same budget) and measure each model with "
-        "the other's prefix (stages 6-8)",
+        help="also measure the base model with its own prefix (--base-prefix-file, else a "
+        "search with the same budget) and each model with the other's prefix (stages 6-8)",
     )
     p.add_argument(
         "--base-prefix-file",
@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         given = [f for f in searching if getattr(args, f[2:].replace("-", "_"))]
         if given:
             raise UserError(f"{given[0]} needs the PING search; drop it or --no-search")
+    if args.base_prefix_file and not args.transfer:
+        raise UserError("--base-prefix-file is for --transfer; add --transfer or drop it")
     if args.threads:
         import torch
 
@@ -135,8 +137,6 @@ def run(args: argparse.Namespace) -> int:
     for name in ("seeds", "search_rounds", "search_candidates", "search_tasks"):
         if getattr(args, name):
             config = replace(config, **{name: getattr(args, name)})
-    if args.base_prefix_file and not args.transfer:
-        raise UserError("--base-prefix-file is for --transfer; add --transfer or drop it")
     if args.transfer:
         from neutrophil.defenses.registry import read_text_arg
 

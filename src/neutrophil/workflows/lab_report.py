@@ -34,13 +34,17 @@ def stage_rows(stages: Sequence[Stage]) -> list[list[str]]:
     return [[s.name, s.label] + [fmt(s.metrics["rates"][k]) for k, _ in RATES] for s in stages]
 
 
-def markdown_table(stages: Sequence[Stage]) -> str:
-    head = "| stage | what | " + " | ".join(h for _, h in RATES) + " |"
-    sep = "|" + "---|" * (2 + len(RATES))
-    return "\n".join([head, sep] + ["| " + " | ".join(r) + " |" for r in stage_rows(stages)])
-
-
+STAGE_HEADERS = ["stage", "what"] + [h for _, h in RATES]
 COMPARISON_HEADERS = ["stage", "minus"] + [h for _, h in RATES]
+
+
+def _markdown(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def markdown_table(stages: Sequence[Stage]) -> str:
+    return _markdown(STAGE_HEADERS, stage_rows(stages))
 
 
 def comparison_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
@@ -48,9 +52,7 @@ def comparison_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
 
 
 def comparisons_markdown(comparisons: Sequence[Comparison]) -> str:
-    head = COMPARISON_HEADERS
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in comparison_rows(comparisons)])
+    return _markdown(COMPARISON_HEADERS, comparison_rows(comparisons))
 
 
 def seed_findings(stages: Sequence[Stage], comparisons: Sequence[Comparison]) -> list[str]:
@@ -177,7 +179,6 @@ def domain_rows(stages: Sequence[Stage]) -> list[list[str]]:
 def write_report(
     out: Path, stages: Sequence[Stage], comparisons: Sequence[Comparison], config: LabConfig
 ) -> Path:
-    headers = ["stage", "what"] + [h for _, h in RATES]
     cure = next((s.note for s in stages if s.name == "4-ping"), "")
     prefix = next((s.defense.get("prefix", "") for s in stages if s.name == "4-ping"), "")
     tasks = stages[0].metrics["tasks"] if stages else 0
@@ -192,7 +193,9 @@ def write_report(
             "Findings",
             "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in findings(stages, comparisons)) + "</ul>",
         ),
-        section("Rates at each stage", table(headers, stage_rows(stages)), png(rates_plot(stages))),
+        section(
+            "Rates at each stage", table(STAGE_HEADERS, stage_rows(stages)), png(rates_plot(stages))
+        ),
         section(
             "Paired differences",
             "<p>Each stage minus the stage it is compared with, on the same tasks: the "

@@ -28,7 +28,7 @@ class OptimizeConfig:
     model: ModelOptions = field(default_factory=ModelOptions)
     kind: str | None = None  # kind of the prompts in a .txt task file
     domain: str | None = None  # domain of the prompts in a .txt task file
-    limit: int | None = None  # balanced samples of at most N selection and N test tasks
+    limit: int | None = None  # balanced samples of at most N selection (and test) tasks
     test_limit: int | None = None  # test tasks for the report (None: `limit`; 0: all of them)
     proposer: str = "offline"  # offline, or a model spec that writes candidates
     rounds: int = 5
