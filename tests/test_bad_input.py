@@ -164,3 +164,44 @@ def test_unreachable_proposer_says_so(tmp_path):
     last = r.stderr.strip().splitlines()[-1]
     assert "proposer produced no candidates" in last and "127.0.0.1:9" in last
     assert "empty proposals" not in r.stderr
+
+
+def _gguf_header(tensors: int, kv: int = 0) -> bytes:
+    """A GGUF v3 header (magic, version, tensor count, key count) and nothing after it."""
+    import struct
+
+    return b"GGUF" + struct.pack("<IQQ", 3, tensors, kv)
+
+
+@pytest.mark.parametrize(
+    "name, body",
+    [
+        ("header-only", _gguf_header(0)),
+        ("absurd-count", _gguf_header(2**40)),
+        ("truncated", _gguf_header(1, 1) + b"\x05\x00\x00\x00"),
+        ("empty", b""),
+    ],
+)
+def test_broken_control_vector_gguf_is_one_line(tmp_path, name, body):
+    path = tmp_path / f"{name}.gguf"
+    path.write_bytes(body)
+    r = cli("vector", "import-gguf", str(path), "--out", str(tmp_path / "v.safetensors"))
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and f"{name}.gguf" in r.stderr
+
+
+@pytest.mark.parametrize("kind, missing", [("harmful", "benign"), ("benign", "harmful")])
+def test_optimize_refuses_a_task_set_without_both_kinds(tmp_path, kind, missing):
+    """SR and RR make the search's score: one kind alone is refused before any model loads."""
+    rows = [
+        {"id": f"t{i}", "kind": kind, "domain": "chat", "prompt": f"Request {i}.", "split": s}
+        for i, s in enumerate(("train", "val", "test"))
+    ]
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = cli("optimize", "--model", "tiny", "--tasks", str(tasks), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert f"no {missing} tasks in train/val" in r.stderr
+    assert not (tmp_path / "o" / "verdicts.jsonl").exists()

@@ -192,7 +192,8 @@ def test_connection_refused_is_one_line_backend_error():
     ob = OpenAIBackend.from_spec(f"openai:{url}#m?prefill=continue")
     with pytest.raises(BackendError) as e:
         ob.generate(REQUESTS[:1])
-    assert str(e.value).startswith(f"{url}/chat/completions: cannot connect")
+    # The first contact is GET /models (a silent server fails there within first_byte).
+    assert str(e.value).startswith(f"{url}/models: cannot connect")
     assert "\n" not in str(e.value)
     with pytest.raises(BackendError, match="cannot connect"):
         _ = OpenAIBackend.from_spec(f"openai:{url}#m").prefill_mode  # the probe fails alike

@@ -137,13 +137,15 @@ def run_persisted(
     # each row is persisted as it is judged; others go a batch at a time.
     queueing = isinstance(agent.backend, QueueingBackend)
     parts = [todo] if queueing else _chunks(todo, chunk or _batch_rows(agent.backend))
-    for part in parts:
-        result = agent.run(part, on_done=persist)
-        seconds += result.cost.seconds
-        if out is not None:
-            _write_info(out, agent, key, defense, {"seconds": round(seconds, 2)})
-        by_id.update((t.task_id, t) for t in result.transcripts)
-    bar.close()
+    try:
+        for part in parts:
+            result = agent.run(part, on_done=persist)
+            seconds += result.cost.seconds
+            if out is not None:
+                _write_info(out, agent, key, defense, {"seconds": round(seconds, 2)})
+            by_id.update((t.task_id, t) for t in result.transcripts)
+    finally:
+        bar.close()  # before any error is printed: the error stays the last line
     transcripts = [by_id[t.id] for t in tasks]
     cost = Cost(
         sum(t.prompt_tokens for t in transcripts),
@@ -179,6 +181,12 @@ def evaluate(
     metrics = metrics_dict(
         transcripts, model=agent.backend.name, defense=defense, cost=cost.to_dict()
     )
+    empty = metrics["empty_responses"]
+    if any(empty.values()):
+        notice(
+            f"warning: {empty['harmful']} harmful and {empty['benign']} benign responses are "
+            f"empty (judged as they are; read them in {out / RESPONSES if out else 'the run'})"
+        )
     run = EvalRun(label or defense.get("name", "defense"), metrics, transcripts)
     if out is not None:
         atomic_write(out / "metrics.json", json.dumps(metrics, indent=2))

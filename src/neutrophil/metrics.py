@@ -96,6 +96,21 @@ def rates(transcripts: Sequence[Transcript]) -> dict[str, Rate]:
     }
 
 
+def is_empty(t: Transcript) -> bool:
+    """Did the model say nothing of its own? The response holds at most the injected prefix
+    (a server that finished an answer with no text; a broken one is an error, not a row)."""
+    prefix = str(t.defense.get("prefix") or "") if isinstance(t.defense, dict) else ""
+    return not t.response.strip() or (bool(prefix) and t.response.strip() == prefix.strip())
+
+
+def empty_responses(transcripts: Sequence[Transcript]) -> dict[str, int]:
+    """Empty responses per task kind (harmful, benign): judged like any other, but counted."""
+    return {
+        kind: sum(1 for t in transcripts if t.kind == kind and is_empty(t))
+        for kind in ("harmful", "benign")
+    }
+
+
 def metrics_dict(
     transcripts: Sequence[Transcript],
     *,
@@ -114,6 +129,7 @@ def metrics_dict(
         "tasks": len(transcripts),
         "rates": {k: r.to_dict() for k, r in rates(transcripts).items()},
         "by_domain": by_domain,
+        "empty_responses": empty_responses(transcripts),
         "cost": cost,
     }
 

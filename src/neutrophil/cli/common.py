@@ -42,22 +42,26 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
                 "vectors) always come from transformers"
             ),
         )
-        p.add_argument(
-            "--gguf-weights",
-            choices=["auto", "file", "f32"],
-            default="auto",
-            help=(
-                "on llama.cpp: run the GGUF's weights as stored (file) or dequantized to "
-                "f32 once and cached (f32: exact weights, logits that match transformers', "
-                "tokens that vary less with batch composition). auto (default): f32 for "
-                "quantized models of at most 2 GiB as f32"
-            ),
-        )
+        add_gguf_weights_arg(p)
     p.add_argument(
         "--threads",
         type=at_least_1,
         metavar="N",
         help="CPU threads for generation (default: the cores this process may use)",
+    )
+
+
+def add_gguf_weights_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--gguf-weights",
+        choices=["auto", "file", "f32"],
+        default="auto",
+        help=(
+            "on llama.cpp: run the GGUF's weights as stored (file) or dequantized to "
+            "f32 once and cached (f32: exact weights, logits that match transformers', "
+            "tokens that vary less with batch composition). auto (default): f32 for "
+            "quantized models of at most 2 GiB as f32"
+        ),
     )
 
 

@@ -11,7 +11,12 @@ import gc
 import os
 import sys
 
-from neutrophil.cli.common import add_server_args, check_server_args, limits_from_args
+from neutrophil.cli.common import (
+    add_gguf_weights_arg,
+    add_server_args,
+    check_server_args,
+    limits_from_args,
+)
 from neutrophil.errors import UserError
 
 
@@ -29,6 +34,7 @@ def register(subparsers) -> None:
         default="auto",
         help="for GGUF specs: llama.cpp (auto, when installed) or transformers",
     )
+    add_gguf_weights_arg(p)
     guard = p.add_mutually_exclusive_group()
     guard.add_argument("--prefix", help="text injected at the start of every assistant turn")
     guard.add_argument("--prefix-file", help="file holding the prefix")
@@ -63,7 +69,11 @@ def _serve(args: argparse.Namespace, defense, api_key: str | None, sock) -> int:
     from neutrophil.serve.runner import serve_forever
 
     backend = load_backend(
-        args.model, batch_size=args.batch_size, engine=args.engine, threads=args.threads
+        args.model,
+        batch_size=args.batch_size,
+        engine=args.engine,
+        threads=args.threads,
+        gguf_weights=args.gguf_weights,
     )
     limits = limits_from_args(args)
     app = create_app(

@@ -16,6 +16,8 @@ import numpy as np
 from neutrophil.errors import UserError
 from neutrophil.internals.vector import SteeringVector
 
+GGUF_HEADER_BYTES = 24  # magic, version, tensor count, key count
+
 
 def export_gguf(
     vector: SteeringVector, path: str | Path, model_hint: str | None = None
@@ -44,22 +46,33 @@ def import_gguf(path: str | Path) -> SteeringVector:
     import gguf
     import torch
 
+    path = Path(path)
+    if path.is_file() and path.stat().st_size < GGUF_HEADER_BYTES:
+        raise UserError(f"{path}: not a GGUF file ({path.stat().st_size} bytes, no header)")
     try:
+        # gguf's reader indexes past the end of a truncated file or one whose header claims
+        # more tensors or keys than it holds (IndexError, a numpy error), rather than saying so.
         reader = gguf.GGUFReader(str(path))
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: not a GGUF file ({e})") from None
-    arch = _field_str(reader, "general.architecture")
+        arch = _field_str(reader, "general.architecture")
+        tensors = list(reader.tensors)
+        hint = _field_str(reader, "controlvector.model_hint") or ""
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError, MemoryError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(
+            f"{path}: not a readable GGUF file (truncated or corrupt: {reason})"
+        ) from None
     if arch != "controlvector":
         raise UserError(f"{path}: general.architecture is {arch!r}, expected 'controlvector'")
     dirs = {}
-    for t in reader.tensors:
+    for t in tensors:
         prefix, _, num = t.name.rpartition(".")
         if prefix != "direction" or not num.isdigit() or int(num) < 1:
             raise UserError(f"{path}: unexpected tensor {t.name!r} (expected direction.N, N >= 1)")
         dirs[int(num)] = torch.from_numpy(np.array(t.data, dtype=np.float32).reshape(-1))
     if not dirs:
         raise UserError(f"{path}: no direction tensors")
-    hint = _field_str(reader, "controlvector.model_hint") or ""
     return SteeringVector(dirs, {"model_type": hint, "method": "gguf", "source": str(path)})
 
 

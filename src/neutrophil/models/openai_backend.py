@@ -16,21 +16,38 @@ Options after `?`:
 - `stream=auto|off` — stream (SSE) rows that have `stop_when`, closing the stream as soon as
   it fires so the server stops generating (default auto: on; `off` for a server that refuses
   to stream — a 400 on one streamed request is that request's error, it changes nothing else).
-- `concurrency=N` (default 8 requests in flight; servers batch them), `timeout=SECONDS` (the
-  most one request may take, first byte to last, streams included).
+- `concurrency=N` (default 8 requests in flight; servers batch them), `timeout=SECONDS`
+  (default 600: the most one request may take, first byte to last, streams included),
+  `first_byte=SECONDS` (default 30: how long the server may take to answer at all; it is
+  asked `GET /models` before the first generation, so one that accepts connections and
+  never answers fails within this time rather than `timeout`).
+
+An answer is complete only when the server says so: a streamed choice must end with a
+`finish_reason`. `[DONE]` alone is not enough: llama-cpp-python's server ends a stream it
+interrupts for a newer request with `[DONE]` and no finish reason. An unfinished stream, or a
+connection dropped mid-answer, is sent again (at most `ANSWER_RETRIES` times) and then fails
+as a `BackendError`; it never becomes a row. A server that interrupts concurrent streams
+this way decodes one request at a time, so the first unfinished stream also lowers this
+backend's requests in flight to one (a notice says so): the answers stay the same, only
+slower.
 
 Decoding is always greedy (`temperature: 0`). A server that fails (refused connection,
-timeout, 5xx, a broken stream) raises `BackendError`; a 4xx answer is about the request
-and raises `UserError` (`HTTPStatusError`).
+timeout, 5xx, a broken or unfinished stream) raises `BackendError`; a 4xx answer is about
+the request and raises `UserError` (`HTTPStatusError`). Requests are queued
+(`submit_many`): each row's future resolves as its answer arrives, so a caller stores
+finished rows while the others still decode, and a server that dies mid-run costs only the
+rows in flight.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,9 +62,15 @@ from neutrophil.models.base import Generation, Message, Request, as_suffix
 PREFILL_MODES = ("auto", "continue", "assistant", "completions", "suffix")
 # Servers known to honour `continue_final_message` (read from `owned_by` in GET /models).
 CONTINUE_OWNERS = ("vllm", "neutrophil")
+# What a server needs beyond `temperature: 0` to decode greedily, by `owned_by`.
+# llama-cpp-python's server ("me") applies a repeat penalty of 1.1 unless told otherwise,
+# so its `temperature: 0` answers drift from greedy a few tokens in.
+GREEDY_FIELDS: dict[str, dict[str, Any]] = {"me": {"repeat_penalty": 1.0}}
 RETRY_STATUS = (429, 503)
 RETRIES = 4
 BACKOFF_S = 0.5
+ANSWER_RETRIES = 3  # an unfinished answer is sent again at most this often
+FIRST_BYTE_S = 30.0
 # Probe: a continuing server says "8" next; one that opens a new turn starts over at "1".
 PROBE_PROMPT = "Count from 1 to 20, separated by commas. Write nothing else."
 PROBE_PREFILL = "1, 2, 3, 4, 5, 6, 7,"
@@ -64,6 +87,7 @@ class OpenAISpec:
     stream: bool = True
     concurrency: int = 8
     timeout: float = 600.0
+    first_byte: float = FIRST_BYTE_S
 
     @classmethod
     def parse(cls, spec: str) -> OpenAISpec:
@@ -84,7 +108,7 @@ class OpenAISpec:
                 if value not in ("auto", "off", "on"):
                     raise UserError(f"{spec}: stream must be auto or off")
                 opts[key] = value != "off"
-            elif key in ("concurrency", "timeout"):
+            elif key in ("concurrency", "timeout", "first_byte"):
                 try:
                     number = int(value) if key == "concurrency" else float(value)
                 except ValueError:
@@ -118,6 +142,40 @@ class ServerStatusError(BackendError):
         self.status = status
 
 
+class UnfinishedAnswer(BackendError):
+    """The server ended an answer without a finish reason, or dropped the connection in it."""
+
+
+class InFlight:
+    """At most `limit` requests at once; the limit can be lowered while requests run (those
+    already sent finish, new ones wait)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._active = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._active < self.limit)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def lower(self, limit: int) -> bool:
+        """Lower the limit to `limit`; True if it was higher."""
+        with self._cond:
+            if self.limit <= limit:
+                return False
+            self.limit = limit
+            return True
+
+
 class OpenAIBackend:
     """Generate through an OpenAI-compatible server; rows run concurrently (servers batch)."""
 
@@ -125,6 +183,9 @@ class OpenAIBackend:
         self.spec = spec
         self.name = spec.model
         self.concurrency = spec.concurrency
+        self.in_flight = InFlight(spec.concurrency)
+        self._pool: ThreadPoolExecutor | None = None
+        self._prepared = threading.Lock()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             headers=headers,
@@ -133,7 +194,10 @@ class OpenAIBackend:
                 max_connections=spec.concurrency * 2, max_keepalive_connections=spec.concurrency
             ),
         )
-        self._mode: str | None = None if spec.prefill == "auto" else spec.prefill
+        self._mode: str | None = None  # resolved on first use (`mode`)
+        self._greedy: dict[str, Any] = {}  # the server's own greedy fields (GREEDY_FIELDS)
+        self._owner: str | None = None
+        self._contacted = False
         self._render: Render | None = None
         self._stream = spec.stream
 
@@ -142,6 +206,8 @@ class OpenAIBackend:
         return cls(OpenAISpec.parse(spec), api_key=api_key)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
 
     def __enter__(self) -> OpenAIBackend:
@@ -153,9 +219,13 @@ class OpenAIBackend:
     @property
     def mode(self) -> str:
         """The resolved prefill mode (probes the server once, on first use)."""
-        if self._mode is None:
-            self._mode = self._detect_mode()
-        return self._mode
+        with self._prepared:
+            self._contact()
+            if self._mode is None:
+                self._mode = self._detect_mode()
+            if self._mode == "completions" and self._render is None:
+                self._render = load_template(self.spec.template or "", self)
+            return self._mode
 
     @property
     def prefill_mode(self) -> str:
@@ -166,25 +236,52 @@ class OpenAIBackend:
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
         if not requests:
             return []
-        mode = self.mode  # resolve probe and template before fanning out to threads
-        if mode == "completions" and self._render is None:
-            self._render = load_template(self.spec.template or "", self)
-        if len(requests) == 1:
-            return [self._one(requests[0], mode)]
-        results: list[Generation | None] = [None] * len(requests)
+        futures = self.submit_many(requests)
         bar = tqdm(
             total=len(requests), desc="generate", unit="req", disable=not progress, leave=False
         )
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai-backend")
         try:
-            futures = {pool.submit(self._one, r, mode): i for i, r in enumerate(requests)}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
+            for _ in as_completed(futures):
                 bar.update(1)
+            return [f.result() for f in futures]
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for f in futures:  # one failed: do not send what has not started
+                f.cancel()
             bar.close()
-        return [g for g in results if g is not None]
+
+    def submit_many(self, requests: Sequence[Request]) -> list[Future[Generation]]:
+        """Queue `requests`; each future resolves as its answer arrives."""
+        if not requests:
+            return []
+        # Resolve the server, probe and template before fanning out to threads; the prefill
+        # mode only matters (and is probed) once a request has a prefill.
+        if self._mode or self.spec.prefill != "auto" or any(r.prefill for r in requests):
+            mode = self.mode
+        else:
+            with self._prepared:
+                self._contact()
+            mode = "plain"  # a chat request without a prefill is the same in every chat mode
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai-backend")
+        return [self._pool.submit(self._answer, r, mode) for r in requests]
+
+    def _answer(self, r: Request, mode: str) -> Generation:
+        """One request's answer, sent again while the server leaves it unfinished."""
+        for attempt in range(ANSWER_RETRIES + 1):
+            with self.in_flight.slot():
+                try:
+                    return self._one(r, mode)
+                except UnfinishedAnswer as e:
+                    if attempt == ANSWER_RETRIES:
+                        raise UnfinishedAnswer(f"{e} ({attempt + 1} tries)") from None
+                    if self.in_flight.lower(1):
+                        print(
+                            f"{self.spec.base_url}: the server left an answer unfinished "
+                            "while others were in flight; sending one request at a time",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+        raise AssertionError("unreachable")
 
     def _one(self, r: Request, mode: str) -> Generation:
         path, body = self._body(r, mode)
@@ -198,6 +295,7 @@ class OpenAIBackend:
     def _body(self, r: Request, mode: str) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"model": self.spec.model, "max_tokens": r.max_new_tokens}
         body["temperature"] = 0
+        body.update(self._greedy)
         if r.raw_prompt is not None:  # a raw prompt (neutrophil serve's /v1/completions)
             return "/completions", {**body, "prompt": r.raw_prompt + r.prefill}
         if mode == "completions":
@@ -231,7 +329,7 @@ class OpenAIBackend:
         except httpx.TimeoutException:
             raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s") from None
         except httpx.HTTPError as e:
-            raise BackendError(f"{url}: stream broke off ({_one_line(str(e))})") from None
+            raise UnfinishedAnswer(f"{url}: stream broke off ({_one_line(str(e))})") from None
         finally:
             resp.close()  # closing mid-stream drops the connection: the server stops
 
@@ -241,7 +339,7 @@ class OpenAIBackend:
         assert r.stop_when is not None
         chat = path == "/chat/completions"
         url = self.spec.base_url + path
-        text, usage, chunks, stopped = "", {}, 0, False
+        text, usage, chunks, stopped, finish = "", {}, 0, False, None
         for line in resp.iter_lines():
             if time.monotonic() > deadline:  # a server trickling bytes must not hold us
                 raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s")
@@ -265,11 +363,16 @@ class OpenAIBackend:
             for choice in event.get("choices") or []:
                 delta = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
                 got += delta or ""
+                finish = choice.get("finish_reason") or finish
             if got:
                 text, chunks = text + got, chunks + 1
                 if r.stop_when(r.prefill + text):
                     stopped = True
                     break
+        if not stopped and finish is None:
+            raise UnfinishedAnswer(
+                f"{url}: the stream ended without a finish_reason after {len(text)} characters"
+            )
         return Generation(
             text=text,
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
@@ -298,7 +401,7 @@ class OpenAIBackend:
         except httpx.TimeoutException:
             raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s") from None
         except httpx.HTTPError as e:
-            raise BackendError(f"{url}: response broke off ({_one_line(str(e))})") from None
+            raise UnfinishedAnswer(f"{url}: response broke off ({_one_line(str(e))})") from None
         return b"".join(parts)
 
     def _send(
@@ -357,11 +460,11 @@ class OpenAIBackend:
     def root_url(self) -> str:
         return self.spec.base_url.removesuffix("/v1")
 
-    def get_json(self, path: str, *, root: bool = False) -> Any:
+    def get_json(self, path: str, *, root: bool = False, deadline: float | None = None) -> Any:
         """GET a JSON document below the base URL (or the server root); None on an error
         status or a body that is not JSON."""
         try:
-            return self._send(path, None, root=root).json()
+            return self._send(path, None, root=root, deadline=deadline).json()
         except (HTTPStatusError, ServerStatusError):
             return None
         except ValueError:
@@ -369,9 +472,18 @@ class OpenAIBackend:
 
     # -- prefill detection ---------------------------------------------------------------
 
+    def _contact(self) -> None:
+        """Ask the server who serves the model, once: the first contact, which a server that
+        accepts connections and never answers fails within `first_byte` seconds."""
+        if not self._contacted:
+            self._owner = self.server_owner()
+            self._greedy = GREEDY_FIELDS.get(self._owner or "", {})
+            self._contacted = True
+
     def _detect_mode(self) -> str:
-        owner = self.server_owner()
-        if owner in CONTINUE_OWNERS:
+        if self.spec.prefill != "auto":
+            return self.spec.prefill
+        if self._owner in CONTINUE_OWNERS:
             return "continue"
         probe = Request(
             messages=({"role": "user", "content": PROBE_PROMPT},),
@@ -387,17 +499,78 @@ class OpenAIBackend:
                 raise
             if continues_prefill(gen.text):
                 return mode
+        found = self._server_template(probe)
+        if found is not None:
+            name, self._render = found
+            _notice(
+                f"{self.spec.base_url}: prefill=auto: the server does not continue a final "
+                f"assistant message; its chat template is rendered here ({name}: the same "
+                "prompt tokens as the server's) and sent to /completions"
+            )
+            return "completions"
+        _notice(
+            f"{self.spec.base_url}: prefill=auto: the server continues no assistant prefill "
+            "and its chat template is unknown here, so a prefix goes into the user turn "
+            "(prefill=suffix); template=MODEL.gguf or template=TOKENIZER_DIR gives a true prefill"
+        )
         return "suffix"
 
+    def _server_template(self, probe: Request) -> tuple[str, Render] | None:
+        """A chat template that renders the server's own prompt, for `/completions`: the one
+        it publishes (`GET /props`) or a built-in one. A candidate is taken only if its
+        prompt has exactly as many tokens as the server's own rendering of the same chat (a
+        prefilled count continues under almost any template, so the probe alone cannot tell
+        a wrong one) and the server then continues the probe's prefill."""
+        plain = Request(probe.messages, max_new_tokens=1)
+        try:
+            served = self._one(plain, "suffix").prompt_tokens  # the server renders the chat
+        except HTTPStatusError:
+            return None
+        if not served:  # no usage reported: nothing to compare
+            return None
+        candidates: list[tuple[str, Render]] = []
+        props = self.get_json("/props", root=True)
+        if isinstance(props, dict) and isinstance(props.get("chat_template"), str):
+            candidates.append(("props", _jinja_render(props["chat_template"], props)))
+        candidates += list(BUILTIN_TEMPLATES.items())
+        for name, render in candidates:
+            self._render = render
+            try:
+                if self._one(plain, "completions").prompt_tokens != served:
+                    continue
+                if continues_prefill(self._one(probe, "completions").text):
+                    return name, render
+            except HTTPStatusError:
+                break  # no /completions endpoint
+            except UserError:
+                continue  # the published template does not render
+            finally:
+                self._render = None
+        return None
+
     def server_owner(self) -> str | None:
-        """`owned_by` of this model in GET /models (vllm, llamacpp, neutrophil, ...), if any."""
-        data = self.get_json("/models")
+        """`owned_by` of this model in GET /models (vllm, llamacpp, neutrophil, ...), if any.
+        The server must answer within `first_byte` seconds, whatever its status."""
+        limit = min(self.spec.first_byte, self.spec.timeout)
+        try:
+            data = self.get_json("/models", deadline=time.monotonic() + limit)
+        except BackendError as e:
+            if "timed out" not in str(e):
+                raise
+            raise BackendError(
+                f"{self.spec.base_url}/models: timed out: no answer within {limit:g} s (the "
+                "server accepts connections but does not respond; first_byte= sets this)"
+            ) from None
         entries = data.get("data") if isinstance(data, dict) else None
         if not isinstance(entries, list) or not entries:
             return None
         match = [e for e in entries if isinstance(e, dict) and e.get("id") == self.spec.model]
         entry = (match or entries)[0]
         return entry.get("owned_by") if isinstance(entry, dict) else None
+
+
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def continues_prefill(text: str) -> bool:
@@ -472,16 +645,20 @@ BUILTIN_TEMPLATES: dict[str, Render] = {"chatml": chatml, "llama3": llama3}
 
 
 def load_template(name: str, backend: OpenAIBackend) -> Render:
-    """A built-in template, the server's (`props`, llama.cpp), or a local tokenizer's."""
+    """A built-in template, the server's (`props`, llama.cpp), the one in a local GGUF file's
+    metadata (the file the server loaded), or a local tokenizer's."""
     if name in BUILTIN_TEMPLATES:
         return BUILTIN_TEMPLATES[name]
     if name == "props":
         data = backend.get_json("/props", root=True)
         source = data.get("chat_template") if isinstance(data, dict) else None
-        if not source:
+        if not isinstance(source, str) or not source:
             raise UserError(f"{backend.root_url}/props: the server shares no chat_template")
-        return jinja_template(source)
+        return _jinja_render(source, data)
     path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        source, eos = _gguf_template(path)
+        return _jinja_render(source, {"eos_token": eos})
     if path.is_dir():
         from transformers import AutoTokenizer
 
@@ -497,27 +674,51 @@ def load_template(name: str, backend: OpenAIBackend) -> Render:
             return text.removeprefix(bos) if bos else text
 
         return render
-    raise UserError(f"template={name}: expected chatml, llama3, props or a tokenizer directory")
+    raise UserError(
+        f"template={name}: expected chatml, llama3, props, a .gguf file or a tokenizer directory"
+    )
 
 
-def jinja_template(source: str) -> Render:
-    """Render a Hugging Face style Jinja chat template (sandboxed), without BOS."""
+def _jinja_render(source: str, tokens: dict[str, Any]) -> Render:
+    """Render a Hugging Face style Jinja chat template without BOS (the server adds it)."""
     from jinja2 import TemplateError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    def raise_exception(message: str) -> None:
-        raise TemplateError(message)
+    from neutrophil.models.template import render_chat
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.globals["raise_exception"] = raise_exception
-    try:
-        template = env.from_string(source)
-    except TemplateError as e:
-        raise UserError(f"chat template: {_one_line(str(e))}") from None
+    eos = tokens.get("eos_token")
+    eos = eos if isinstance(eos, str) else ""
 
     def render(messages: Sequence[Message]) -> str:
-        return template.render(
-            messages=list(messages), add_generation_prompt=True, bos_token="", eos_token=""
-        )
+        try:
+            return render_chat(source, messages, eos_token=eos)
+        except TemplateError as e:
+            raise UserError(f"chat template: {_one_line(str(e))}") from None
 
     return render
+
+
+def _gguf_template(path: Path) -> tuple[str, str]:
+    """(chat template, EOS token text) from a GGUF file's metadata."""
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(str(path))
+        fields = reader.fields
+        source = _gguf_string(fields.get("tokenizer.chat_template"))
+        eos_field = fields.get("tokenizer.ggml.eos_token_id")
+        tokens = fields.get("tokenizer.ggml.tokens")
+        eos = ""
+        if eos_field is not None and tokens is not None:
+            eos_id = int(eos_field.parts[eos_field.data[0]][0])
+            eos = bytes(tokens.parts[tokens.data[eos_id]]).decode("utf-8")
+    except OSError as e:
+        raise UserError(f"template={path}: cannot read ({e.strerror or e})") from None
+    except (ValueError, IndexError, KeyError, TypeError) as e:
+        raise UserError(f"template={path}: not a readable GGUF file ({e})") from None
+    if not source:
+        raise UserError(f"template={path}: the file has no tokenizer.chat_template")
+    return source, eos
+
+
+def _gguf_string(field: Any) -> str | None:
+    return None if field is None else bytes(field.parts[field.data[0]]).decode("utf-8")

@@ -1,5 +1,6 @@
 """The OpenAI-compatible app: `POST /v1/chat/completions`, `POST /v1/completions`,
-`GET /v1/models`, `GET /health`, over any `Backend`, optionally behind a `Defense`.
+`GET /v1/models`, `GET /health`, `GET /metrics` (Prometheus counters of answers and
+tokens), over any `Backend`, optionally behind a `Defense`.
 
 With a defense (the guard proxy), every chat request is rewritten by `defense.apply` before
 it reaches the backend, and the reply starts with the injected assistant prefix: that is
@@ -153,6 +154,24 @@ def create_app(
         if ok:
             return {"status": "ok"}
         return JSONResponse({"status": "unhealthy", "reason": why}, status_code=503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        # Prometheus text format, as vLLM and llama.cpp server publish theirs.
+        counters = {
+            "requests": ("answers the backend produced", batcher.answered),
+            "prompt_tokens": ("prompt tokens of those answers", batcher.prompt_tokens),
+            "generation_tokens": ("tokens the backend generated", batcher.generated_tokens),
+        }
+        lines = []
+        for key, (help_text, value) in counters.items():
+            metric = f"neutrophil_{key}_total"
+            lines += [
+                f"# HELP {metric} {help_text}",
+                f"# TYPE {metric} counter",
+                f"{metric} {value}",
+            ]
+        return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
     @app.get("/props")
     async def props() -> Any:

@@ -20,6 +20,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -54,6 +55,13 @@ class Batcher:
         self.stall_s = stall_s
         self.last_progress = time.monotonic()
         self._in_flight = 0
+        # What the backend has done for this server (GET /metrics): answers, and their
+        # prompt and generated tokens as the backend counted them (a row stopped early,
+        # e.g. by a client closing its stream, counts the tokens it really decoded).
+        self.answered = 0
+        self.prompt_tokens = 0
+        self.generated_tokens = 0
+        self._counting = threading.Lock()
         self._abort_at: float | None = None  # rows still running then are cut (drain)
         self.draining = False
         self._queue: asyncio.Queue[_Item] | None = None
@@ -117,7 +125,13 @@ class Batcher:
         request = replace(request, stop_when=self._watched(request.stop_when, cut))
         try:
             if self.continuous:
-                gen = await asyncio.wrap_future(self.backend.submit(request))
+                started = self.backend.submit(request)
+                # Counted when the engine ends the row. A client that leaves does not cancel
+                # the row (shield): its `stop_when` ends it at the next step, counted.
+                started.add_done_callback(self._count_done)
+                row = asyncio.wrap_future(started)
+                row.add_done_callback(_retrieved)
+                gen = await asyncio.shield(row)
             else:
                 assert self._queue is not None, "Batcher.start() was not awaited"
                 future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
@@ -141,6 +155,16 @@ class Batcher:
             return inner is not None and inner(text)
 
         return stop_when
+
+    def _count(self, gens: Sequence[Generation]) -> None:
+        with self._counting:  # engine threads end rows concurrently
+            self.answered += len(gens)
+            self.prompt_tokens += sum(g.prompt_tokens for g in gens)
+            self.generated_tokens += sum(g.generated_tokens for g in gens)
+
+    def _count_done(self, future: Future[Generation]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._count([future.result()])
 
     # -- the batch path ------------------------------------------------------------------
 
@@ -180,6 +204,7 @@ class Batcher:
         assert self._slots is not None
         try:
             gens = await _in_daemon_thread(self.backend.generate, [i.request for i in batch])
+            self._count(gens)
             for item, gen in zip(batch, gens, strict=True):
                 if not item.future.done():
                     item.future.set_result(gen)
@@ -189,6 +214,12 @@ class Batcher:
                     item.future.set_exception(e)
         finally:
             self._slots.release()
+
+
+def _retrieved(future: asyncio.Future[Generation]) -> None:
+    """Mark a shielded row's outcome as seen: nobody awaits it once its client has left."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def _in_daemon_thread(fn: Callable[[Sequence[Request]], Any], arg: Any) -> Any:

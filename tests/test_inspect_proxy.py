@@ -1,0 +1,76 @@
+"""Inspect AI through the guard proxy: Inspect's own OpenAI-compatible provider
+(`openai-api/...`) pointed at `neutrophil serve --prefix-file` runs
+`neutrophil/agentic_safety` with the verdicts of the `neutrophil/...` provider.
+
+This is the path for a harness that already speaks OpenAI: the defense lives in the proxy,
+and the harness needs nothing of neutrophil's but the task.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("inspect_ai")
+
+from inspect_ai import eval
+from inspect_ai.log import read_eval_log
+from servers import ServerProcess, neutrophil_argv
+
+from neutrophil.interop.inspect.scoring import SCORER
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "I first check that this is safe. "
+LIMIT = 9  # one task per (domain, kind, borderline) group: chat, code and web
+
+
+def run(tmp_path, model: str, **options):
+    logs = eval(
+        "neutrophil/agentic_safety",
+        model=model,
+        task_args={"split": "test", "judge": "default"},
+        limit=LIMIT,
+        log_dir=str(tmp_path),
+        display="none",
+        **options,
+    )
+    assert logs[0].status == "success", logs[0].error
+    return read_eval_log(logs[0].location)
+
+
+def verdicts(log) -> dict[str, tuple]:
+    out = {}
+    for sample in log.samples:
+        v = sample.scores[SCORER].metadata["verdict"]
+        out[sample.id] = (v["refused"], v["success"], v["harmful_done"])
+    return out
+
+
+def test_inspect_openai_api_through_the_proxy_matches_the_neutrophil_provider(
+    tmp_path, monkeypatch
+):
+    prefix_file = tmp_path / "prefix.txt"
+    prefix_file.write_text(PREFIX)
+    argv = neutrophil_argv("serve", "--engine", "hf", "--prefix-file", str(prefix_file))
+    proxy = ServerProcess(
+        argv + ["--name", "guarded", "--port", "{port}"],
+        tmp_path / "proxy.log",
+        ready_path="/health",
+    ).start()
+    try:
+        # Inspect's openai-api provider reads <SERVICE>_API_KEY; the proxy needs no key here.
+        monkeypatch.setenv("NEUTROPHIL_API_KEY", "unused")
+        through_proxy = run(
+            tmp_path / "proxy", "openai-api/neutrophil/guarded", model_base_url=proxy.url
+        )
+    finally:
+        proxy.stop()
+    direct = run(
+        tmp_path / "direct",
+        "neutrophil/smollm2-135m",
+        model_args={"engine": "hf", "prefix": PREFIX},
+    )
+    assert {s.metadata["domain"] for s in direct.samples} == {"chat", "code", "web"}
+    assert verdicts(through_proxy) == verdicts(direct)
+    chat = next(s for s in through_proxy.samples if s.metadata["domain"] == "chat")
+    assert chat.output.completion.startswith(PREFIX)  # the proxy's answer opens with it
