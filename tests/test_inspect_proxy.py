@@ -21,14 +21,14 @@ from neutrophil.interop.inspect.scoring import SCORER
 pytestmark = pytest.mark.integration
 
 PREFIX = "I first check that this is safe. "
-LIMIT = 9  # one task per (domain, kind, borderline) group: chat, code and web
+LIMIT = 6  # chat tasks: harmful, benign and borderline ones
 
 
 def run(tmp_path, model: str, **options):
     logs = eval(
         "neutrophil/agentic_safety",
         model=model,
-        task_args={"split": "test", "judge": "default"},
+        task_args={"split": "test", "domain": "chat", "judge": "default"},
         limit=LIMIT,
         log_dir=str(tmp_path),
         display="none",
@@ -70,7 +70,7 @@ def test_inspect_openai_api_through_the_proxy_matches_the_neutrophil_provider(
         "neutrophil/smollm2-135m",
         model_args={"engine": "hf", "prefix": PREFIX},
     )
-    assert {s.metadata["domain"] for s in direct.samples} == {"chat", "code", "web"}
+    assert {s.metadata["kind"] for s in direct.samples} == {"harmful", "benign"}
     assert verdicts(through_proxy) == verdicts(direct)
     chat = next(s for s in through_proxy.samples if s.metadata["domain"] == "chat")
     assert chat.output.completion.startswith(PREFIX)  # the proxy's answer opens with it

@@ -43,7 +43,27 @@ def test_rates_by_kind_and_borderline():
 def test_metrics_dict_shape_and_empty_groups_are_null():
     ts = [_t("harmful", "chat", True, done=False)]
     m = metrics_dict(ts, model="m", defense={"name": "none"}, cost={"seconds": 1})
-    assert set(m) == {"model", "defense", "tasks", "rates", "by_domain", "cost"}
+    assert set(m) == {"model", "defense", "tasks", "rates", "by_domain", "empty_responses", "cost"}
+    assert set(m["empty_responses"]) == {"harmful", "benign"}
     assert m["rates"]["refusal_rate"]["value"] == 1.0
     assert m["rates"]["success_rate"] == {"value": None, "lo": None, "hi": None, "n": 0}
     assert set(m["by_domain"]) == {"chat"}
+
+
+def test_empty_responses_count_answers_with_nothing_past_the_prefix():
+    from neutrophil.metrics import empty_responses
+
+    prefix = {"name": "prefix", "prefix": "I check first. "}
+
+    def t(kind, response, defense):
+        v = Verdict(refused=False)
+        return Transcript(f"{kind}-{response}", kind, "chat", defense, [], response, verdict=v)
+
+    rows = [
+        t("harmful", "", {}),
+        t("harmful", "  \n", {}),
+        t("benign", "I check first. ", prefix),  # the prefix alone: the model said nothing
+        t("benign", "I check first. Here is how.", prefix),
+        t("benign", "Blue, red, green.", {}),
+    ]
+    assert empty_responses(rows) == {"harmful": 2, "benign": 1}

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from servers import QUIET_ENV
 
 from neutrophil.agent import Agent
-from neutrophil.errors import BackendError
+from neutrophil.errors import BackendError, UserError
 from neutrophil.evaluate import evaluate
 from neutrophil.models.base import Request, user_message
 from neutrophil.models.openai_backend import (
@@ -127,6 +127,9 @@ def test_empty_answers_are_counted_and_warned_about(tmp_path, capfd):
 def test_first_byte_default_and_option():
     assert OpenAISpec.parse("openai:http://h/v1#m").first_byte == FIRST_BYTE_S == 30.0
     assert OpenAISpec.parse("openai:http://h/v1#m?first_byte=2.5").first_byte == 2.5
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        with pytest.raises(UserError, match="first_byte must be a positive number"):
+            OpenAISpec.parse(f"openai:http://h/v1#m?first_byte={bad}")
 
 
 def test_eval_against_a_silent_server_fails_within_first_byte(tmp_path):

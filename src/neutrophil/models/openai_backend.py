@@ -113,7 +113,7 @@ class OpenAISpec:
                     number = int(value) if key == "concurrency" else float(value)
                 except ValueError:
                     number = 0
-                if number <= 0:
+                if not number > 0 or number == float("inf"):  # NaN fails `> 0`
                     raise UserError(f"{spec}: {key} must be a positive number")
                 opts[key] = number
             else:

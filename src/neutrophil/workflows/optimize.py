@@ -143,14 +143,14 @@ def _split(config: OptimizeConfig) -> tuple[list, list]:
         raise UserError(
             f"{config.tasks}: needs tasks in train/val (selection) and in test (report)"
         )
-    # SR + RR is the objective: a set without both kinds cannot score a candidate.
-    for name, part in (("train/val", select), ("test", test)):
-        missing = [k for k in ("harmful", "benign") if not any(t.kind == k for t in part)]
-        if missing:
-            raise UserError(
-                f"{config.tasks}: no {' and no '.join(missing)} tasks in {name}; the search "
-                "scores refusal on harmful and success on benign tasks, so it needs both"
-            )
+    # SR + RR is the objective: selection tasks without both kinds cannot score a candidate
+    # (the test split only reports, and a missing kind shows there as n/a).
+    missing = [k for k in ("harmful", "benign") if not any(t.kind == k for t in select)]
+    if missing:
+        raise UserError(
+            f"{config.tasks}: no {' and no '.join(missing)} tasks in train/val; the search "
+            "scores refusal on harmful and success on benign tasks, so it needs both"
+        )
     if config.limit and config.limit < len(select):
         select = balanced_sample(select, config.limit)
     n_test = config.limit if config.test_limit is None else config.test_limit
