@@ -249,7 +249,10 @@ def _counter(text: str, name: str) -> int | None:
 def test_killed_server_mid_run_is_exit_3_and_the_rerun_resumes(conformance, tmp_path):
     """Runs last for each server: it kills it, then starts it again for the rerun."""
     out = tmp_path / "run"
-    args = ["eval", "--model", conformance.spec, "--tasks", "builtin:chat", "--split", "test"]
+    # One request at a time, so the kill lands between rows (a batching server would
+    # otherwise finish all twelve at once).
+    spec = f"{conformance.spec}?concurrency=1"
+    args = ["eval", "--model", spec, "--tasks", "builtin:chat", "--split", "test"]
     args += ["--limit", "12", "--out", str(out)]
     rows = out / "responses.jsonl"
     proc = subprocess.Popen(
