@@ -233,6 +233,11 @@ def _server_counts(conformance: Conformance) -> Counts | None:
         return None, sum(int(n) for n in re.findall(r"eval time = .*?/\s+(\d+) runs", log))
     text = httpx.get(conformance.server.root + "/metrics", timeout=30).text
     if conformance.name == "vllm":  # its answer counters leave out aborted requests
+        deadline = time.monotonic() + 120
+        while _counter(text, "vllm:num_requests_running"):  # it ends the closed row
+            assert time.monotonic() < deadline, "vLLM never ended the closed stream's row"
+            time.sleep(0.1)
+            text = httpx.get(conformance.server.root + "/metrics", timeout=30).text
         tokens = _counter(text, "vllm:generation_tokens_total")
         return None if tokens is None else (None, tokens)
     tokens = _counter(text, "neutrophil_generation_tokens_total")

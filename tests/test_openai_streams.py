@@ -64,6 +64,9 @@ def scripted(answers: list[str], *, empty: bool = False) -> tuple[FastAPI, list[
             yield chunk(" is a long")
             if how == "drop":
                 raise RuntimeError("connection dropped")  # the server closes mid-answer
+            if how == "finish-drop":  # finished, then the connection drops before [DONE]
+                yield chunk(" and careful answer to that.", finish="stop")
+                raise RuntimeError("connection dropped")
             if how == "ok":
                 yield chunk(" and careful answer to that.", finish="stop")
             yield "data: [DONE]\n\n"
@@ -92,6 +95,14 @@ def test_a_connection_dropped_mid_answer_is_sent_again():
     with BackgroundServer(app) as url, OpenAIBackend.from_spec(f"openai:{url}#m") as ob:
         assert ob.generate([STREAMED])[0].text.endswith("answer to that.")
         assert len(calls) == 2
+        assert ob.in_flight.limit == 8  # a dropped connection says nothing of concurrency
+
+
+def test_a_finished_answer_whose_connection_drops_is_kept():
+    app, calls = scripted(["finish-drop"])
+    with BackgroundServer(app) as url, OpenAIBackend.from_spec(f"openai:{url}#m") as ob:
+        assert ob.generate([STREAMED])[0].text == "Sure, here is a long and careful answer to that."
+        assert len(calls) == 1
 
 
 def test_an_answer_never_finished_is_a_backend_error_not_a_row():

@@ -143,7 +143,12 @@ class ServerStatusError(BackendError):
 
 
 class UnfinishedAnswer(BackendError):
-    """The server ended an answer without a finish reason, or dropped the connection in it."""
+    """The server ended an answer without a finish reason (`interrupted`), or dropped the
+    connection in it."""
+
+    def __init__(self, message: str, *, interrupted: bool = False) -> None:
+        super().__init__(message)
+        self.interrupted = interrupted
 
 
 class InFlight:
@@ -236,12 +241,15 @@ class OpenAIBackend:
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
         if not requests:
             return []
+        if len(requests) == 1:  # in the caller's thread (the proxy sends one at a time)
+            return [self._answer(requests[0], self._resolve(requests))]
         futures = self.submit_many(requests)
         bar = tqdm(
             total=len(requests), desc="generate", unit="req", disable=not progress, leave=False
         )
         try:
-            for _ in as_completed(futures):
+            for done in as_completed(futures):
+                done.result()  # the first failure ends the batch
                 bar.update(1)
             return [f.result() for f in futures]
         finally:
@@ -253,17 +261,22 @@ class OpenAIBackend:
         """Queue `requests`; each future resolves as its answer arrives."""
         if not requests:
             return []
-        # Resolve the server, probe and template before fanning out to threads; the prefill
-        # mode only matters (and is probed) once a request has a prefill.
-        if self._mode or self.spec.prefill != "auto" or any(r.prefill for r in requests):
-            mode = self.mode
-        else:
-            with self._prepared:
-                self._contact()
-            mode = "plain"  # a chat request without a prefill is the same in every chat mode
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai-backend")
+        mode = self._resolve(requests)
+        with self._prepared:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.concurrency, thread_name_prefix="openai-backend"
+                )
         return [self._pool.submit(self._answer, r, mode) for r in requests]
+
+    def _resolve(self, requests: Sequence[Request]) -> str:
+        """The mode to send `requests` in, with the server contacted (and probed and its
+        template loaded once a request has a prefill) before anything fans out."""
+        if self._mode or self.spec.prefill != "auto" or any(r.prefill for r in requests):
+            return self.mode
+        with self._prepared:
+            self._contact()
+        return "plain"  # a chat request without a prefill is the same in every chat mode
 
     def _answer(self, r: Request, mode: str) -> Generation:
         """One request's answer, sent again while the server leaves it unfinished."""
@@ -273,13 +286,15 @@ class OpenAIBackend:
                     return self._one(r, mode)
                 except UnfinishedAnswer as e:
                     if attempt == ANSWER_RETRIES:
-                        raise UnfinishedAnswer(f"{e} ({attempt + 1} tries)") from None
-                    if self.in_flight.lower(1):
-                        print(
-                            f"{self.spec.base_url}: the server left an answer unfinished "
-                            "while others were in flight; sending one request at a time",
-                            file=sys.stderr,
-                            flush=True,
+                        raise UnfinishedAnswer(
+                            f"{e} ({attempt + 1} tries)", interrupted=e.interrupted
+                        ) from None
+                    # A stream ended without a finish reason is a server that cuts one answer
+                    # for another (a dropped connection is retried as it is).
+                    if e.interrupted and self.in_flight.lower(1):
+                        _notice(
+                            f"{self.spec.base_url}: the server ended an answer without "
+                            "finishing it; sending one request at a time"
                         )
         raise AssertionError("unreachable")
 
@@ -340,7 +355,16 @@ class OpenAIBackend:
         chat = path == "/chat/completions"
         url = self.spec.base_url + path
         text, usage, chunks, stopped, finish = "", {}, 0, False, None
-        for line in resp.iter_lines():
+        lines = resp.iter_lines()
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                break
+            except httpx.HTTPError:
+                if finish is None:
+                    raise
+                break  # the server finished the answer, then dropped the connection
             if time.monotonic() > deadline:  # a server trickling bytes must not hold us
                 raise BackendError(f"{url}: timed out after {self.spec.timeout:g} s")
             if not line.startswith("data:"):
@@ -371,7 +395,8 @@ class OpenAIBackend:
                     break
         if not stopped and finish is None:
             raise UnfinishedAnswer(
-                f"{url}: the stream ended without a finish_reason after {len(text)} characters"
+                f"{url}: the stream ended without a finish_reason after {len(text)} characters",
+                interrupted=True,
             )
         return Generation(
             text=text,
@@ -476,7 +501,8 @@ class OpenAIBackend:
         """Ask the server who serves the model, once: the first contact, which a server that
         accepts connections and never answers fails within `first_byte` seconds."""
         if not self._contacted:
-            self._owner = self.server_owner()
+            owner = self.server_owner()
+            self._owner = owner if isinstance(owner, str) else None
             self._greedy = GREEDY_FIELDS.get(self._owner or "", {})
             self._contacted = True
 
@@ -492,7 +518,7 @@ class OpenAIBackend:
         )
         for mode in ("continue", "assistant"):
             try:
-                gen = self._one(probe, mode)
+                gen = self._probe(probe, mode)
             except HTTPStatusError as e:
                 if 400 <= e.status < 500:
                     continue  # e.g. unknown parameter, or a final assistant message refused
@@ -523,7 +549,7 @@ class OpenAIBackend:
         a wrong one) and the server then continues the probe's prefill."""
         plain = Request(probe.messages, max_new_tokens=1)
         try:
-            served = self._one(plain, "suffix").prompt_tokens  # the server renders the chat
+            served = self._probe(plain, "suffix").prompt_tokens  # the server renders the chat
         except HTTPStatusError:
             return None
         if not served:  # no usage reported: nothing to compare
@@ -536,17 +562,23 @@ class OpenAIBackend:
         for name, render in candidates:
             self._render = render
             try:
-                if self._one(plain, "completions").prompt_tokens != served:
+                if self._probe(plain, "completions").prompt_tokens != served:
                     continue
-                if continues_prefill(self._one(probe, "completions").text):
+                if continues_prefill(self._probe(probe, "completions").text):
                     return name, render
-            except HTTPStatusError:
-                break  # no /completions endpoint
+            except (HTTPStatusError, ServerStatusError):
+                break  # no (working) /completions endpoint: fall back to the user turn
             except UserError:
                 continue  # the published template does not render
             finally:
                 self._render = None
         return None
+
+    def _probe(self, r: Request, mode: str) -> Generation:
+        """A probe request, counted among the requests in flight (on a server that cuts one
+        stream for another, an uncounted probe would cut a running row)."""
+        with self.in_flight.slot():
+            return self._one(r, mode)
 
     def server_owner(self) -> str | None:
         """`owned_by` of this model in GET /models (vllm, llamacpp, neutrophil, ...), if any.

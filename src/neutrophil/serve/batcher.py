@@ -121,17 +121,22 @@ class Batcher:
         if not self._in_flight:
             self.last_progress = time.monotonic()  # idle until now is not a stall
         self._in_flight += 1
-        cut = threading.Event()
-        request = replace(request, stop_when=self._watched(request.stop_when, cut))
+        cut, stepped = threading.Event(), threading.Event()
+        request = replace(request, stop_when=self._watched(request.stop_when, cut, stepped))
         try:
             if self.continuous:
                 started = self.backend.submit(request)
-                # Counted when the engine ends the row. A client that leaves does not cancel
-                # the row (shield): its `stop_when` ends it at the next step, counted.
-                started.add_done_callback(self._count_done)
+                started.add_done_callback(self._count_done)  # when the engine ends the row
                 row = asyncio.wrap_future(started)
                 row.add_done_callback(_retrieved)
-                gen = await asyncio.shield(row)
+                try:
+                    gen = await asyncio.shield(row)
+                except asyncio.CancelledError:
+                    # The client left. A queued row is dropped unseen; a decoding one ends
+                    # at its next step through its `stop_when`, and its tokens are counted.
+                    if not stepped.is_set():
+                        started.cancel()
+                    raise
             else:
                 assert self._queue is not None, "Batcher.start() was not awaited"
                 future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
@@ -145,9 +150,10 @@ class Batcher:
         return gen
 
     def _watched(
-        self, inner: Callable[[str], bool] | None, cut: threading.Event
+        self, inner: Callable[[str], bool] | None, cut: threading.Event, stepped: threading.Event
     ) -> Callable[[str], bool]:
         def stop_when(text: str) -> bool:  # runs in the backend's thread, once per step
+            stepped.set()
             self.last_progress = time.monotonic()
             if self._abort_at is not None and time.monotonic() >= self._abort_at:
                 cut.set()
