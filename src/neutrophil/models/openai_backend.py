@@ -27,9 +27,9 @@ An answer is complete only when the server says so: a streamed choice must end w
 interrupts for a newer request with `[DONE]` and no finish reason. An unfinished stream, or a
 connection dropped mid-answer, is sent again (at most `ANSWER_RETRIES` times) and then fails
 as a `BackendError`; it never becomes a row. A server that interrupts concurrent streams
-this way decodes one request at a time, so the first unfinished stream also lowers this
-backend's requests in flight to one (a notice says so): the answers stay the same, only
-slower.
+this way decodes one request at a time, so the first stream ended without a finish reason
+also lowers this backend's requests in flight to one (a notice says so; a dropped connection
+does not): the answers stay the same, only slower.
 
 Decoding is always greedy (`temperature: 0`). A server that fails (refused connection,
 timeout, 5xx, a broken or unfinished stream) raises `BackendError`; a 4xx answer is about
