@@ -176,11 +176,12 @@ def _gguf_header(tensors: int, kv: int = 0) -> bytes:
 @pytest.mark.parametrize(
     "name, body",
     [
-        ("header-only", _gguf_header(0)),
+        ("header-only", _gguf_header(1, 1)),  # a header that promises what is not there
         ("absurd-count", _gguf_header(2**40)),
         ("truncated", _gguf_header(1, 1) + b"\x05\x00\x00\x00"),
         ("empty", b""),
     ],
+    ids=["header-only", "absurd-count", "truncated", "empty"],
 )
 def test_broken_control_vector_gguf_is_one_line(tmp_path, name, body):
     path = tmp_path / f"{name}.gguf"
