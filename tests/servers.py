@@ -24,12 +24,20 @@ def free_port() -> int:
 
 
 def wait_ready(
-    proc: subprocess.Popen, url: str, *, timeout: float = 180, path: str = "/health"
+    proc: subprocess.Popen,
+    url: str,
+    *,
+    timeout: float = 180,
+    path: str = "/health",
+    log: Path | None = None,
 ) -> None:
-    """Poll `url` + `path` until it answers 200; fail with the server's log if it exits."""
+    """Poll `url` + `path` until it answers 200; fail with the server's output (its stderr,
+    or the tail of `log`) if it exits."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
+            if log is not None:
+                raise AssertionError(f"{proc.args!r} exited:\n{log.read_text()[-3000:]}")
             err = proc.stderr.read() if proc.stderr else ""
             raise AssertionError(err.decode() if isinstance(err, bytes) else err)
         try:
@@ -72,17 +80,8 @@ class ServerProcess:
             self.proc = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
             )
-        deadline = time.monotonic() + self.startup_s
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{argv[:4]} exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.root + self.ready_path, timeout=5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"{argv[:4]} did not come up"
-            time.sleep(0.2)
+        wait_ready(self.proc, self.root, timeout=self.startup_s, path=self.ready_path, log=self.log)
+        return self
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

@@ -15,6 +15,7 @@ import numpy as np
 
 from neutrophil.errors import UserError
 from neutrophil.internals.vector import SteeringVector
+from neutrophil.models.gguf_fields import string_field
 
 GGUF_HEADER_BYTES = 24  # magic, version, tensor count, key count
 
@@ -53,9 +54,9 @@ def import_gguf(path: str | Path) -> SteeringVector:
         # gguf's reader indexes past the end of a truncated file or one whose header claims
         # more tensors or keys than it holds (IndexError, a numpy error), rather than saying so.
         reader = gguf.GGUFReader(str(path))
-        arch = _field_str(reader, "general.architecture")
+        arch = string_field(reader, "general.architecture")
         tensors = list(reader.tensors)
-        hint = _field_str(reader, "controlvector.model_hint") or ""
+        hint = string_field(reader, "controlvector.model_hint") or ""
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
     except (ValueError, IndexError, KeyError, TypeError, OverflowError, MemoryError) as e:
@@ -74,10 +75,3 @@ def import_gguf(path: str | Path) -> SteeringVector:
     if not dirs:
         raise UserError(f"{path}: no direction tensors")
     return SteeringVector(dirs, {"model_type": hint, "method": "gguf", "source": str(path)})
-
-
-def _field_str(reader, key: str) -> str | None:
-    f = reader.fields.get(key)
-    if f is None:
-        return None
-    return bytes(f.parts[f.data[0]]).decode("utf-8")

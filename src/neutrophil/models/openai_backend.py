@@ -733,12 +733,13 @@ def _gguf_template(path: Path) -> tuple[str, str]:
     """(chat template, EOS token text) from a GGUF file's metadata."""
     import gguf
 
+    from neutrophil.models.gguf_fields import string_field
+
     try:
         reader = gguf.GGUFReader(str(path))
-        fields = reader.fields
-        source = _gguf_string(fields.get("tokenizer.chat_template"))
-        eos_field = fields.get("tokenizer.ggml.eos_token_id")
-        tokens = fields.get("tokenizer.ggml.tokens")
+        source = string_field(reader, "tokenizer.chat_template")
+        eos_field = reader.fields.get("tokenizer.ggml.eos_token_id")
+        tokens = reader.fields.get("tokenizer.ggml.tokens")
         eos = ""
         if eos_field is not None and tokens is not None:
             eos_id = int(eos_field.parts[eos_field.data[0]][0])
@@ -750,7 +751,3 @@ def _gguf_template(path: Path) -> tuple[str, str]:
     if not source:
         raise UserError(f"template={path}: the file has no tokenizer.chat_template")
     return source, eos
-
-
-def _gguf_string(field: Any) -> str | None:
-    return None if field is None else bytes(field.parts[field.data[0]]).decode("utf-8")

@@ -173,9 +173,11 @@ def gguf_architecture(path: Path) -> str:
     try:
         from gguf import GGUFReader
 
-        field = GGUFReader(str(path)).fields.get("general.architecture")
-        if field is not None:
-            return bytes(field.parts[field.data[0]]).decode("utf-8", errors="replace")
+        from neutrophil.models.gguf_fields import string_field
+
+        arch = string_field(GGUFReader(str(path)), "general.architecture")
+        if arch is not None:
+            return arch
     except Exception:  # noqa: BLE001 — only used to word an error message
         pass
     return "unknown"
