@@ -33,7 +33,7 @@ from servers import QUIET_ENV, ServerProcess, neutrophil_argv
 from neutrophil.agent import Agent
 from neutrophil.defenses.base import PromptDefense
 from neutrophil.envs.registry import load_tasks
-from neutrophil.evaluate import EvalRun, evaluate
+from neutrophil.evaluation import EvalRun, evaluate
 from neutrophil.models import load_backend
 from neutrophil.models.base import Request, user_message
 from neutrophil.models.embedded import embedded_gguf, ensure_converted

@@ -297,26 +297,27 @@ def test_merged_weights_written_as_gguf_run_on_llama_cpp(tmp_path, embedded_hf):
         merged.close()
 
 
-def test_small_quantized_ggufs_run_dequantized_to_f32(llama, embedded_hf):
-    """The embedded Q4_1 GGUF runs as exact f32 weights: llama.cpp's next-token logits
-    then match transformers' (which dequantizes the same way) far closer than the Q4
-    kernels do, and the fingerprint says which form ran."""
+def test_f32_weights_match_transformers_and_the_file_runs_by_default(llama, embedded_hf):
+    """The embedded GGUF runs its own Q4_1 weights by default (the fastest); `f32` runs them
+    dequantized, and then llama.cpp's next-token logits match transformers' (which
+    dequantizes the same way) far closer than the Q4 kernels do. The fingerprint says which
+    form ran."""
     import numpy as np
 
     from neutrophil.models import embedded_gguf
     from neutrophil.models.llamacpp import LlamaCppBackend
     from neutrophil.models.llamacpp.native import NativeContext
 
-    as_file = LlamaCppBackend(embedded_gguf(), batch_size=1, threads=1, weights="file")
+    f32 = LlamaCppBackend(embedded_gguf(), batch_size=1, threads=1, weights="f32")
     try:
-        assert llama.dequantized and not as_file.dequantized
-        assert llama.fingerprint == as_file.fingerprint + ":f32"
+        assert f32.dequantized and not llama.dequantized
+        assert f32.fingerprint == llama.fingerprint + ":f32"
         text = llama.render(user_message("How do I bake bread?"))
         ids = embedded_hf.tokenizer(text, add_special_tokens=False, return_tensors="pt")
         with torch.no_grad():
             reference = embedded_hf.model(ids.input_ids).logits[0, -1].numpy()
         gaps = []
-        for backend in (llama, as_file):
+        for backend in (f32, llama):
             ctx = NativeContext(backend.native, n_seq=1, seq_ctx=256, n_batch=256, threads=1)
             tokens = backend.native.tokenize(text)
             last = len(tokens) - 1
@@ -325,7 +326,7 @@ def test_small_quantized_ggufs_run_dequantized_to_f32(llama, embedded_hf):
             ctx.free()
         assert gaps[0] < 0.05 < gaps[1]
     finally:
-        as_file.close()
+        f32.close()
 
 
 def test_unknown_gguf_weights_form_is_a_user_error():

@@ -19,7 +19,7 @@ from servers import QUIET_ENV
 
 from neutrophil.agent import Agent
 from neutrophil.errors import BackendError, UserError
-from neutrophil.evaluate import evaluate
+from neutrophil.evaluation import evaluate
 from neutrophil.models.base import Request, user_message
 from neutrophil.models.openai_backend import (
     ANSWER_RETRIES,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from neutrophil.defenses.registry import build_defense, read_prefix_file, read_text_arg
+from neutrophil.defenses.registry import (
+    build_defense,
+    guard_defense,
+    read_prefix_file,
+    read_text_arg,
+)
 from neutrophil.errors import UserError
-from neutrophil.serve.proxy import guard_defense
 
 # File contents with whitespace at the edges, where the two readers once disagreed.
 CONTENTS = [

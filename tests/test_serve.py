@@ -14,12 +14,12 @@ import pytest
 import torch
 from servers import free_port
 
+from neutrophil.defenses.registry import guard_defense
 from neutrophil.models import load_backend
 from neutrophil.models.base import Generation, Request
 from neutrophil.models.openai_backend import OpenAIBackend
 from neutrophil.serve.app import create_app
 from neutrophil.serve.protocol import cut_at_stop, visible
-from neutrophil.serve.proxy import guard_defense
 from neutrophil.serve.runner import BackgroundServer
 
 GUARD = "I will check whether this is safe first."

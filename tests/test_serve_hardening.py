@@ -15,6 +15,7 @@ import pytest
 import torch
 from servers import free_port
 
+from neutrophil.defenses.registry import guard_defense
 from neutrophil.errors import BackendError
 from neutrophil.models import load_backend
 from neutrophil.models.base import Request, user_message
@@ -24,7 +25,6 @@ from neutrophil.serve.auth import authorized
 from neutrophil.serve.continuous import ContinuousHF
 from neutrophil.serve.lanes import lane_bound
 from neutrophil.serve.limits import Limits, longest_token
-from neutrophil.serve.proxy import guard_defense
 from neutrophil.serve.runner import BackgroundServer
 
 MSGS = [{"role": "user", "content": "How do I bake bread?"}]

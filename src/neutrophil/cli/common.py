@@ -54,13 +54,13 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
 def add_gguf_weights_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gguf-weights",
-        choices=["auto", "file", "f32"],
-        default="auto",
+        choices=["file", "f32"],
+        default="file",
         help=(
-            "on llama.cpp: run the GGUF's weights as stored (file) or dequantized to "
-            "f32 once and cached (f32: exact weights, logits that match transformers', "
-            "tokens that vary less with batch composition). auto (default): f32 for "
-            "quantized models of at most 2 GiB as f32"
+            "on llama.cpp: run the GGUF's weights as stored (file, the default: the "
+            "embedded model's Q4_1, the fastest) or dequantized to f32 once and cached "
+            "(f32: exact weights, logits that match transformers', tokens that vary less "
+            "with batch composition)"
         ),
     )
 
@@ -74,7 +74,7 @@ def model_options(args: argparse.Namespace, **overrides) -> ModelOptions:
         spec=args.model,
         batch_size=args.batch_size,
         engine=getattr(args, "engine", "auto"),
-        gguf_weights=getattr(args, "gguf_weights", "auto"),
+        gguf_weights=getattr(args, "gguf_weights", "file"),
         threads=args.threads,
     )
     return replace(options, **overrides)
@@ -140,34 +140,6 @@ def check_finite(name: str, value: float | None) -> None:
 
     if value is not None and not math.isfinite(value):
         raise UserError(f"{name} must be a finite number, got {value}")
-
-
-def check_layers(layers: list[int] | None, n_layers: int, flag: str = "--layers") -> None:
-    """Layer numbers exist in a model of `n_layers` decoder blocks."""
-    from neutrophil.errors import UserError
-
-    bad = [i for i in layers or [] if not 0 <= i < n_layers]
-    if bad:
-        raise UserError(
-            f"{flag} {bad[0]}: out of range for a model with {n_layers} decoder layers "
-            f"(0-{n_layers - 1})"
-        )
-
-
-def check_vector(vec, model, name: str) -> None:
-    """A steering vector fits `model`: its layers exist and its size is the hidden size (a
-    mismatch would otherwise surface as a tensor-shape traceback mid-generation)."""
-    from neutrophil.errors import UserError
-    from neutrophil.internals.layers import num_layers
-
-    hidden = model.get_input_embeddings().embedding_dim
-    for layer, direction in vec.directions.items():
-        if direction.numel() != hidden:
-            raise UserError(
-                f"vector {name}: direction.{layer} has {direction.numel()} values, the model's "
-                f"hidden size is {hidden} (a vector of another model?)"
-            )
-    check_layers(list(vec.layers), num_layers(model), f"vector {name}: layer")
 
 
 # -- the HTTP server options of `serve` and `studio` -----------------------------------------

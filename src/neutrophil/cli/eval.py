@@ -61,56 +61,42 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.agent import Agent
-    from neutrophil.cli.common import check_finite, check_vector, load_model
-    from neutrophil.defenses.registry import build_defense, read_text_arg
-    from neutrophil.envs.registry import load_tasks
+    from neutrophil.cli.common import model_options
+    from neutrophil.defenses.registry import read_text_arg
     from neutrophil.errors import UserError
-    from neutrophil.evaluate import evaluate
-    from neutrophil.files import writable_dir
-    from neutrophil.judges.select import judge_from_name
     from neutrophil.metrics import RATE_LABELS, rate_from_dict
-    from neutrophil.models.base import LocalBackend
+    from neutrophil.workflows import eval as workflow
 
     positive_int("--limit", args.limit)
     if args.inspect_log:
         from neutrophil.interop.inspect import require_inspect
 
         require_inspect("--inspect-log")  # before the run, not after it
-    positive_int("--batch-size", args.batch_size)
     options = {}
     for kv in args.defense_opt:
         key, eq, value = kv.partition("=")
         if not eq:
             raise UserError(f"--defense-opt {kv}: expected KEY=VALUE")
         options[key] = value
-    for key in ("threshold", "strength"):
-        if key in options:
-            try:
-                check_finite(f"--defense-opt {key}", float(options[key]))
-            except ValueError:
-                raise UserError(f"--defense-opt {key}={options[key]}: expected a number") from None
-    writable_dir(args.out)  # before any work: a run must not end unable to save
-    prefix = read_text_arg(args.prefix, args.prefix_file, "--prefix-file")
-    tasks = load_tasks(
-        args.tasks, kind=args.kind, domain=args.domain, split=args.split, limit=args.limit
+    config = workflow.EvalConfig(
+        tasks=args.tasks,
+        model=model_options(args),
+        kind=args.kind,
+        domain=args.domain,
+        split=args.split,
+        limit=args.limit,
+        defense=args.defense,
+        prefix=read_text_arg(args.prefix, args.prefix_file, "--prefix-file"),
+        system=args.system,
+        defense_options=options,
+        judge=args.judge,
+        early_stop=not args.no_early_stop,
     )
-    judge = judge_from_name(args.judge)
-    backend = load_model(args)
-    vector = options.get("vector")
-    if vector and Path(vector).is_file() and isinstance(backend, LocalBackend):
-        from neutrophil.internals.library import resolve_vector
-
-        # Before the defense calibrates it: a vector of another model is refused in one line.
-        check_vector(resolve_vector(backend, vector), backend.model, vector)
-    defense = build_defense(
-        args.defense, backend=backend, prefix=prefix, system=args.system, options=options
-    )
-    agent = Agent(backend, defense, judge=judge, early_stop=not args.no_early_stop, progress=False)
     out = Path(args.out)
-    run_ = evaluate(agent, tasks, out, label=defense.describe().get("name"))
+    run_ = workflow.run(config, out)
     rates = run_.metrics["rates"]
-    print(f"model {backend.name} · defense {defense.describe()} · {len(tasks)} tasks")
+    m = run_.metrics
+    print(f"model {m['model']} · defense {m['defense']} · {m['tasks']} tasks")
     for name, label in RATE_LABELS.items():
         print(f"  {label:32s} {rate_from_dict(rates[name])}")
     print(f"wrote {out / 'metrics.json'}, {out / 'responses.jsonl'}, {out / 'report.html'}")

@@ -36,12 +36,12 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import check_layers, load_model
+    from neutrophil.cli.common import load_model
     from neutrophil.defenses.texts import PROBE_PREFIX
     from neutrophil.envs.registry import load_tasks
     from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
-    from neutrophil.internals.layers import num_layers, parse_layer_spec
+    from neutrophil.internals.layers import check_layers, num_layers, parse_layer_spec
     from neutrophil.internals.probe_report import render_html
     from neutrophil.internals.study import run_study
     from neutrophil.models.base import require_local

@@ -46,8 +46,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_server_args(args)
-    from neutrophil.defenses.registry import read_prefix_file
-    from neutrophil.serve.proxy import guard_defense
+    from neutrophil.defenses.registry import guard_defense, read_prefix_file
     from neutrophil.serve.runner import bind
 
     prefix = read_prefix_file(args.prefix_file) if args.prefix_file else args.prefix

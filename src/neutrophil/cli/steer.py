@@ -55,10 +55,10 @@ def parse_channel(text: str) -> tuple[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import check_layers, check_vector, load_model
+    from neutrophil.cli.common import load_model
     from neutrophil.errors import UserError
     from neutrophil.internals.equalizer import Channel, Equalizer
-    from neutrophil.internals.layers import num_layers, parse_layer_spec
+    from neutrophil.internals.layers import check_layers, num_layers, parse_layer_spec
     from neutrophil.internals.library import calibrated_vector, resolve_vector
     from neutrophil.internals.strength import residual_norms
     from neutrophil.models.base import Request, require_local, user_message
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             vec = calibrated_vector(backend, name, layers, args.method, norms)
         if not vec.layers:
             raise UserError(f"--layers {args.layers}: vector {name} has none of these layers")
-        check_vector(vec, local.model, name)
+        vec.check_fits(local.model, name)
         eq = eq.with_channel(Channel(name, vec, strength))
     msgs = user_message(args.prompt)
     plain, steered = backend.generate(

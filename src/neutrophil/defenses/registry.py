@@ -33,12 +33,14 @@ def read_text_arg(text: str | None, file: str | None, flag: str) -> str | None:
 def build_defense(
     name: str | None,
     *,
-    backend: Backend,
+    backend: Backend | None = None,
     prefix: str | None = None,
     system: str | None = None,
     options: dict[str, str] | None = None,
 ) -> Defense:
-    """`--prefix` implies the prefix defense; `--system` adds a system-prompt guard to any."""
+    """The one builder of defenses by name (`eval --defense`, the search, gates, the demo,
+    the guard proxy). `--prefix` implies the prefix defense; `--system` adds a system-prompt
+    guard to any. The steering defenses need the local `backend` they steer."""
     if name is None:
         name = "prefix" if prefix else ("system" if system else "none")
     if name in TEXT_DEFENSES:
@@ -53,6 +55,8 @@ def build_defense(
         label = "prefix" if prefix else ("system" if system else "none")
         return PromptDefense(name=label, prefix=prefix, system=system)
     if name in LOCAL_DEFENSES:
+        if backend is None:
+            raise UserError(f"--defense {name}: needs the model it steers")
         from neutrophil.defenses.steering import build_local_defense
 
         return build_local_defense(
@@ -61,3 +65,10 @@ def build_defense(
     raise UserError(
         f"--defense {name}: unknown defense (choose from {', '.join(TEXT_DEFENSES + LOCAL_DEFENSES)})"
     )
+
+
+def guard_defense(prefix: str | None = None, system: str | None = None) -> Defense | None:
+    """What the guard proxy puts in front of every chat request, or None (nothing guarded)."""
+    if not prefix and not system:
+        return None
+    return build_defense(None, prefix=prefix, system=system)

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from neutrophil.errors import UserError
+
 # Attribute paths to the list of decoder blocks, tried in order.
 _PATHS = (
     ("model", "layers"),  # llama, qwen2, mistral, gemma3 text (XForCausalLM.model.layers)
@@ -74,3 +76,13 @@ def parse_layer_spec(text: str) -> tuple[int, ...]:
     if not out:
         raise UserError(f"--layers {text}: no layers")
     return tuple(sorted(out))
+
+
+def check_layers(layers: list[int] | None, n_layers: int, flag: str = "--layers") -> None:
+    """Layer numbers exist in a model of `n_layers` decoder blocks (else one line)."""
+    bad = [i for i in layers or [] if not 0 <= i < n_layers]
+    if bad:
+        raise UserError(
+            f"{flag} {bad[0]}: out of range for a model with {n_layers} decoder layers "
+            f"(0-{n_layers - 1})"
+        )

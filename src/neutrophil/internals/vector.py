@@ -115,6 +115,20 @@ class SteeringVector:
             raise UserError(f"{path}: no direction tensors")
         return cls(dirs, meta)
 
+    def check_fits(self, model: Any, name: str) -> None:
+        """Refuse, in one line, a vector whose layers or size do not fit `model` (a vector of
+        another model would otherwise fail as a tensor-shape traceback mid-generation)."""
+        from neutrophil.internals.layers import check_layers, num_layers
+
+        hidden = model.get_input_embeddings().embedding_dim
+        for layer, direction in self.directions.items():
+            if direction.numel() != hidden:
+                raise UserError(
+                    f"vector {name}: direction.{layer} has {direction.numel()} values, the "
+                    f"model's hidden size is {hidden} (a vector of another model?)"
+                )
+        check_layers(list(self.layers), num_layers(model), f"vector {name}: layer")
+
 
 def _layer_of(name: str, path: Any) -> int:
     prefix, _, num = name.rpartition(".")

@@ -88,7 +88,7 @@ def load_gguf(
     batch_size: int = 32,
     threads: int | None = None,
     twin_dir: Path | None = None,
-    gguf_weights: str = "auto",
+    gguf_weights: str = "file",
 ) -> Backend:
     """A GGUF file on llama.cpp or (converted once) on transformers. `twin_dir`: the same
     weights as a transformers dir (a merged fine-tune), used for hidden states."""
@@ -117,11 +117,11 @@ def load_backend(
     batch_size: int = 32,
     engine: str = "auto",
     threads: int | None = None,
-    gguf_weights: str = "auto",
+    gguf_weights: str = "file",
 ) -> Backend:
     """Turn a model spec into a ready backend (see module docstring). `gguf_weights`: on
-    llama.cpp, run a GGUF as stored ("file") or dequantized to f32 ("f32"; "auto" does so
-    for small quantized models)."""
+    llama.cpp, run a GGUF as stored ("file", the default: the embedded model's Q4_1) or
+    dequantized to f32 once ("f32": logits that match transformers')."""
     spec = spec or DEFAULT_MODEL
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")

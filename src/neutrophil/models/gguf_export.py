@@ -98,22 +98,6 @@ def _finish(writer, tmp: Path, out: Path) -> Path:
     return out
 
 
-# Below this many f32 weight bytes a quantized GGUF runs dequantized by default: the logits
-# match transformers', and a row's tokens vary less with what shares its batch than on the
-# quantized kernels (docs/benchmarks.md). Larger models stay as stored: 4x the memory.
-F32_LIMIT_BYTES = 2 << 30
-
-
-def f32_bytes_if_quantized(path: Path) -> int | None:
-    """Bytes the GGUF's weights would take as f32; None when they already are f32."""
-    import gguf
-
-    tensors = gguf.GGUFReader(str(path)).tensors
-    if all(t.tensor_type == gguf.GGMLQuantizationType.F32 for t in tensors):
-        return None
-    return sum(int(t.n_elements) * 4 for t in tensors)
-
-
 def dequantize_gguf(src: Path, out: Path) -> Path:
     """Write `src` with every tensor dequantized to f32 (exact: a quantized block is
     d*q+m in f32), the metadata unchanged but the file type; atomic."""

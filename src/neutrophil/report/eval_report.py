@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neutrophil.metrics import RATE_LABELS, rate_from_dict
+from neutrophil.metrics import RATE_LABELS, Rate, rate_from_dict
 from neutrophil.records import Transcript
 from neutrophil.report.html import Html, esc, page, png, section, table
 
@@ -15,9 +15,17 @@ HARMFUL_PROMPT_CHARS = 70  # harmful prompts are shown truncated
 
 @dataclass(frozen=True)
 class EvalRun:
+    """One evaluated run: its label, its `metrics.json` document and its transcripts."""
+
     label: str
     metrics: dict[str, Any]
     transcripts: Sequence[Transcript]
+
+    @property
+    def rates(self) -> dict[str, Rate]:
+        """Each rate (`refusal_rate`, `success_rate`, ...) with its 95% Wilson interval;
+        `str()` of one reads `42.0% [30.1, 54.9] (n=20)`."""
+        return {name: rate_from_dict(d) for name, d in self.metrics["rates"].items()}
 
 
 def rate_figure(runs: Sequence[EvalRun]):

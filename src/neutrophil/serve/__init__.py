@@ -5,6 +5,7 @@
   batches a transformers model continuously (rows join and leave every step);
 - `protocol` parses and checks request bodies, `limits` caps what one request may cost,
   `auth` checks the API key, `answer` streams replies and stops rows of departed clients;
-- `runner.serve_forever` / `runner.BackgroundServer` — run an app (the CLI; tests, notebooks);
-- `proxy.guard_defense(...)` — the defense the guard proxy puts in front of every request.
+- `runner.serve_forever` / `runner.BackgroundServer` — run an app (the CLI; tests, notebooks).
+
+The guard proxy's defense is built by `defenses.registry.guard_defense`.
 """

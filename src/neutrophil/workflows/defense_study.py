@@ -114,7 +114,7 @@ def run_defense_study(
         SteerDefense,
         default_for,
     )
-    from neutrophil.evaluate import run_persisted
+    from neutrophil.evaluation import run_persisted
 
     if any(t.domain == "web" for t in tasks):
         raise ValueError("the defense study runs single-turn tasks (chat, code), not web")

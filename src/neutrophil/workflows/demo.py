@@ -82,7 +82,7 @@ def run(
     from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
     from neutrophil.defenses.texts import GUARD_PREFIX
     from neutrophil.envs.registry import load_tasks
-    from neutrophil.evaluate import evaluate
+    from neutrophil.evaluation import evaluate
     from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge
     from neutrophil.models.base import QueueingBackend

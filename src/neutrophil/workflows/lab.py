@@ -205,7 +205,7 @@ class Lab:
     ) -> Stage:
         """Run the held-out sample once (or read the stage back if it already ran).
         `defense`: a prompt defense, or a function of the loaded backend that builds one."""
-        from neutrophil.evaluate import RESPONSES, run_persisted
+        from neutrophil.evaluation import RESPONSES, run_persisted
         from neutrophil.metrics import metrics_dict
         from neutrophil.runstore import RunStore
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from neutrophil.errors import BackendError, UserError
+from neutrophil.models.base import Backend
 from neutrophil.models.options import ModelOptions
 
 
@@ -163,11 +164,13 @@ def run(
     config: OptimizeConfig,
     out: Path,
     *,
+    backend: Backend | None = None,
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
 ) -> OptimizeResult:
     """Search, compare on the test split, write OUT's files (see module docstring).
-    `progress` shows progress bars; `log` gets one line when a run resumes."""
+    `backend`: an already loaded model instead of `config.model`; `progress` shows progress
+    bars; `log` gets one line when a run resumes."""
     from neutrophil.judges.select import judge_from_name
     from neutrophil.models import load_backend
     from neutrophil.search import (
@@ -190,7 +193,7 @@ def run(
     _resume_check(out, settings(config, len(select)))
 
     judge = judge_from_name(config.judge)
-    backend = config.model.load()
+    backend = backend if backend is not None else config.model.load()
     if config.proposer == "offline":
         proposer = OfflineProposer(config.seed)
     else:

@@ -34,7 +34,7 @@ from neutrophil.models.llamacpp.scheduler import Row, Scheduler, Unit
 from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
 
 ENGINE = "llama"
-WEIGHTS = ("auto", "file", "f32")
+WEIGHTS = ("file", "f32")  # the GGUF as stored (default), or dequantized once
 
 
 def file_digest(path: Path) -> str:
@@ -44,17 +44,6 @@ def file_digest(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _small_quantized(path: Path) -> bool:
-    """A GGUF worth dequantizing: not already f32, and small enough as f32."""
-    from neutrophil.models.gguf_export import F32_LIMIT_BYTES, f32_bytes_if_quantized
-
-    try:
-        size = f32_bytes_if_quantized(path)  # one read of the file's tensor table
-        return size is not None and size <= F32_LIMIT_BYTES
-    except Exception:  # noqa: BLE001 — a broken file: llama.cpp's loader words the error
-        return False
 
 
 class LlamaCppBackend:
@@ -74,7 +63,7 @@ class LlamaCppBackend:
         n_batch: int = 512,
         kv_share: bool = True,
         twin_dir: Path | None = None,
-        weights: str = "auto",
+        weights: str = "file",
     ) -> None:
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
@@ -84,7 +73,7 @@ class LlamaCppBackend:
             raise UserError(f"--gguf-weights {weights}: expected one of {', '.join(WEIGHTS)}")
         self.path = Path(path)
         check_gguf(self.path)
-        self.dequantized = weights == "f32" or (weights == "auto" and _small_quantized(self.path))
+        self.dequantized = weights == "f32"
         loaded = ensure_f32_gguf(self.path) if self.dequantized else self.path
         self.native = NativeModel.load(loaded)
         self.name = name or self.path.stem
