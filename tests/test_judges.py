@@ -206,7 +206,7 @@ def test_combined_judge_routes_abstentions_to_classifier() -> None:
 
 
 @dataclass
-class ScriptedBackend:
+class ScriptedBackend(Backend):
     """A deterministic Backend: answers each request with the next scripted string."""
 
     answers: list[str]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from neutrophil.errors import UserError
-from neutrophil.models.base import Request, user_message
+from neutrophil.models.base import Backend, Request, user_message
 
 pytestmark = [
     pytest.mark.skipif(
@@ -138,7 +138,7 @@ def test_finished_prompts_are_kept_for_later_rows(llama, plain):
 def test_cancelling_a_future_stops_its_live_row(llama):
     import time
 
-    row = llama.submit(_req(PROMPTS[1], 400))
+    row = llama.submit_many([_req(PROMPTS[1], 400)])[0]
     while not row.running():  # admitted: decoding
         time.sleep(0.01)
     row.cancel()
@@ -155,8 +155,8 @@ def test_agent_on_a_running_batch_matches_lock_step(llama, tmp_path):
     from neutrophil.judges import PatternJudge
     from neutrophil.tasks import load_tasks
 
-    class LockStep:  # the same engine without `submit_many`
-        name, prefill_mode = llama.name, llama.prefill_mode
+    class LockStep(Backend):  # the same engine, one whole batch at a time
+        name, prefill_mode, capacity = llama.name, llama.prefill_mode, llama.capacity
 
         def generate(self, requests, *, progress=False):
             return llama.generate(requests, progress=progress)
@@ -173,8 +173,8 @@ def test_agent_on_a_running_batch_matches_lock_step(llama, tmp_path):
 
 
 def test_submit_joins_a_running_batch(llama):
-    long = llama.submit(_req(PROMPTS[1], 120))
-    short = llama.submit(_req(PROMPTS[0], 4))
+    long = llama.submit_many([_req(PROMPTS[1], 120)])[0]
+    short = llama.submit_many([_req(PROMPTS[0], 4)])[0]
     assert short.result(timeout=120).generated_tokens <= 5
     assert long.result(timeout=120).generated_tokens > 5
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from neutrophil.agent import Budgets
+from neutrophil.models.base import Backend
 from neutrophil.records import Transcript, Verdict
 from neutrophil.runstore import RunKey, RunStore, run_key
 from neutrophil.search.store import SearchStore
@@ -109,16 +110,16 @@ def test_a_last_row_without_its_newline_is_kept(tmp_path):
 def test_search_store_keeps_two_judges_apart(tmp_path):
     """Verdicts of another judge (or budgets) are stored beside, never reused."""
 
-    class Backend:
+    class Named(Backend):
         name = "tiny-llama"
 
     class Judge:
         def __init__(self, name: str) -> None:
             self.name = name
 
-    patterns = run_key(Backend(), Judge("pattern"), Budgets())
-    classifier = run_key(Backend(), Judge("pattern+classifier"), Budgets())
-    short = run_key(Backend(), Judge("pattern"), Budgets(chat=8))
+    patterns = run_key(Named(), Judge("pattern"), Budgets())
+    classifier = run_key(Named(), Judge("pattern+classifier"), Budgets())
+    short = run_key(Named(), Judge("pattern"), Budgets(chat=8))
     assert len({patterns, classifier, short}) == 3
     store = SearchStore(tmp_path)
     t = task(0)

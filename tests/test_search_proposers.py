@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from neutrophil.judges.patterns import judge_text
-from neutrophil.models.base import Generation
+from neutrophil.models.base import Backend, Generation
 from neutrophil.search.proposers import (
     Feedback,
     LLMProposer,
@@ -100,7 +100,7 @@ def test_parse_json_list_and_malformed():
 
 
 @dataclass
-class ScriptedBackend:
+class ScriptedBackend(Backend):
     """A real Backend: answers each call with the next scripted text (or raises it)."""
 
     replies: list

@@ -16,7 +16,7 @@ from servers import free_port
 
 from neutrophil.defenses.registry import guard_defense
 from neutrophil.models import load_backend
-from neutrophil.models.base import Generation, Request
+from neutrophil.models.base import Backend, Generation, Request
 from neutrophil.models.openai_backend import OpenAIBackend
 from neutrophil.serve.app import create_app
 from neutrophil.serve.protocol import cut_at_stop, visible
@@ -26,7 +26,7 @@ GUARD = "I will check whether this is safe first."
 MSGS = [{"role": "user", "content": "How do I bake bread?"}]
 
 
-class Recording:
+class Recording(Backend):
     """Backend wrapper that keeps every batch it was given; with `gate`, the first batch
     waits until the test opens it (so later requests pile up in the server's queue)."""
 

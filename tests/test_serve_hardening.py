@@ -18,13 +18,13 @@ from servers import free_port
 from neutrophil.defenses.registry import guard_defense
 from neutrophil.errors import BackendError
 from neutrophil.models import load_backend
-from neutrophil.models.base import Request, user_message
+from neutrophil.models.base import Backend, Request, user_message
+from neutrophil.models.continuous import ContinuousHF
+from neutrophil.models.lanes import lane_bound
 from neutrophil.models.openai_backend import OpenAIBackend, ServerStatusError
 from neutrophil.serve.app import create_app
 from neutrophil.serve.auth import authorized
-from neutrophil.serve.continuous import ContinuousHF
-from neutrophil.serve.lanes import lane_bound
-from neutrophil.serve.limits import Limits, longest_token
+from neutrophil.serve.limits import Limits
 from neutrophil.serve.runner import BackgroundServer
 
 MSGS = [{"role": "user", "content": "How do I bake bread?"}]
@@ -47,7 +47,7 @@ def post(url: str, path: str, body: dict, **kw) -> httpx.Response:
     return httpx.post(url + path, json=body, timeout=120, **kw)
 
 
-class Recording:
+class Recording(Backend):
     """Backend wrapper (batch path) that keeps every request it was given; with `gate`,
     generation waits until the test opens it."""
 
@@ -138,7 +138,7 @@ def test_raw_prompt_request_renders_verbatim(hf):
     prompt = hf.render(MSGS)
     raw = Request(messages=(), raw_prompt=prompt, max_new_tokens=6)
     chat = Request(tuple(MSGS), max_new_tokens=6)
-    assert hf.render_request(raw) == hf.render_request(chat)
+    assert hf.prompt_text(raw) == hf.prompt_text(chat)
     assert hf.generate([raw, chat])[0] == hf.generate([chat])[0]
 
 
@@ -281,18 +281,21 @@ def test_limits_name_what_was_exceeded(limited):
 
 
 def test_a_huge_prompt_is_refused_before_it_is_tokenised(hf):
-    assert longest_token(hf) == len("<|endoftext|>")  # byte tokens and the specials
+    assert hf.max_token_chars() == len("<|endoftext|>")  # byte tokens and the specials
     counted: list[Request] = []
 
-    class Counting:  # the backend, counting what the server tokenises
+    class Counting(Backend):  # the backend, counting what the server tokenises
         def __init__(self) -> None:
-            self.name, self.prefill_mode, self.tokenizer = hf.name, "native", hf.tokenizer
+            self.name = hf.name
+
+        def max_token_chars(self):
+            return hf.max_token_chars()
 
         def generate(self, requests, *, progress=False):
             return hf.generate(requests)
 
         def prompt_text(self, request):
-            return hf.render_request(request)
+            return hf.prompt_text(request)
 
         def count_tokens(self, text):
             counted.append(text)
@@ -476,7 +479,7 @@ def test_continuous_engine_matches_batch_one_generation(hf):
     for chunk in (8, 256):  # prompts prefilled in several chunks each; together in one group
         engine = ContinuousHF(hf, max_rows=8, prefill_chunk=chunk)
         try:
-            futures = [engine.submit(r) for r in requests]
+            futures = [engine.submit_many([r])[0] for r in requests]
             assert [f.result(120) for f in futures] == expected
             done = list(engine.log)
         finally:

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from neutrophil.defenses.base import NO_DEFENSE, Defense
 from neutrophil.envs.domain import Budgets, Domain, Episode, Outcome, Settings
 from neutrophil.envs.registry import DOMAINS, check_tasks, domain_for
-from neutrophil.models.base import Backend, Generation, QueueingBackend, Request, submit
+from neutrophil.models.base import Backend, Generation, Request
 from neutrophil.records import Transcript
 from neutrophil.tasks.task import Task
 
@@ -95,7 +95,7 @@ class Agent:
         check_tasks(tasks, self.domains)
         start = time.perf_counter()
         cost = Cost()
-        queueing = isinstance(self.backend, QueueingBackend)
+        queueing = self.backend.queues
         bar = tqdm(
             total=len(tasks), desc="tasks", unit="task", disable=not (self.progress and queueing)
         )
@@ -138,7 +138,7 @@ class Agent:
         if not batch:
             return
         requests = self.defense.apply(self.backend, [ep.request() for _, ep in batch])
-        futures = submit(self.backend, requests, progress=progress)
+        futures = self.backend.submit_many(requests, progress=progress)
         for (i, ep), r, f in zip(batch, requests, futures, strict=True):
             waiting[f] = _Pending(i, ep, r)
 

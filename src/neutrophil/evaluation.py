@@ -21,7 +21,6 @@ from neutrophil.agent import Agent, Cost
 from neutrophil.errors import UserError
 from neutrophil.files import atomic_write, writable_dir
 from neutrophil.metrics import metrics_dict
-from neutrophil.models.base import QueueingBackend
 from neutrophil.records import Transcript
 from neutrophil.report.eval_report import EvalRun, eval_report
 from neutrophil.runstore import RunKey, RunStore, defense_key, notice, run_key, task_sha
@@ -85,13 +84,6 @@ def _chunks(tasks: Sequence[Task], size: int) -> Iterator[list[Task]]:
             yield group[start : start + size]
 
 
-def _batch_rows(backend: Any) -> int:
-    """Tasks per persisted chunk: one local batch, or enough requests to keep a server's
-    concurrent slots busy across the chunk's slowest row."""
-    size = getattr(backend, "batch_size", 0) or 4 * (getattr(backend, "concurrency", 0) or 0)
-    return max(1, int(size)) if size else 16
-
-
 def run_persisted(
     agent: Agent,
     tasks: Sequence[Task],
@@ -135,8 +127,8 @@ def run_persisted(
 
     # A continuous-batching backend takes every task at once (its batch stays full) and
     # each row is persisted as it is judged; others go a batch at a time.
-    queueing = isinstance(agent.backend, QueueingBackend)
-    parts = [todo] if queueing else _chunks(todo, chunk or _batch_rows(agent.backend))
+    queueing = agent.backend.queues
+    parts = [todo] if queueing else _chunks(todo, chunk or agent.backend.capacity)
     try:
         for part in parts:
             result = agent.run(part, on_done=persist)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from neutrophil.errors import UserError
+from neutrophil.models.base import Backend
 from neutrophil.records import Transcript, Verdict
 from neutrophil.tasks.task import Task
 
@@ -89,7 +90,7 @@ def judge_id(judge: Any) -> str:
     parts = [str(getattr(judge, "name", type(judge).__name__))]
     backend = getattr(judge, "backend", None)
     if backend is not None:  # an LLM judge is only as good as the model behind it
-        parts.append(str(getattr(backend, "fingerprint", None) or backend.name))
+        parts.append(backend.fingerprint)
     fallback = getattr(judge, "fallback", None)
     if fallback is not None:
         parts.append(f"fallback={getattr(fallback, 'name', type(fallback).__name__)}")
@@ -100,10 +101,9 @@ def judge_id(judge: Any) -> str:
     return " ".join(parts)
 
 
-def run_key(backend: Any, judge: Any, budgets: Any, early_stop: bool = True) -> RunKey:
+def run_key(backend: Backend, judge: Any, budgets: Any, early_stop: bool = True) -> RunKey:
     """The key of transcripts made by `backend` under `judge` with `budgets` (agent.Budgets)."""
-    model = str(getattr(backend, "fingerprint", None) or backend.name)
-    engine = str(getattr(backend, "engine", None) or "")
+    model, engine = backend.fingerprint, backend.engine
     spent = " ".join(f"{k}={v}" for k, v in asdict(budgets).items())
     return RunKey(
         model, engine, judge_id(judge), f"{spent} early_stop={early_stop}", name=backend.name

@@ -54,13 +54,18 @@ class PromptDefense:
             messages = with_system_guard(messages, self.system)
         if self.suffix:
             messages = as_suffix(messages, self.suffix)
-        prefill = r.prefill
-        if self.prefix:
-            if prefill_mode == "suffix":
-                messages = as_suffix(messages, self.prefix)
-            else:
-                prefill = self.prefix + prefill
-        return replace(r, messages=messages, prefill=prefill)
+        return place_prefix(replace(r, messages=messages), self.prefix, prefill_mode)
+
+
+def place_prefix(request: Request, prefix: str | None, prefill_mode: str) -> Request:
+    """`request` with `prefix` injected where the backend can put it: the start of the
+    assistant turn (before any prefill the request has), or, on a backend that cannot
+    prefill (`prefill_mode == "suffix"`), the end of the last user turn."""
+    if not prefix:
+        return request
+    if prefill_mode == "suffix":
+        return replace(request, messages=as_suffix(request.messages, prefix))
+    return replace(request, prefill=prefix + request.prefill)
 
 
 def with_system_guard(messages: Sequence[dict[str, str]], guard: str) -> tuple[dict[str, str], ...]:

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from neutrophil.defenses.base import PromptDefense
+from neutrophil.defenses.base import PromptDefense, place_prefix
 from neutrophil.defenses.texts import GATED_PREFIX
 from neutrophil.errors import UserError
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
-from neutrophil.models.base import Backend, Request, as_suffix, require_local
+from neutrophil.models.base import Backend, Request, require_local
 
 DEFAULT_STRENGTH = 4.0  # calibrated units: refuses visibly and stays fluent on SmolLM2
 
@@ -100,15 +100,10 @@ class GatedPrefixDefense:
 
     def apply(self, backend: Backend, requests: Sequence[Request]) -> list[Request]:
         flags = _gate_flags(self.gate, backend, requests)
-        out = []
-        for r, f in zip(requests, flags, strict=True):
-            if not f:
-                out.append(r)
-            elif backend.prefill_mode == "suffix":
-                out.append(replace(r, messages=as_suffix(r.messages, self.prefix)))
-            else:
-                out.append(replace(r, prefill=self.prefix + r.prefill))
-        return out
+        return [
+            place_prefix(r, self.prefix, backend.prefill_mode) if fires else r
+            for r, fires in zip(requests, flags, strict=True)
+        ]
 
 
 @dataclass(frozen=True)

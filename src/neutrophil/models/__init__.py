@@ -9,7 +9,7 @@ A spec is one of:
 Engines (`engine=`): `llama` runs a GGUF (the embedded model included) on llama.cpp; `hf`
 runs transformers (a GGUF is converted once to a cached safetensors copy); `auto` picks
 llama.cpp for GGUF specs when llama-cpp-python is installed, transformers otherwise.
-Hidden states and gradients always come from transformers (`LlamaCppBackend.local_twin`).
+Hidden states and gradients always come from transformers (`Backend.local()`).
 """
 
 from __future__ import annotations

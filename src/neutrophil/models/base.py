@@ -53,43 +53,7 @@ class Generation:
     stopped_early: bool = False
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """A text generator. `name` identifies the model in caches and reports."""
-
-    name: str
-    # How a non-empty `Request.prefill` is honoured: "native" (true assistant prefill) or
-    # "suffix" (the server cannot prefill; the text is appended to the last user turn).
-    prefill_mode: str
-
-    def generate(
-        self, requests: Sequence[Request], *, progress: bool = False
-    ) -> list[Generation]: ...
-
-
-@runtime_checkable
-class QueueingBackend(Protocol):
-    """A backend that takes requests while it decodes (continuous batching): callers with
-    work that arrives bit by bit (web episodes, several domains) keep its batch full."""
-
-    def submit_many(self, requests: Sequence[Request]) -> list[Future[Generation]]: ...
-
-
-def submit(
-    backend: Backend, requests: Sequence[Request], *, progress: bool = False
-) -> list[Future[Generation]]:
-    """Start `requests`: queued on a `QueueingBackend`, else generated now (the futures
-    come back done)."""
-    if not requests:
-        return []
-    if isinstance(backend, QueueingBackend):
-        return backend.submit_many(requests)
-    futures: list[Future[Generation]] = []
-    for gen in backend.generate(requests, progress=progress):
-        f: Future[Generation] = Future()
-        f.set_result(gen)
-        futures.append(f)
-    return futures
+EDITS = ("row", "group", "none")  # what `Backend.edits` may say
 
 
 @runtime_checkable
@@ -103,17 +67,97 @@ class LocalBackend(Protocol):
     def render(self, messages: Sequence[Message], prefill: str = "") -> str: ...
 
 
+class Backend:
+    """The engine contract. Callers ask it what an engine can do; they never probe.
+
+    An engine subclasses this and overrides what it has; the defaults describe an engine
+    that has none of it (a plain `generate`).
+
+    - `generate(requests)`: generations in order. `submit_many(requests)`: futures; on an
+      engine that `queues` they join its running batch at the next step (continuous
+      batching: a long row never holds up the others), else they are generated now.
+    - `capacity`: rows it decodes at once (batch slots, or a server's concurrent requests),
+      which sizes what callers hand it per chunk.
+    - `edits`: how it applies a `Request.edit` (steering): "row" (each row its own strength,
+      forward hooks), "group" (rows that share an edit and strength decode together:
+      llama.cpp's context-wide control vector) or "none" (refused).
+    - `prefill_mode`: how a non-empty `Request.prefill` is honoured: "native" (true
+      assistant prefill) or "suffix" (appended to the last user turn).
+    - `prompt_text(request)`, `count_tokens(text)`, `context_length`, `chat_template`: the
+      exact prompt and its size where the engine renders it itself (None for a server);
+      `max_token_chars()`: the most characters one token stands for (a text of C
+      characters has at least C / that many tokens; None if unknown).
+    - `takes_raw_prompts`: `Request.raw_prompt` is honoured (`/v1/completions`).
+    - `remote`: it runs elsewhere (an HTTP server that batches by itself): a server in
+      front of it sends one request per call, `capacity` calls at once.
+    - `local()`: the transformers view for hidden states (itself, a twin with the same
+      weights, or None for a server); `require_local` words the refusal.
+    - `fingerprint`: what decides its tokens (caches and run stores key on it).
+    - `continuous(max_rows)`: an engine over the same model that queues (itself when it
+      does): what a server drives, so that no request waits for another's batch.
+    - `alive()`, `last_step`: whether its decode thread runs, when it last made a step
+      (health checks); `close()` frees it.
+    """
+
+    name: str = "backend"
+    engine: str = "custom"
+    prefill_mode: str = "native"
+    capacity: int = 1
+    queues: bool = False
+    edits: str = "none"
+    takes_raw_prompts: bool = False
+    remote: bool = False
+    context_length: int | None = None
+    chat_template: str | None = None
+    last_step: float = 0.0
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.engine}:{self.name}"
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
+        raise NotImplementedError
+
+    def submit_many(
+        self, requests: Sequence[Request], *, progress: bool = False
+    ) -> list[Future[Generation]]:
+        futures: list[Future[Generation]] = []
+        for gen in self.generate(requests, progress=progress) if requests else []:
+            f: Future[Generation] = Future()
+            f.set_result(gen)
+            futures.append(f)
+        return futures
+
+    def prompt_text(self, request: Request) -> str | None:
+        return None
+
+    def count_tokens(self, text: str) -> int | None:
+        return None
+
+    def max_token_chars(self) -> int | None:
+        return None
+
+    def local(self) -> LocalBackend | None:
+        return None
+
+    def continuous(self, max_rows: int) -> Backend:
+        return self
+
+    def alive(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+
 def require_local(backend: Backend, needs: str = "this") -> LocalBackend:
-    """The transformers view of `backend`: itself, or the same weights on transformers for
-    an engine without hidden states (llama.cpp's `local_twin`); HTTP servers have none."""
+    """The transformers view of `backend` (`Backend.local`), or a one-line refusal."""
     from neutrophil.errors import UserError
 
-    if isinstance(backend, LocalBackend):
-        return backend
-    twin = getattr(backend, "local_twin", None)
-    if twin is not None:
-        return twin()
-    raise UserError(f"{backend.name}: {needs} needs a local model (not an HTTP server)")
+    local = backend.local()
+    if local is None:
+        raise UserError(f"{backend.name}: {needs} needs a local model (not an HTTP server)")
+    return local
 
 
 def user_message(prompt: str, system: str | None = None) -> tuple[Message, ...]:

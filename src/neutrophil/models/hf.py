@@ -17,17 +17,18 @@ import torch
 from tqdm.auto import tqdm
 
 from neutrophil.models import kv_share
-from neutrophil.models.base import Generation, Message, Request
+from neutrophil.models.base import Backend, Generation, Message, Request
 from neutrophil.models.fingerprint import hf_fingerprint
 from neutrophil.models.greedy import Decoded, decode
 from neutrophil.models.template import FALLBACK_TEMPLATE
 
 
-class HFBackend:
+class HFBackend(Backend):
     """Generate with a local `transformers` causal LM."""
 
-    prefill_mode = "native"
     engine = "hf"
+    edits = "row"  # forward hooks scale each row on its own
+    takes_raw_prompts = True
 
     def __init__(
         self, model, tokenizer, *, name: str = "hf", batch_size: int = 32, kv_share: bool = True
@@ -50,6 +51,32 @@ class HFBackend:
         """Config, dtype and sampled weights (see `models.fingerprint`)."""
         return hf_fingerprint(self.model)
 
+    @property
+    def capacity(self) -> int:
+        return self.batch_size
+
+    @property
+    def chat_template(self) -> str | None:
+        template = self.tokenizer.chat_template
+        return template if isinstance(template, str) else None
+
+    @property
+    def context_length(self) -> int | None:
+        n = getattr(self.model.config, "max_position_embeddings", None)
+        return n if isinstance(n, int) and n > 0 else None
+
+    def local(self) -> HFBackend:
+        return self
+
+    def continuous(self, max_rows: int) -> Backend:
+        """`ContinuousHF` over this model where its cache layout allows (else itself: a
+        whole batch at a time)."""
+        from neutrophil.models.continuous import ContinuousHF
+
+        if not ContinuousHF.supports(self):
+            return self
+        return ContinuousHF(self, max_rows=min(max_rows, self.batch_size))
+
     def _collect_eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
         ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
@@ -64,7 +91,7 @@ class HFBackend:
         )
         return text + prefill
 
-    def render_request(self, request: Request) -> str:
+    def prompt_text(self, request: Request) -> str:
         """The prompt text of `request`: its raw prompt verbatim (`/v1/completions`) when it
         has one, else its messages through the chat template; then the prefill."""
         if request.raw_prompt is not None:
@@ -74,8 +101,11 @@ class HFBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
+    def max_token_chars(self) -> int | None:
+        return max((len(piece) for piece in self.tokenizer.get_vocab()), default=None)
+
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
-        texts = [self.render_request(r) for r in requests]
+        texts = [self.prompt_text(r) for r in requests]
         token_rows = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
         lengths = [len(ids) for ids in token_rows]
         results: list[Generation | None] = [None] * len(requests)
@@ -125,7 +155,7 @@ class HFBackend:
         by_messages: dict[str, list[int]] = {}
         for i, r in enumerate(requests):
             if r.edit is None:
-                key = self.render_request(replace(r, prefill=""))
+                key = self.prompt_text(replace(r, prefill=""))
                 by_messages.setdefault(key, []).append(i)
         return [g for g in by_messages.values() if len(g) >= 2]
 

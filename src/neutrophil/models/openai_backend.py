@@ -57,7 +57,7 @@ import httpx
 from tqdm.auto import tqdm
 
 from neutrophil.errors import BackendError, UserError
-from neutrophil.models.base import Generation, Message, Request, as_suffix
+from neutrophil.models.base import Backend, Generation, Message, Request, as_suffix
 
 PREFILL_MODES = ("auto", "continue", "assistant", "completions", "suffix")
 # Servers known to honour `continue_final_message` (read from `owned_by` in GET /models).
@@ -181,8 +181,13 @@ class InFlight:
             return True
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
     """Generate through an OpenAI-compatible server; rows run concurrently (servers batch)."""
+
+    engine = "openai"
+    queues = True  # submitted requests fan out over `capacity` connections
+    remote = True
+    takes_raw_prompts = True  # sent to /v1/completions
 
     def __init__(self, spec: OpenAISpec, *, api_key: str | None = None) -> None:
         self.spec = spec
@@ -205,6 +210,14 @@ class OpenAIBackend:
         self._contacted = False
         self._render: Render | None = None
         self._stream = spec.stream
+
+    @property
+    def capacity(self) -> int:
+        return self.concurrency
+
+    @property
+    def fingerprint(self) -> str:
+        return self.name  # a server's model name is all a client knows of its weights
 
     @classmethod
     def from_spec(cls, spec: str, api_key: str | None = None) -> OpenAIBackend:
@@ -257,7 +270,9 @@ class OpenAIBackend:
                 f.cancel()
             bar.close()
 
-    def submit_many(self, requests: Sequence[Request]) -> list[Future[Generation]]:
+    def submit_many(
+        self, requests: Sequence[Request], *, progress: bool = False
+    ) -> list[Future[Generation]]:
         """Queue `requests`; each future resolves as its answer arrives."""
         if not requests:
             return []

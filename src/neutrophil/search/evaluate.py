@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from neutrophil.agent import Agent, Budgets, RunResult
 from neutrophil.defenses.base import NO_DEFENSE, Defense, PromptDefense
-from neutrophil.models.base import Backend, QueueingBackend
+from neutrophil.models.base import Backend
 from neutrophil.records import Transcript
 from neutrophil.runstore import RunKey, run_key
 from neutrophil.search.rendezvous import run_together
@@ -109,7 +109,7 @@ class Evaluator:
         self.cost.cached += len(defenses) * len(tasks) - todo
         if todo:
             bar = tqdm(total=todo, desc=desc, unit="row", disable=not self.progress, leave=False)
-            if isinstance(self.backend, QueueingBackend):
+            if self.backend.queues:
                 # One running batch: every row at once, each stored as it ends, so no chunk
                 # waits for its slowest row (a long code answer, an eight-step episode).
                 self._run([(d, m) for d, m in zip(defenses, missing, strict=True) if m], bar)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from neutrophil.models.base import Backend, Generation, QueueingBackend, Request
+from neutrophil.models.base import Backend, Generation, Request
 
 T = TypeVar("T")
 
@@ -73,14 +73,16 @@ class Rendezvous:
         self._cv.notify_all()
 
 
-class _View:
-    """What one agent sees: a backend with the real one's name and prefill mode."""
+class _View(Backend):
+    """What one agent sees: a backend with the real one's name, prefill mode and size."""
 
     def __init__(self, hub: Rendezvous, party: int) -> None:
         self._hub = hub
         self._party = party
         self.name = hub.backend.name
+        self.engine = hub.backend.engine
         self.prefill_mode = hub.backend.prefill_mode
+        self.capacity = hub.backend.capacity
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
         return self._hub._submit(self._party, requests)
@@ -88,9 +90,9 @@ class _View:
 
 def run_together(backend: Backend, jobs: Sequence[Callable[[Any], T]]) -> list[T]:
     """Run `jobs[i](view_i)` in threads whose generate calls are merged; results in order.
-    A `QueueingBackend` merges what its callers queue by itself (one running batch, shared
+    A backend that `queues` merges what its callers queue by itself (one running batch, shared
     prompt KV): there every job gets the backend and nothing waits for the others."""
-    if isinstance(backend, QueueingBackend):
+    if backend.queues:
         with ThreadPoolExecutor(len(jobs)) as pool:
             return list(pool.map(lambda job: job(backend), jobs))
     hub = Rendezvous(backend, len(jobs))

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,6 @@ from neutrophil.serve.limits import (
     Limits,
     check_max_tokens,
     check_prompt_chars,
-    longest_token,
     token_budget,
 )
 from neutrophil.serve.protocol import (
@@ -83,21 +81,19 @@ def create_app(
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens)
     # ContinuousHF applies no activation edits: a steering server decodes whole batches.
-    engine = _engine(backend, max_batch) if steering is None else steering.engine(backend)
-    http_backend = hasattr(backend, "concurrency")
+    engine = backend.continuous(max_batch) if steering is None else steering.engine(backend)
     batcher = Batcher(
         engine,
-        max_batch=1 if http_backend else max_batch,
+        max_batch=1 if backend.remote else max_batch,
         wait_s=batch_wait_ms / 1000,
-        workers=workers if workers is not None else getattr(backend, "concurrency", 1),
+        workers=workers if workers is not None else (backend.capacity if backend.remote else 1),
         stall_s=stall_s,
     )
     name = model_name or backend.name
     names = {name, backend.name, *aliases}
     created = int(time.time())
-    count_tokens = _token_counter(engine, backend)
-    token_chars = longest_token(backend)
-    context = _context_length(engine, backend)
+    token_chars = backend.max_token_chars()
+    context = engine.context_length or backend.context_length
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -177,8 +173,8 @@ def create_app(
     async def props() -> Any:
         # As llama.cpp server does: lets a client render our chat template itself (for raw
         # completions, which the guard refuses: so it is off there).
-        template = getattr(getattr(backend, "tokenizer", None), "chat_template", None)
-        if defense is not None or not isinstance(template, str):
+        template = backend.chat_template
+        if defense is not None or template is None:
             return JSONResponse(error_body("no chat template", "not_found_error"), status_code=404)
         return {"chat_template": template, "model": name}
 
@@ -210,7 +206,7 @@ def create_app(
             raise BadRequest(message, status=403, kind="permission_error")
         body = await read_json(http, limits.max_body_bytes)
         call = _checked(parse_completion(body))
-        if not _takes_raw_prompts(backend):
+        if not backend.takes_raw_prompts:
             raise BadRequest(f"{type(backend).__name__} takes chat messages only")
         request = Request(messages=(), raw_prompt=call.raw_prompt, max_new_tokens=1)
         request = await _steered(body, request)
@@ -246,11 +242,11 @@ def create_app(
         http: HTTPRequest, call: Call, request: Request, injected: str, reply: Reply
     ) -> Any:
         n_prompt = None
-        if count_tokens is not None:
+        if not backend.remote:  # a server counts its own prompts
             # Refuse what is surely too long before tokenising it (a 1 MB prompt took
             # 2 s of CPU and 150 MB to count).
             check_prompt_chars(request, call, limits, token_chars)
-            n_prompt = await asyncio.to_thread(count_tokens, request)
+            n_prompt = await asyncio.to_thread(_count_prompt, engine, request)
         budget = token_budget(call, n_prompt, context, limits)
         request = replace(request, max_new_tokens=budget)
         if call.stream:
@@ -284,50 +280,7 @@ async def read_json(http: HTTPRequest, limit: int) -> Any:
         raise BadRequest("the request body is not valid JSON") from None
 
 
-def _engine(backend: Backend, max_batch: int) -> Any:
-    """What the batcher drives: the backend itself, or `ContinuousHF` over a transformers
-    model (imported only when one is loaded, so the proxy never imports torch)."""
-    if callable(getattr(backend, "submit", None)) or "neutrophil.models.hf" not in sys.modules:
-        return backend
-    from neutrophil.serve.continuous import ContinuousHF
-
-    if not ContinuousHF.supports(backend):
-        return backend
-    return ContinuousHF(backend, max_rows=min(max_batch, backend.batch_size))  # type: ignore[attr-defined]
-
-
-def _token_counter(engine: Any, backend: Any) -> Callable[[Request], int] | None:
-    """How to count a request's prompt tokens locally (None for an HTTP backend): the
-    engine's or backend's `count_tokens(text)` of its prompt text, else its tokenizer."""
-    for owner in (engine, backend):
-        text = getattr(owner, "prompt_text", None) or getattr(owner, "render_request", None)
-        count = getattr(owner, "count_tokens", None)
-        if callable(text) and callable(count):
-            return lambda r, text=text, count=count: count(text(r))
-    render = getattr(backend, "render_request", None)
-    tokenizer = getattr(backend, "tokenizer", None)
-    if callable(render) and tokenizer is not None:
-        return lambda r: len(tokenizer(render(r), add_special_tokens=False).input_ids)
-    return None
-
-
-def _context_length(engine: Any, backend: Any) -> int | None:
-    """Tokens per sequence, where the engine says (llama.cpp: its context per sequence)."""
-    for owner in (engine, backend):
-        n = getattr(owner, "context_length", None) or getattr(
-            getattr(owner, "ctx", None), "seq_ctx", None
-        )
-        if isinstance(n, int) and n > 0:
-            return n
-    return None
-
-
-def _takes_raw_prompts(backend: Any) -> bool:
-    """A local model renders `raw_prompt` verbatim; the HTTP backend sends it to
-    `/v1/completions`."""
-    for attr in ("render_request", "prompt_text"):  # HF, llama.cpp: rendered verbatim
-        if callable(getattr(backend, attr, None)):
-            return True
-    from neutrophil.models.openai_backend import OpenAIBackend
-
-    return isinstance(backend, OpenAIBackend)
+def _count_prompt(engine: Backend, request: Request) -> int | None:
+    """The prompt tokens of `request` as the engine renders and counts it."""
+    text = engine.prompt_text(request)
+    return None if text is None else engine.count_tokens(text)

@@ -1,9 +1,9 @@
 """Hands requests to the backend: row by row to an engine that batches continuously, or in
 collected batches to one that decodes a whole batch at a time.
 
-- An engine with `submit(request) -> concurrent.futures.Future[Generation]` (the llama.cpp
-  backend, `ContinuousHF` for transformers models) gets one submit per request, at once:
-  rows join and leave its batch every step, so nothing waits for another row to finish.
+- A local engine that `queues` (the llama.cpp backend, `ContinuousHF` for transformers
+  models) gets each request at once (`submit_many`): rows join and leave its batch every
+  step, so nothing waits for another row to finish.
 - Any other backend gets batches: concurrent requests are collected for a few milliseconds
   into one `generate` call, `workers` calls at a time (1 for a local model, which is not
   thread-safe; an HTTP backend's `concurrency`, one request per call, since the server
@@ -40,7 +40,7 @@ class _Item:
 class Batcher:
     def __init__(
         self,
-        backend: Backend | Any,
+        backend: Backend,
         *,
         max_batch: int = 32,
         wait_s: float = 0.005,
@@ -48,7 +48,9 @@ class Batcher:
         stall_s: float = 60.0,
     ) -> None:
         self.backend = backend
-        self.continuous = callable(getattr(backend, "submit", None))
+        # A remote backend's calls run in daemon threads (the batch path): a SIGTERM never
+        # waits for an upstream answer.
+        self.continuous = backend.queues and not backend.remote
         self.max_batch = max_batch
         self.wait_s = wait_s
         self.workers = workers
@@ -103,13 +105,9 @@ class Batcher:
         requests are waiting and no row made a step for `stall_s` seconds."""
         if self.draining:
             return False, "shutting down"
-        alive = getattr(self.backend, "alive", None)
-        if callable(alive) and not alive():
+        if not self.backend.alive():
             return False, "the decode thread has stopped"
-        engine_step = getattr(self.backend, "last_step", None)
-        if engine_step is None:  # llama.cpp keeps it on its scheduler
-            engine_step = getattr(getattr(self.backend, "scheduler", None), "last_step", 0.0)
-        last = max(self.last_progress, engine_step or 0.0)
+        last = max(self.last_progress, self.backend.last_step)
         idle = time.monotonic() - last
         if self._in_flight and idle > self.stall_s:
             return False, f"no generation step for {idle:.0f} s with {self._in_flight} waiting"
@@ -125,7 +123,7 @@ class Batcher:
         request = replace(request, stop_when=self._watched(request.stop_when, cut, stepped))
         try:
             if self.continuous:
-                started = self.backend.submit(request)
+                (started,) = self.backend.submit_many([request])
                 started.add_done_callback(self._count_done)  # when the engine ends the row
                 row = asyncio.wrap_future(started)
                 row.add_done_callback(_retrieved)

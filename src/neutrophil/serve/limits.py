@@ -8,7 +8,6 @@ names the limit and the `neutrophil serve` flag that sets it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from neutrophil.models.base import Request
 from neutrophil.serve.protocol import BadRequest, Call
@@ -40,17 +39,6 @@ def check_max_tokens(call: Call, limits: Limits) -> None:
             param="max_tokens",
             code="max_tokens_exceeded",
         )
-
-
-def longest_token(backend: Any) -> int | None:
-    """The most characters one token of the backend's vocabulary stands for (None if
-    unknown): a text of C characters has at least C / that many tokens."""
-    tokenizer = getattr(backend, "tokenizer", None)
-    get_vocab = getattr(tokenizer, "get_vocab", None)
-    if not callable(get_vocab):
-        return None
-    vocab = get_vocab()
-    return max((len(piece) for piece in vocab), default=None)
 
 
 def check_prompt_chars(

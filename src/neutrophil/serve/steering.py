@@ -26,10 +26,11 @@ from typing import Any
 
 import torch
 
+from neutrophil.defenses.base import place_prefix
 from neutrophil.internals.equalizer import Channel, Equalizer
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
-from neutrophil.models.base import Request, as_suffix
+from neutrophil.models.base import Backend, Request
 from neutrophil.serve.protocol import BadRequest
 
 LIMIT = 4.0  # strengths are calibrated units, -LIMIT..+LIMIT
@@ -188,7 +189,7 @@ class Steering:
 
     def meter(self, backend: Any, request: Request) -> dict[str, Any]:
         """The harm probe's score at the last prompt token, and whether the gate fires."""
-        text = backend.render_request(replace(request, prefill=""))
+        text = backend.prompt_text(replace(request, prefill=""))
         with self.lock:
             score = float(self.gate.scores(backend.model, backend.tokenizer, [text])[0])
         return {
@@ -221,11 +222,7 @@ class Steering:
             prefix += self.prefix
         if "gated-prefix" in ask.defenses and fires:
             prefix += self.gated_prefix
-        if prefix:
-            if getattr(backend, "prefill_mode", "native") == "suffix":
-                request = replace(request, messages=as_suffix(request.messages, prefix))
-            else:
-                request = replace(request, prefill=prefix + request.prefill)
+        request = place_prefix(request, prefix, backend.prefill_mode)
         if "gated-steer" in ask.defenses and fires:
             mix[GATED_STEER] = self.gated_strength
         return replace(request, edit=self.board, edit_scale=float(self.board.code(mix)))
@@ -265,16 +262,22 @@ def build(
     )
 
 
-class Locked:
+class Locked(Backend):
     """The engine a steering server's batcher drives: the backend, one batch at a time
     under `lock` (the gate reads the same model), decoding whole batches so rows with
     different mixes share one."""
 
-    def __init__(self, backend: Any, lock: threading.Lock) -> None:
+    def __init__(self, backend: Backend, lock: threading.Lock) -> None:
         self.backend = backend
         self.lock = lock
         self.name = backend.name
+        self.engine = backend.engine
         self.prefill_mode = backend.prefill_mode
+        self.capacity = backend.capacity
+        self.edits = backend.edits
+        self.takes_raw_prompts = backend.takes_raw_prompts
+        self.context_length = backend.context_length
+        self.chat_template = backend.chat_template
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Any]:
         with self.lock:
@@ -283,11 +286,14 @@ class Locked:
     def close(self) -> None:
         """Nothing of ours to close: the backend belongs to the caller."""
 
-    def prompt_text(self, request: Request) -> str:
-        return self.backend.render_request(request)
+    def prompt_text(self, request: Request) -> str | None:
+        return self.backend.prompt_text(request)
 
-    def count_tokens(self, text: str) -> int:
+    def count_tokens(self, text: str) -> int | None:
         # Under the lock: a fast tokenizer used by two threads at once can fail
         # ("Already borrowed"), and `generate` tokenises its batch.
         with self.lock:
-            return len(self.backend.tokenizer(text, add_special_tokens=False).input_ids)
+            return self.backend.count_tokens(text)
+
+    def local(self) -> Any:
+        return self.backend.local()

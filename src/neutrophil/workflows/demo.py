@@ -85,7 +85,6 @@ def run(
     from neutrophil.evaluation import evaluate
     from neutrophil.files import atomic_write, writable_dir
     from neutrophil.judges import default_judge
-    from neutrophil.models.base import QueueingBackend
     from neutrophil.paired import compare
     from neutrophil.report.eval_report import eval_report
 
@@ -113,7 +112,7 @@ def run(
         return evaluate(agent, test, out / slug, label=label, progress=progress)
 
     log(f"evaluating: {', '.join(label for label, _, _ in stages)}")
-    if isinstance(backend, QueueingBackend):
+    if backend.queues:
         # One running batch for all defenses: their rows fill each other's gaps, and the
         # pages and prompts they share are decoded once.
         with ThreadPoolExecutor(len(stages)) as pool:

@@ -72,14 +72,14 @@ class NeutrophilAPI(ModelAPI):
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config or GenerateConfig())
         from neutrophil.defenses.registry import build_defense, read_text_arg
-        from neutrophil.models.hf import HFBackend
+        from neutrophil.models.base import LocalBackend
 
         try:
             self.options = parse_options(model_name, model_args)
             prefix = read_text_arg(self.options.prefix, self.options.prefix_file, "-M prefix_file")
             backend = _load_backend(self.options)
             # Tool calling renders through the template; other requests render as before.
-            self.backend = ToolsHF(backend) if isinstance(backend, HFBackend) else backend
+            self.backend = ToolsHF(backend) if isinstance(backend, LocalBackend) else backend
             self.defense = build_defense(
                 self.options.defense,
                 backend=self.backend,
@@ -106,10 +106,8 @@ class NeutrophilAPI(ModelAPI):
     async def count_text_tokens(self, text: str) -> int:
         # The model's own tokenizer where there is one; Inspect's default would fetch a
         # tiktoken encoding from the internet.
-        tokenizer = getattr(self.backend, "tokenizer", None)
-        if tokenizer is not None:
-            return len(tokenizer(text, add_special_tokens=False).input_ids)
-        return max(1, len(text) // 4)  # an HTTP server: the usual rough rule, offline
+        n = self.backend.count_tokens(text)
+        return n if n is not None else max(1, len(text) // 4)  # a server: the rough rule
 
     def _request(
         self,

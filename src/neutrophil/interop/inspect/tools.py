@@ -20,7 +20,7 @@ from typing import Any
 from inspect_ai.tool import ToolCall, ToolInfo
 
 from neutrophil.errors import UserError
-from neutrophil.models.base import Backend, Message
+from neutrophil.models.base import Backend, LocalBackend, Message
 from neutrophil.models.hf import HFBackend
 
 TOOLS_ROLE = "neutrophil.tools"  # a reserved message carrying the schemas to `render`
@@ -28,12 +28,11 @@ _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 
 
 def template_supports_tools(backend: Backend) -> bool:
-    template = getattr(getattr(backend, "tokenizer", None), "chat_template", None)
-    return isinstance(template, str) and "tools" in template
+    return "tools" in (backend.chat_template or "")
 
 
 def check_tools_supported(backend: Backend, spec: str) -> None:
-    if not isinstance(backend, HFBackend):
+    if not isinstance(backend, LocalBackend):
         raise UserError(
             f"neutrophil/{spec}: tool calling needs a local model (its chat template renders "
             "the tools); this backend takes plain chat only"

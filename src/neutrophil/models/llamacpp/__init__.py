@@ -6,7 +6,7 @@ EOS, token counts; continuous batching over sequences (`scheduler.py`), prompt K
 by rows with the same messages, and steering through llama.cpp's control vector.
 
 Hidden states are not exposed by llama.cpp, so whatever needs them (a gate's probe, fitting
-a steering vector) uses `local_twin()`: the same GGUF on transformers, loaded on first use.
+a steering vector) uses `local()`: the same GGUF on transformers, loaded on first use.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neutrophil.errors import UserError
-from neutrophil.models.base import Generation, Message, Request
+from neutrophil.models.base import Backend, Generation, Message, Request
 from neutrophil.models.embedded import ensure_f32_gguf
 from neutrophil.models.llamacpp.native import (
     NativeContext,
@@ -46,11 +46,13 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(Backend):
     """Generate with llama.cpp from a GGUF file."""
 
-    prefill_mode = "native"
     engine = ENGINE
+    queues = True  # continuous batching: submitted rows join the running batch
+    edits = "group"  # the control vector is context-wide: rows are grouped by edit
+    takes_raw_prompts = True
 
     def __init__(
         self,
@@ -101,6 +103,21 @@ class LlamaCppBackend:
         form = ":f32" if self.dequantized else ""
         return f"{ENGINE}:{file_digest(self.path)[:16]}{form}"
 
+    @property
+    def capacity(self) -> int:
+        return self.batch_size
+
+    @property
+    def context_length(self) -> int:
+        return self.ctx.seq_ctx
+
+    @property
+    def last_step(self) -> float:
+        return self.scheduler.last_step
+
+    def alive(self) -> bool:
+        return self.scheduler.alive()
+
     # -- prompts --------------------------------------------------------------------
     def render(self, messages: Sequence[Message], prefill: str = "") -> str:
         """The exact prompt text: chat template with generation prompt, then the prefill."""
@@ -141,11 +158,9 @@ class LlamaCppBackend:
         layers = {n: v.detach().float().cpu().numpy() for n, v in deltas(scale).items()}
         return (id(edit), scale), layers
 
-    def submit(self, request: Request) -> Future[Generation]:
-        """Queue one request; it joins the running batch at the next step."""
-        return self.submit_many([request])[0]
-
-    def submit_many(self, requests: Sequence[Request]) -> list[Future[Generation]]:
+    def submit_many(
+        self, requests: Sequence[Request], *, progress: bool = False
+    ) -> list[Future[Generation]]:
         """Queue requests; they join the running batch at the next step. Cancelling a
         future stops its row, queued or decoding."""
         rows = [self._row(r) for r in requests]  # every prompt checked before any work
@@ -171,7 +186,7 @@ class LlamaCppBackend:
             raise
 
     # -- hidden states ----------------------------------------------------------------
-    def local_twin(self) -> Any:
+    def local(self) -> Any:
         """The same GGUF on transformers (for probes and gates); loaded once."""
         if self._twin is None:
             from neutrophil.models import load_hf

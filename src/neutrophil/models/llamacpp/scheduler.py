@@ -157,6 +157,10 @@ class Scheduler:
     def busy(self) -> bool:
         return bool(self._pending or self._live)
 
+    def alive(self) -> bool:
+        """The worker runs (or has not been needed yet)."""
+        return self._thread is None or self._thread.is_alive() or self._closed
+
     def cancel(self, rows: Sequence[Row]) -> None:
         """Drop rows whose caller gave up: queued ones are cancelled and never start; live
         ones leave at the next step and free their sequences."""

@@ -29,6 +29,7 @@ import collections
 import contextlib
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
@@ -36,10 +37,10 @@ import torch
 from transformers import DynamicCache
 
 from neutrophil.models import kv_share
-from neutrophil.models.base import Generation, Request
+from neutrophil.models.base import Backend, Generation, Request
 from neutrophil.models.cache_arg import cache_kw
 from neutrophil.models.hf import HFBackend
-from neutrophil.serve.lanes import Lane, lane_bound
+from neutrophil.models.lanes import Lane, lane_bound
 
 PREFILL_CHUNK = 256  # prompt tokens per iteration: bounds what a long prompt costs others
 
@@ -65,10 +66,13 @@ class Finished:
     ended_step: int
 
 
-class ContinuousHF:
-    """`submit(request) -> Future[Generation]` over an `HFBackend`'s model and tokenizer."""
+class ContinuousHF(Backend):
+    """`submit_many(requests) -> [Future[Generation]]` over an `HFBackend`'s model and
+    tokenizer: rows join and leave the running batch at every step."""
 
-    prefill_mode = "native"
+    engine = "hf"
+    queues = True
+    takes_raw_prompts = True
 
     @staticmethod
     def supports(backend: object) -> bool:
@@ -83,8 +87,8 @@ class ContinuousHF:
         self.tokenizer = backend.tokenizer
         self.max_rows = max(1, max_rows)
         self.prefill_chunk = prefill_chunk
-        config = self.model.config
-        self.context_length: int | None = getattr(config, "max_position_embeddings", None)
+        self.context_length = backend.context_length
+        self.chat_template = backend.chat_template
         self.steps = 0
         self.last_step = time.monotonic()
         self.log: collections.deque[Finished] = collections.deque(maxlen=256)
@@ -101,19 +105,41 @@ class ContinuousHF:
 
     # -- the caller's side ---------------------------------------------------------------
 
-    def submit(self, request: Request) -> Future[Generation]:
-        if request.edit is not None:
+    @property
+    def capacity(self) -> int:
+        return self.max_rows
+
+    @property
+    def fingerprint(self) -> str:
+        return self.backend.fingerprint  # a row alone gets the backend's own tokens
+
+    def submit_many(
+        self, requests: Sequence[Request], *, progress: bool = False
+    ) -> list[Future[Generation]]:
+        if any(r.edit is not None for r in requests):
             raise ValueError("ContinuousHF does not apply activation edits")
-        future: Future[Generation] = Future()
+        rows = [_Row(r, Future()) for r in requests]
         with self._wake:
             if self._closed:
                 raise RuntimeError("the decode thread is closed")
-            self._inbox.append(_Row(request, future))
+            self._inbox.extend(rows)
             self._wake.notify()
-        return future
+        return [row.future for row in rows]
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
+        futures = self.submit_many(requests)
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
     def prompt_text(self, request: Request) -> str:
-        return self.backend.render_request(request)
+        return self.backend.prompt_text(request)
+
+    def local(self) -> HFBackend:
+        return self.backend
 
     def count_tokens(self, text: str) -> int:
         return len(self._encode(text))
@@ -186,7 +212,7 @@ class ContinuousHF:
                     return
                 row = self._inbox.popleft()
             try:
-                row.ids = self._encode(self.backend.render_request(row.request))
+                row.ids = self._encode(self.backend.prompt_text(row.request))
                 if not row.ids:
                     raise ValueError("the prompt is empty")
                 if row.request.max_new_tokens < 1:
