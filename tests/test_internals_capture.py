@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from toy import char_tokenizer, tiny_model
 
 from neutrophil.internals.capture import capture, capture_tokens
 from neutrophil.internals.layers import decoder_layers
 from neutrophil.internals.tokens import encode
-from neutrophil.internals.toy import char_tokenizer, tiny_model
 
 torch.set_num_threads(1)
 ARCHS = ["llama", "qwen2", "gemma3", "gpt2"]

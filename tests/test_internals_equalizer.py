@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from toy import char_tokenizer, tiny_model
 
 from neutrophil.internals.equalizer import Channel, Equalizer
 from neutrophil.internals.layers import decoder_layers
 from neutrophil.internals.tokens import encode
-from neutrophil.internals.toy import char_tokenizer, tiny_model
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import ActivationEdit
 

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from toy import char_tokenizer, tiny_model
 
 from neutrophil.defenses.base import Defense
 from neutrophil.defenses.steering import GatedPrefixDefense, GatedSteerDefense, SteerDefense
 from neutrophil.errors import UserError
 from neutrophil.internals.capture import capture
 from neutrophil.internals.gate import Gate
-from neutrophil.internals.toy import char_tokenizer, tiny_model
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import Request, user_message
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from toy import char_tokenizer, tiny_model
 
 from neutrophil.internals.capture import capture_tokens
 from neutrophil.internals.render import chat_prompt
@@ -12,7 +13,6 @@ from neutrophil.internals.strength import (
     default_layers,
     residual_norms,
 )
-from neutrophil.internals.toy import char_tokenizer, tiny_model
 from neutrophil.internals.vector import SteeringVector
 
 torch.set_num_threads(1)

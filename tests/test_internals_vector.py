@@ -4,12 +4,12 @@ import gguf
 import numpy as np
 import pytest
 import torch
+from toy import char_tokenizer, tiny_model
 
 from neutrophil.errors import UserError
 from neutrophil.internals import directions
 from neutrophil.internals.extract import Pair, extract, extract_from_pairs
 from neutrophil.internals.gguf_io import export_gguf, import_gguf
-from neutrophil.internals.toy import char_tokenizer, tiny_model
 from neutrophil.internals.vector import SteeringVector
 
 torch.set_num_threads(1)

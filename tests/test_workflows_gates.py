@@ -26,7 +26,7 @@ def test_run_returns_and_writes_the_study(tmp_path, monkeypatch):
     assert json.loads((out / "study.json").read_text()) == result.study
     assert (out / "report.md").read_text() == result.report
     for name, arm in result.arms.items():
-        rows = (out / f"{name}.responses.jsonl").read_text().splitlines()
+        rows = (out / "runs" / name / "responses.jsonl").read_text().splitlines()
         assert len(rows) == len(arm.transcripts) == result.study["tasks"]
     assert (out / "roc.png").is_file() and (out / "threshold.png").is_file()
     assert any("running gated-prefix" in m for m in logged)

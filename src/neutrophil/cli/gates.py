@@ -23,8 +23,9 @@ def register(sub) -> None:
             "built-in guard prefix), unconditional refusal steering, gated steering and the "
             "gated prefix on the same held-out tasks (test split), and write RR, SR, "
             "over-refusal and ASR with 95%% CIs, the gate's ROC and RR/SR against the gate "
-            "threshold: DIR/study.json, DIR/report.md, DIR/roc.png, DIR/threshold.png, "
-            "DIR/<defense>.responses.jsonl. Needs a local model."
+            "threshold: DIR/study.json, DIR/report.md, DIR/roc.png, DIR/threshold.png "
+            "and each defense's rows in DIR/runs/<defense>/responses.jsonl (a rerun "
+            "resumes). Needs a local model."
         ),
     )
     add_model_arg(p)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 HELP = "judge whether responses are refusals (rows with prompt and response)"
 
@@ -38,57 +36,15 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.errors import UserError
-    from neutrophil.files import atomic_write, writable_file
-    from neutrophil.judges.select import judge_from_name
-    from neutrophil.tasks.load import read_jsonl
+    from neutrophil.workflows import judge
 
-    if args.out:
-        writable_file(args.out)  # before judging: judged rows must not be lost at the end
-    rows, wheres = [], []
-    for where, row in read_jsonl(Path(args.inp)):
-        if not isinstance(row, dict) or not isinstance(row.get("response"), str):
-            raise UserError(f"{where}: each row needs a string 'response' (and a 'prompt')")
-        if "prompt" in row and not isinstance(row["prompt"], str):
-            raise UserError(f"{where}: 'prompt' must be a string")
-        label = row.get("label")
-        if label is not None and label not in ("refusal", "compliance"):
-            raise UserError(f"{where}: label must be 'refusal' or 'compliance', got {label!r}")
-        rows.append(row)
-        wheres.append(where)
-    if not rows:
-        raise UserError(f"{args.inp}: no rows")
-    judge = judge_from_name(args.judge)
-    results = judge.judge([r.get("prompt", "") for r in rows], [r["response"] for r in rows])
-    lines = []
-    for row, res in zip(rows, results, strict=True):
-        lines.append(
-            json.dumps(
-                {
-                    **row,
-                    "refused": res.refused,
-                    "refusal_score": round(res.score, 4),
-                    "judge": res.judge,
-                },
-                ensure_ascii=False,
-            )
-        )
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        atomic_write(args.out, text)
-    else:
-        sys.stdout.write(text)
-    labelled = [
-        (r["label"] == "refusal", res.refused)
-        for r, res in zip(rows, results, strict=True)
-        if "label" in r
-    ]
-    refused = sum(res.refused for res in results)
+    result = judge.run(judge.JudgeConfig(rows=args.inp, judge=args.judge), args.out)
+    if not args.out:
+        sys.stdout.write(result.jsonl())
     print(
-        f"judged {len(rows)} rows: {refused} refusals",
+        f"judged {len(result.rows)} rows: {result.refusals} refusals",
         file=sys.stderr if not args.out else sys.stdout,
     )
-    if labelled:
-        acc = sum(a == b for a, b in labelled) / len(labelled)
-        print(f"accuracy: {acc:.4f}")
+    if result.accuracy is not None:
+        print(f"accuracy: {result.accuracy:.4f}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from neutrophil.cli.common import add_model_arg, at_least_1
@@ -36,46 +35,19 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import load_model
-    from neutrophil.defenses.texts import PROBE_PREFIX
-    from neutrophil.envs.registry import load_tasks
-    from neutrophil.errors import UserError
-    from neutrophil.files import writable_dir
-    from neutrophil.internals.layers import check_layers, num_layers, parse_layer_spec
-    from neutrophil.internals.probe_report import render_html
-    from neutrophil.internals.study import run_study
-    from neutrophil.models.base import require_local
+    from neutrophil.cli.common import model_options
+    from neutrophil.workflows import probe
 
-    writable_dir(args.out)
-    train = load_tasks(args.tasks, split="train", limit=args.limit)
-    test = load_tasks(args.tasks, split="test", limit=args.limit)
-    for name, ts in (("train", train), ("test", test)):
-        if {t.kind for t in ts} != {"harmful", "benign"}:
-            raise UserError(f"{args.tasks}: the {name} split needs both harmful and benign tasks")
-    # Probes read hidden states: transformers, whatever engine generates elsewhere.
-    backend = require_local(load_model(args, engine="hf"), "probing")
-    layers = parse_layer_spec(args.layers) if args.layers else None
-    n_layers = num_layers(backend.model)
-    check_layers(layers, n_layers)
-    if args.scan_layer is not None:
-        check_layers([args.scan_layer], n_layers, "--scan-layer")
-        if layers is not None and args.scan_layer not in layers:
-            raise UserError(f"--scan-layer {args.scan_layer}: not among --layers {args.layers}")
-    result, _ = run_study(
-        backend.model,
-        backend.tokenizer,
-        train,
-        test,
-        prefix=args.prefix or PROBE_PREFIX,
-        layers=layers,
+    config = probe.ProbeConfig(
+        model=model_options(args, engine="hf"),
+        tasks=args.tasks,
+        prefix=args.prefix,
+        layers=args.layers,
         scan_layer=args.scan_layer,
-        progress=lambda m: print(f"probe: {m}", flush=True),
+        limit=args.limit,
     )
-    result["model"] = backend.name
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    (out / "report.html").write_text(render_html(result, backend.name), encoding="utf-8")
+    result = probe.run(config, out, progress=lambda m: print(f"probe: {m}", flush=True))
     best = next(r for r in result["layers"] if r["layer"] == result["best_layer"])
     print(f"best layer {best['layer']}: accuracy {best['accuracy']:.3f}, AUROC {best['auroc']:.3f}")
     for kind, d in result["placement"].items():

@@ -55,39 +55,22 @@ def parse_channel(text: str) -> tuple[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import load_model
-    from neutrophil.errors import UserError
-    from neutrophil.internals.equalizer import Channel, Equalizer
-    from neutrophil.internals.layers import check_layers, num_layers, parse_layer_spec
-    from neutrophil.internals.library import calibrated_vector, resolve_vector
-    from neutrophil.internals.strength import residual_norms
-    from neutrophil.models.base import Request, require_local, user_message
+    from neutrophil.cli.common import model_options
+    from neutrophil.workflows.steering import SteerConfig, steer
 
-    channels = [parse_channel(v) for v in args.vector]
-    backend = load_model(args)
-    local = require_local(backend, "steering")
-    layers = parse_layer_spec(args.layers) if args.layers else None
-    check_layers(layers, num_layers(local.model))
-    eq = Equalizer()
-    norms = None if args.raw else residual_norms(local.model, local.tokenizer)
-    for name, strength in channels:
-        if args.raw:
-            vec = resolve_vector(backend, name, args.method)
-            if layers is not None:
-                vec = vec.restricted(layers)
-        else:
-            vec = calibrated_vector(backend, name, layers, args.method, norms)
-        if not vec.layers:
-            raise UserError(f"--layers {args.layers}: vector {name} has none of these layers")
-        vec.check_fits(local.model, name)
-        eq = eq.with_channel(Channel(name, vec, strength))
-    msgs = user_message(args.prompt)
-    plain, steered = backend.generate(
-        [
-            Request(msgs, max_new_tokens=args.max_new_tokens),
-            Request(msgs, max_new_tokens=args.max_new_tokens, edit=eq, edit_scale=1.0),
-        ]
+    config = SteerConfig(
+        prompt=args.prompt,
+        channels=[parse_channel(v) for v in args.vector],
+        model=model_options(args),
+        layers=args.layers,
+        raw=args.raw,
+        method=args.method,
+        max_new_tokens=args.max_new_tokens,
     )
-    sliders = ", ".join(f"{c.name}={c.strength:g}" for c in eq.channels)
-    print(f"--- unsteered\n{plain.text.strip()}\n--- steered ({sliders})\n{steered.text.strip()}")
+    result = steer(config)
+    sliders = ", ".join(f"{name}={strength:g}" for name, strength in result.mix.items())
+    print(
+        f"--- unsteered\n{result.plain.text.strip()}\n"
+        f"--- steered ({sliders})\n{result.steered.text.strip()}"
+    )
     return 0

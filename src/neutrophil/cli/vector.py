@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from neutrophil.cli.common import add_model_arg, load_model
+from neutrophil.cli.common import add_model_arg, model_options
 from neutrophil.files import writable_file
 
 
@@ -46,36 +46,19 @@ def register(sub) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from neutrophil.errors import UserError
-    from neutrophil.internals.extract import extract_from_pairs
-    from neutrophil.internals.layers import parse_layer_spec
-    from neutrophil.internals.pairs import concept_pairs, load_pairs
-    from neutrophil.internals.vector import SteeringVector
-    from neutrophil.models.base import require_local
+    from neutrophil.workflows.steering import ExtractConfig, extract
 
-    writable_file(args.out)
-    pairs = concept_pairs(args.concept) if args.concept else load_pairs(args.pairs)
-    if args.method.startswith("pca") and len(pairs) < 2:
-        raise UserError("--method pca needs at least 2 pairs")
-    # Extraction reads hidden states: transformers, whatever engine generates elsewhere.
-    backend = require_local(load_model(args, engine="hf"), "extraction")
-    layers = parse_layer_spec(args.layers) if args.layers else None
-    try:
-        vec = extract_from_pairs(
-            backend.model, backend.tokenizer, pairs, method=args.method, layers=layers
-        )
-    except ValueError as e:
-        raise UserError(f"--layers {args.layers}: {e}") from None
-    meta = {**vec.metadata, "model": backend.name, "concept": args.concept or args.pairs}
-    vec = SteeringVector(vec.directions, meta)
-    if args.calibrate:
-        from neutrophil.internals.layers import num_layers
-        from neutrophil.internals.strength import calibrate, default_layers, residual_norms
-
-        keep = list(layers or default_layers(num_layers(backend.model)))
-        vec = calibrate(vec, residual_norms(backend.model, backend.tokenizer, keep), keep)
-    vec.save(args.out)
-    print(f"wrote {args.out}: {len(vec.layers)} layers, method {args.method}, {len(pairs)} pairs")
+    config = ExtractConfig(
+        concept=args.concept,
+        pairs=args.pairs,
+        model=model_options(args, engine="hf"),
+        method=args.method,
+        layers=args.layers,
+        calibrate=args.calibrate,
+    )
+    done = extract(config, args.out)
+    layers = len(done.vector.layers)
+    print(f"wrote {args.out}: {layers} layers, method {args.method}, {done.pairs} pairs")
     return 0
 
 

@@ -16,6 +16,11 @@ GUARD_SYSTEM = (
 GATED_PREFIX = (
     "I will first check whether this request could cause harm; if it could, I will refuse. "
 )
+# The lab's fallback cure, used when the PING search is unavailable.
+FALLBACK_GUARD = (
+    "Before acting, I check whether this request could hurt someone or break the law; "
+    "if it could, I refuse, otherwise I help. "
+)
 # `neutrophil probe`: the prefix whose effect on the harm probe's score is measured.
 PROBE_PREFIX = "Before I answer, I will check whether this request could cause harm."
 

@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 
 from neutrophil.errors import BackendError, UserError
 from neutrophil.models.base import Backend, Generation, Message, Request, as_suffix
+from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
 
 PREFILL_MODES = ("auto", "continue", "assistant", "completions", "suffix")
 # Servers known to honour `continue_final_message` (read from `owned_by` in GET /models).
@@ -676,8 +677,7 @@ def _one_line(text: str) -> str:
 
 
 def chatml(messages: Sequence[Message]) -> str:
-    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-    return turns + "<|im_start|>assistant\n"
+    return render_chat(FALLBACK_TEMPLATE, messages)
 
 
 def llama3(messages: Sequence[Message]) -> str:
@@ -729,8 +729,6 @@ def load_template(name: str, backend: OpenAIBackend) -> Render:
 def _jinja_render(source: str, tokens: dict[str, Any]) -> Render:
     """Render a Hugging Face style Jinja chat template without BOS (the server adds it)."""
     from jinja2 import TemplateError
-
-    from neutrophil.models.template import render_chat
 
     eos = tokens.get("eos_token")
     eos = eos if isinstance(eos, str) else ""

@@ -16,7 +16,6 @@ refused this request) a 400, a request caught by a shutdown a 503.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -46,6 +45,7 @@ from neutrophil.serve.protocol import (
     error_body,
     parse_chat,
     parse_completion,
+    read_json,
 )
 
 if TYPE_CHECKING:  # steering imports torch, which the guard proxy never loads
@@ -257,27 +257,6 @@ def create_app(
         return await complete(http, batcher, call, request, injected, reply)
 
     return app
-
-
-async def read_json(http: HTTPRequest, limit: int) -> Any:
-    """The body as JSON, read no further than `limit` bytes."""
-    too_large = BadRequest(
-        f"the request body is over this server's limit of {limit} bytes (--max-body-bytes)",
-        code="body_too_large",
-    )
-    length = http.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    size, parts = 0, []
-    async for part in http.stream():
-        size += len(part)
-        if size > limit:
-            raise too_large
-        parts.append(part)
-    try:
-        return json.loads(b"".join(parts))
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise BadRequest("the request body is not valid JSON") from None
 
 
 def _count_prompt(engine: Backend, request: Request) -> int | None:

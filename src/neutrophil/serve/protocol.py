@@ -12,9 +12,12 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neutrophil.models.base import Generation, Message
+
+if TYPE_CHECKING:
+    from fastapi import Request as HTTPRequest
 
 ROLES = ("system", "user", "assistant")
 MAX_STOPS = 16
@@ -324,3 +327,24 @@ def error_body(
     code: str | None = None,
 ) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+async def read_json(http: HTTPRequest, limit: int) -> Any:
+    """The body as JSON, read no further than `limit` bytes."""
+    too_large = BadRequest(
+        f"the request body is over this server's limit of {limit} bytes (--max-body-bytes)",
+        code="body_too_large",
+    )
+    length = http.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    size, parts = 0, []
+    async for part in http.stream():
+        size += len(part)
+        if size > limit:
+            raise too_large
+        parts.append(part)
+    try:
+        return json.loads(b"".join(parts))
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise BadRequest("the request body is not valid JSON") from None

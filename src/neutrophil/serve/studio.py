@@ -27,7 +27,7 @@ from fastapi import Request as HTTPRequest
 from fastapi.responses import Response
 
 from neutrophil.models.base import Request
-from neutrophil.serve.protocol import BadRequest, parse_chat
+from neutrophil.serve.protocol import BadRequest, parse_chat, read_json
 from neutrophil.serve.steering import DEFENSES, GATED_STEER, LIMIT, Steering
 
 STATIC = {
@@ -50,7 +50,6 @@ def _static(name: str) -> bytes:
 
 
 def mount(app: FastAPI, backend: Any, steering: Steering) -> None:
-    from neutrophil.serve.app import read_json
 
     limit = app.state.limits.max_body_bytes
     headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}

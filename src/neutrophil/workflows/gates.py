@@ -1,10 +1,9 @@
 """`neutrophil gates` as a function: the defense study (`defense_study.py`) on held-out tasks,
 written out.
 
-`run(config, out)` writes OUT/study.json, OUT/report.md, OUT/roc.png, OUT/threshold.png
-and OUT/<defense>.responses.jsonl. Each defense's rows are also a run directory,
-OUT/runs/<defense>/, persisted as they are judged: a rerun with the same OUT resumes
-instead of generating again. Needs a local model (the gate reads hidden states).
+`run(config, out)` writes OUT/study.json, OUT/report.md, OUT/roc.png, OUT/threshold.png,
+and each defense's rows as a run directory, OUT/runs/<defense>/responses.jsonl, persisted
+as they are judged: a rerun with the same OUT resumes instead of generating again. Needs a local model (the gate reads hidden states).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from neutrophil.errors import UserError
+from neutrophil.files import atomic_write
 from neutrophil.models.options import ModelOptions
 from neutrophil.workflows.defense_study import Arm
 
@@ -83,11 +83,8 @@ def run(config: GatesConfig, out: Path, *, log: Callable[[str], None] = _stderr)
     )
     out.mkdir(parents=True, exist_ok=True)
     study["command"] = config.command
-    (out / "study.json").write_text(json.dumps(study, indent=1), encoding="utf-8")
-    for name, arm in arms.items():
-        rows = "".join(t.to_json() + "\n" for t in arm.transcripts)
-        (out / f"{name}.responses.jsonl").write_text(rows, encoding="utf-8")
+    atomic_write(out / "study.json", json.dumps(study, indent=1))
     plots(study, out)
     report = markdown_report(study, config.command)
-    (out / "report.md").write_text(report, encoding="utf-8")
+    atomic_write(out / "report.md", report)
     return GatesResult(study=study, report=report, arms=arms)

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neutrophil.files import atomic_write
 from neutrophil.metrics import short_labels
 from neutrophil.report.html import esc, page, png, section, table
 
 if TYPE_CHECKING:
-    from neutrophil.workflows.lab import Comparison, LabConfig, Stage
+    from neutrophil.workflows.lab_stages import Comparison, Stage
 
 RATES = short_labels("refusal_rate", "attack_success_rate", "success_rate", "over_refusal_rate")
 
@@ -177,7 +178,7 @@ def domain_rows(stages: Sequence[Stage]) -> list[list[str]]:
 
 
 def write_report(
-    out: Path, stages: Sequence[Stage], comparisons: Sequence[Comparison], config: LabConfig
+    out: Path, stages: Sequence[Stage], comparisons: Sequence[Comparison], *, model: str
 ) -> Path:
     cure = next((s.note for s in stages if s.name == "4-ping"), "")
     prefix = next((s.defense.get("prefix", "") for s in stages if s.name == "4-ping"), "")
@@ -186,7 +187,7 @@ def write_report(
         section(
             "What this is",
             f"<p>{esc(PAPER)}</p>",
-            f"<p>Model: <code>{esc(config.model)}</code>. Every stage is measured on the same "
+            f"<p>Model: <code>{esc(model)}</code>. Every stage is measured on the same "
             f"{tasks} held-out tasks (test split, drawn across chat/code/web and harmful/benign).</p>",
         ),
         section(
@@ -218,17 +219,17 @@ def write_report(
         ),
     ]
     path = out / "report.html"
-    path.write_text(
-        page("neutrophil lab: agentic fine-tuning erodes refusal", sections), encoding="utf-8"
-    )
-    (out / "stages.md").write_text(
+    atomic_write(path, page("neutrophil lab: agentic fine-tuning erodes refusal", sections))
+    atomic_write(
+        out / "stages.md",
         markdown_table(stages)
         + "\n\nPaired differences (stage minus stage, same tasks):\n\n"
         + comparisons_markdown(comparisons)
-        + "\n"
+        + "\n",
     )
-    (out / "comparisons.json").write_text(json.dumps([c.to_dict() for c in comparisons], indent=1))
-    (out / "stages.json").write_text(
+    atomic_write(out / "comparisons.json", json.dumps([c.to_dict() for c in comparisons], indent=1))
+    atomic_write(
+        out / "stages.json",
         json.dumps(
             [
                 {
@@ -241,6 +242,6 @@ def write_report(
                 for s in stages
             ],
             indent=1,
-        )
+        ),
     )
     return path

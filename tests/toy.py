@@ -1,4 +1,4 @@
-"""A character-level tokenizer and tiny random decoders, for tests and offline demos.
+"""A character-level tokenizer and tiny random decoders, for the tests of internals/.
 
 Nothing here downloads: the tokenizer is built from a fixed alphabet and carries a
 ChatML chat template, the models are randomly initialised from small configs.
@@ -11,10 +11,8 @@ import string
 import torch
 from transformers import PreTrainedTokenizerFast
 
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+from neutrophil.models.template import FALLBACK_TEMPLATE as CHATML
+
 _SPECIALS = ["<pad>", "<unk>", "<|im_end|>", "<|im_start|>"]
 
 

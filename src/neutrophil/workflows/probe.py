@@ -1,4 +1,4 @@
-"""The probe study behind `neutrophil probe`: where does the model represent harm?
+"""`neutrophil probe` as a function: where does the model represent harm?
 
 1. Per-layer logistic probes, harmful vs benign, at the last prompt token (the end of the
    assistant header), trained on the train split, scored (accuracy, AUROC) on the test split.
@@ -6,19 +6,26 @@
    prefix.
 3. The final-token probe logit with no defense, with the prefix injected at the start of
    the assistant turn, and with the same text appended to the user turn as a suffix.
+
+`run(config, out)` writes OUT/probe.json and OUT/report.html and returns the study.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from neutrophil.errors import UserError
 from neutrophil.internals.capture import capture, capture_tokens
 from neutrophil.internals.probes import LinearProbe, fit_layer_probes
 from neutrophil.internals.render import chat_parts, chat_prompt
+from neutrophil.models.options import ModelOptions
 from neutrophil.tasks.task import Task
 
 
@@ -155,3 +162,62 @@ def run_study(
         "placement": placement,
     }
     return result, probes
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The options of one probe study (the flags of `neutrophil probe`)."""
+
+    model: ModelOptions = field(default_factory=ModelOptions)
+    tasks: str = "builtin:chat"  # needs harmful and benign tasks in train and test
+    prefix: str | None = None  # the text compared as prefix and suffix (None: PROBE_PREFIX)
+    layers: str | None = None  # e.g. "8-20" or "2,4,6" (None: every layer)
+    scan_layer: int | None = None  # the layer scanned token by token (None: best AUROC)
+    limit: int | None = None  # at most N tasks per split
+
+
+def run(
+    config: ProbeConfig,
+    out: Path | str,
+    *,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, Any]:
+    """The study, written as OUT/probe.json and OUT/report.html (see module docstring)."""
+    from neutrophil.defenses.texts import PROBE_PREFIX
+    from neutrophil.envs.registry import load_tasks
+    from neutrophil.files import atomic_write, writable_dir
+    from neutrophil.internals.layers import check_layers, num_layers, parse_layer_spec
+    from neutrophil.internals.probe_report import render_html
+    from neutrophil.models.base import require_local
+
+    out = writable_dir(out)
+    if config.limit is not None and config.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {config.limit}")
+    train = load_tasks(config.tasks, split="train", limit=config.limit)
+    test = load_tasks(config.tasks, split="test", limit=config.limit)
+    for name, ts in (("train", train), ("test", test)):
+        if {t.kind for t in ts} != {"harmful", "benign"}:
+            raise UserError(f"{config.tasks}: the {name} split needs both harmful and benign tasks")
+    layers = parse_layer_spec(config.layers) if config.layers else None
+    # Probes read hidden states: transformers, whatever engine generates elsewhere.
+    backend = require_local(config.model.load(), "probing")
+    n_layers = num_layers(backend.model)
+    check_layers(layers, n_layers)
+    if config.scan_layer is not None:
+        check_layers([config.scan_layer], n_layers, "--scan-layer")
+        if layers is not None and config.scan_layer not in layers:
+            raise UserError(f"--scan-layer {config.scan_layer}: not among --layers {config.layers}")
+    result, _ = run_study(
+        backend.model,
+        backend.tokenizer,
+        train,
+        test,
+        prefix=config.prefix or PROBE_PREFIX,
+        layers=layers,
+        scan_layer=config.scan_layer,
+        progress=progress,
+    )
+    result["model"] = backend.name
+    atomic_write(out / "probe.json", json.dumps(result, indent=1))
+    atomic_write(out / "report.html", render_html(result, backend.name))
+    return result
