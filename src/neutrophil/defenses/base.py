@@ -21,7 +21,8 @@ class Defense(Protocol):
         ...
 
     def apply(self, backend: Backend, requests: Sequence[Request]) -> list[Request]:
-        """Return the defended requests, one per input (gated defenses decide per row)."""
+        """Return the defended requests, one per input (gated defenses decide per row);
+        what a defense injects into the assistant turn is in each request's `injected`."""
         ...
 
 
@@ -65,7 +66,7 @@ def place_prefix(request: Request, prefix: str | None, prefill_mode: str) -> Req
         return request
     if prefill_mode == "suffix":
         return replace(request, messages=as_suffix(request.messages, prefix))
-    return replace(request, prefill=prefix + request.prefill)
+    return replace(request, prefill=prefix + request.prefill, injected=prefix + request.injected)
 
 
 def with_system_guard(messages: Sequence[dict[str, str]], guard: str) -> tuple[dict[str, str], ...]:

@@ -43,6 +43,9 @@ class Request:
     # A prompt text used verbatim instead of rendering `messages` through the chat template
     # (`/v1/completions`). Never derived from client-chosen roles.
     raw_prompt: str | None = None
+    # The part of `prefill` a defense put there (it heads the prefill): what the defended
+    # agent says before the model does, which a server shows as the start of its reply.
+    injected: str = ""
 
 
 @dataclass(frozen=True)

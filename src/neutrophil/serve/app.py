@@ -188,16 +188,11 @@ def create_app(
         body = await read_json(http, limits.max_body_bytes)
         call = _checked(parse_chat(body, max_messages=limits.max_messages))
         request = Request(call.messages, prefill=call.prefill, max_new_tokens=1)
-        injected = ""
         if defense is not None:
             # In a thread: a defense may read `backend.prefill_mode`, which can probe a server.
             request = (await asyncio.to_thread(defense.apply, backend, [request]))[0]
         request = await _steered(body, request)
-        if request.prefill != call.prefill and (
-            call.prefill == "" or request.prefill.endswith(call.prefill)
-        ):
-            injected = request.prefill[: len(request.prefill) - len(call.prefill)]
-        return await _answer(http, call, request, injected, Reply.new(name, chat=True))
+        return await _answer(http, call, request, request.injected, Reply.new(name, chat=True))
 
     @app.post("/v1/completions")
     async def completions(http: HTTPRequest) -> Any:

@@ -63,8 +63,7 @@ class DefendedEngine:
                 d.stop_when.skip = len(d.prefill)
         gens = self.backend.generate(defended, progress=progress)
         out = []
-        for r, d, g in zip(requests, defended, gens, strict=True):
-            injected = d.prefill[: len(d.prefill) - len(r.prefill)]
+        for d, g in zip(defended, gens, strict=True):
             text, hit = g.text, False
             if isinstance(d.stop_when, StopWatch) and d.stop_when.stops:
                 text, hit = cut_at_stop(text, d.stop_when.stops)
@@ -74,7 +73,7 @@ class DefendedEngine:
                     prompt_tokens=g.prompt_tokens,
                     generated_tokens=g.generated_tokens,
                     stopped_early=g.stopped_early,
-                    injected=injected,
+                    injected=d.injected,
                     hit_stop=hit,
                     messages=d.messages,
                     prefill=d.prefill,
