@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from neutrophil.models.options import ModelOptions
 
 
-def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
+def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True, batch: bool = True) -> None:
+    """`--model` and how to run it (the fields of `ModelOptions`). `batch=False` leaves
+    `--batch-size` and `--threads` to `add_server_args`, which declares its own."""
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -25,12 +27,13 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
             "test model)."
         ),
     )
-    p.add_argument(
-        "--batch-size",
-        type=at_least_1,
-        default=32,
-        help="rows decoded together (local models; on llama.cpp, the sequence slots)",
-    )
+    if batch:
+        p.add_argument(
+            "--batch-size",
+            type=at_least_1,
+            default=32,
+            help="rows decoded together (local models; on llama.cpp, the sequence slots)",
+        )
     if engine:
         p.add_argument(
             "--engine",
@@ -43,12 +46,13 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True) -> None:
             ),
         )
         add_gguf_weights_arg(p)
-    p.add_argument(
-        "--threads",
-        type=at_least_1,
-        metavar="N",
-        help="CPU threads for generation (default: the cores this process may use)",
-    )
+    if batch:
+        p.add_argument(
+            "--threads",
+            type=at_least_1,
+            metavar="N",
+            help="CPU threads for generation (default: the cores this process may use)",
+        )
 
 
 def add_gguf_weights_arg(p: argparse.ArgumentParser) -> None:

@@ -12,10 +12,11 @@ import os
 import sys
 
 from neutrophil.cli.common import (
-    add_gguf_weights_arg,
+    add_model_arg,
     add_server_args,
     check_server_args,
     limits_from_args,
+    model_options,
 )
 from neutrophil.errors import UserError
 
@@ -27,14 +28,7 @@ def register(subparsers) -> None:
         description="Serve SPEC (a local model or openai:BASE_URL#MODEL) at /v1/chat/completions; "
         "with --prefix/--system every request passes through that defense first.",
     )
-    p.add_argument("--model", default=None, help="model spec (default: the embedded model)")
-    p.add_argument(
-        "--engine",
-        choices=["auto", "llama", "hf"],
-        default="auto",
-        help="for GGUF specs: llama.cpp (auto, when installed) or transformers",
-    )
-    add_gguf_weights_arg(p)
+    add_model_arg(p, batch=False)
     guard = p.add_mutually_exclusive_group()
     guard.add_argument("--prefix", help="text injected at the start of every assistant turn")
     guard.add_argument("--prefix-file", help="file holding the prefix")
@@ -63,23 +57,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, defense, api_key: str | None, sock) -> int:
-    from neutrophil.models import load_backend
     from neutrophil.serve.app import create_app
     from neutrophil.serve.runner import serve_forever
 
-    backend = load_backend(
-        args.model,
-        batch_size=args.batch_size,
-        engine=args.engine,
-        threads=args.threads,
-        gguf_weights=args.gguf_weights,
-    )
+    backend = model_options(args).load()
     limits = limits_from_args(args)
     app = create_app(
         backend,
         defense,
         model_name=args.name,
-        aliases=[args.model] if args.model else [],
+        aliases=[args.model],
         max_batch=args.batch_size,
         api_key=api_key,
         limits=limits,

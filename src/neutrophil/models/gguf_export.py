@@ -60,7 +60,7 @@ def write_gguf(model: Any, base: Path, out: Path, *, f16: bool = True) -> Path:
     config = model.config
     names = gguf.get_tensor_name_map(arch_enum, config.num_hidden_layers)
     n_head, n_kv = config.num_attention_heads, config.num_key_value_heads
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # one per writer
     writer = gguf.GGUFWriter(str(tmp), arch)
     _copy_metadata(reader, writer, 1 if f16 else 0)
     written: set[str] = set()
@@ -105,7 +105,7 @@ def dequantize_gguf(src: Path, out: Path) -> Path:
 
     reader = gguf.GGUFReader(str(src))
     arch = reader.fields["general.architecture"].contents()
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # one per writer
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(tmp), arch)
     _copy_metadata(reader, writer, 0)  # 0 = LLAMA_FTYPE_ALL_F32
