@@ -179,26 +179,9 @@ class Batcher:
 
     async def _collect(self) -> None:
         assert self._queue is not None and self._slots is not None
-        loop = asyncio.get_running_loop()
         while True:
             await self._slots.acquire()  # wait for a free worker: the queue fills meanwhile
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self.wait_s
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                    continue
-                except asyncio.QueueEmpty:
-                    pass
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except asyncio.TimeoutError:
-                    break
-            # A client that went away while queued does not need a generation.
-            batch = [item for item in batch if not item.future.done()]
+            batch = await take_batch(self._queue, self.max_batch, self.wait_s)
             if batch:
                 self._spawn(self._run(batch))
             else:
@@ -218,6 +201,29 @@ class Batcher:
                     item.future.set_exception(e)
         finally:
             self._slots.release()
+
+
+async def take_batch(queue: asyncio.Queue[Any], max_batch: int, wait_s: float) -> list[Any]:
+    """The next batch of `queue`'s items (each with a `future`): the first to come, then
+    whatever else arrives within `wait_s` seconds, at most `max_batch`; items whose future
+    is already done (a client that left while queued) are dropped."""
+    loop = asyncio.get_running_loop()
+    batch = [await queue.get()]
+    deadline = loop.time() + wait_s
+    while len(batch) < max_batch:
+        try:
+            batch.append(queue.get_nowait())
+            continue
+        except asyncio.QueueEmpty:
+            pass
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            batch.append(await asyncio.wait_for(queue.get(), remaining))
+        except asyncio.TimeoutError:
+            break
+    return [item for item in batch if not item.future.done()]
 
 
 def _retrieved(future: asyncio.Future[Generation]) -> None:

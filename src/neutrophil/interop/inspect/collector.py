@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from neutrophil.errors import UserError
 from neutrophil.interop.inspect.engine import Answer, DefendedEngine
 from neutrophil.models.base import Request
+from neutrophil.serve.batcher import take_batch
 
 
 @dataclass(frozen=True)
@@ -51,24 +52,9 @@ class Collector:
         return await future
 
     async def _collect(self, queue: asyncio.Queue[_Item]) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            batch = [await queue.get()]
-            deadline = loop.time() + self.wait_s
-            while len(batch) < self.max_batch:
-                remaining = deadline - loop.time()
-                if queue.empty() and remaining <= 0:
-                    break
-                try:
-                    batch.append(
-                        queue.get_nowait()
-                        if not queue.empty()
-                        else await asyncio.wait_for(queue.get(), remaining)
-                    )
-                except asyncio.TimeoutError:
-                    break
             # A sample cancelled while queued (a time limit) needs no generation.
-            batch = [item for item in batch if not item.future.done()]
+            batch = await take_batch(queue, self.max_batch, self.wait_s)
             if batch:
                 await self._run(batch)
 
