@@ -51,6 +51,9 @@ class Recording:
     def __getattr__(self, name):  # transparent otherwise (render, tokenizer)
         return getattr(self.inner, name)
 
+    def continuous(self, max_rows: int):  # the server drives this wrapper, batch by batch
+        return self
+
 
 @pytest.fixture(scope="module")
 def hf():
