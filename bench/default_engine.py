@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+# name -> (label, flags)
 ENGINES = {
-    "llama.cpp, Q4_1 (default)": ["--engine", "llama"],
-    "llama.cpp, f32": ["--engine", "llama", "--gguf-weights", "f32"],
-    "transformers": ["--engine", "hf"],
+    "llama": ("llama.cpp, Q4_1 as shipped (default)", ["--engine", "llama"]),
+    "llama-f32": ("llama.cpp, f32", ["--engine", "llama", "--gguf-weights", "f32"]),
+    "hf": ("transformers", ["--engine", "hf"]),
 }
 
 
@@ -52,7 +53,7 @@ def main() -> None:
         for r in range(args.rounds):
             for n in names:
                 out = Path(tmp) / f"r{r}-{names.index(n)}"
-                argv = [sys.executable, "-m", "neutrophil.cli", "eval", *ENGINES[n]]
+                argv = [sys.executable, "-m", "neutrophil.cli", "eval", *ENGINES[n][1]]
                 argv += ["--tasks", args.tasks, "--split", args.split, "--limit", str(args.limit)]
                 argv += ["--threads", str(args.threads), "--out", str(out)]
                 start = time.perf_counter()
@@ -73,7 +74,9 @@ def main() -> None:
     for n in names:
         w, g = statistics.median(wall[n]), statistics.median(gen[n])
         same = sum(last[n][t] == reference[t] for t in reference)
-        print(f"| {n} | {w:.1f} | {g:.1f} | {base / w:.2f}x | {same}/{len(reference)} |")
+        print(
+            f"| {ENGINES[n][0]} | {w:.1f} | {g:.1f} | {base / w:.2f}x | {same}/{len(reference)} |"
+        )
 
 
 if __name__ == "__main__":
