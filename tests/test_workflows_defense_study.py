@@ -84,7 +84,7 @@ def test_gates_cli_on_tiny_model(tmp_path, monkeypatch):
     assert lowest["flagged_harmful"] == 1.0
     assert lowest["gated-prefix"] == study["arms"]["prefix"]["rates"]
     assert lowest["gated-steer"] == study["arms"]["steer"]["rates"]
-    for f in ("report.md", "roc.png", "threshold.png", "none.responses.jsonl"):
+    for f in ("report.md", "roc.png", "threshold.png", "runs/none/responses.jsonl"):
         assert (out / f).exists()
     assert "| gated prefix |" in (out / "report.md").read_text()
     assert "static prefix (PING)" in markdown_report(study)
