@@ -2,7 +2,7 @@
 
     model = nt.load_model()                       # the embedded SmolLM2-135M-Instruct
     run = nt.evaluate(model, "builtin:chat", limit=20, out="runs/base")
-    print(run.metrics["rates"]["refusal_rate"])   # RR with its 95% interval
+    print(run.rates["refusal_rate"])              # RR with its 95% interval
     found = nt.search_prefix(model, "builtin:chat", out="runs/ping", rounds=2)
     cured = nt.evaluate(model, "builtin:chat", limit=20, prefix=found.best_prefix)
     app = nt.serve_app(model, prefix=found.best_prefix)   # an OpenAI-compatible ASGI app

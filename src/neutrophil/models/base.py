@@ -56,9 +56,6 @@ class Generation:
     stopped_early: bool = False
 
 
-EDITS = ("row", "group", "none")  # what `Backend.edits` may say
-
-
 @runtime_checkable
 class LocalBackend(Protocol):
     """A backend with its transformers model in memory: hidden states, hooks, gradients."""

@@ -69,10 +69,10 @@ def create_app(
     stall_s: float = 60.0,
     steering: Steering | None = None,
 ) -> FastAPI:
-    """An app serving `backend`. A transformers model is served by `ContinuousHF` (rows
-    join and leave the batch every step), an engine with `submit` row by row, anything
-    else in batches: `workers` at once (1 for a local model, which is not thread-safe; the
-    backend's `concurrency`, one request each, for an HTTP one). With `api_key`, every path
+    """An app serving `backend` through `backend.continuous()`: an engine that queues
+    (llama.cpp, `ContinuousHF` for a transformers model) gets each request as it comes,
+    anything else gets batches, `workers` at once (1 for a local model, which is not
+    thread-safe; a remote backend's `capacity`, one request each). With `api_key`, every path
     but /health needs `Authorization: Bearer API_KEY`. With `steering` (`neutrophil studio`),
     requests may carry the `neutrophil` extension field (`serve/steering.py`), the model is
     decoded a batch at a time (rows with different mixes share one), and the studio page is
