@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neutrophil.models import DEFAULT_MODEL
 from neutrophil.models.base import Backend
 from neutrophil.models.options import ModelOptions
 
@@ -50,9 +51,8 @@ def _options(
     gguf_weights: str = "file",
     threads: int | None = None,
 ) -> ModelOptions:
-    base = ModelOptions()
     return ModelOptions(
-        spec=spec or base.spec,
+        spec=spec or DEFAULT_MODEL,
         engine=engine,
         batch_size=batch_size,
         gguf_weights=gguf_weights,

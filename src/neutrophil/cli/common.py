@@ -139,13 +139,6 @@ def finite_float(text: str) -> float:
     return value
 
 
-def check_finite(name: str, value: float | None) -> None:
-    from neutrophil.errors import UserError
-
-    if value is not None and not math.isfinite(value):
-        raise UserError(f"{name} must be a finite number, got {value}")
-
-
 # -- the HTTP server options of `serve` and `studio` -----------------------------------------
 # (flag, dest, default, help): what one request may cost; each refusal is a 400 naming it.
 LIMIT_FLAGS = (

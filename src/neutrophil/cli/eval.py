@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neutrophil.cli.common import add_model_arg, add_task_args, positive_int
+from neutrophil.cli.common import add_model_arg, add_task_args
 
 HELP = "evaluate a model (optionally defended): RR, ASR, SR, over-refusal with confidence intervals"
 
@@ -67,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.metrics import RATE_LABELS, rate_from_dict
     from neutrophil.workflows import eval as workflow
 
-    positive_int("--limit", args.limit)
     if args.inspect_log:
         from neutrophil.interop.inspect import require_inspect
 

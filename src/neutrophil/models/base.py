@@ -9,10 +9,12 @@ local backend applies around its forward passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from tqdm.auto import tqdm
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
 
@@ -148,6 +150,24 @@ class Backend:
 
     def close(self) -> None:
         return None
+
+
+def collect(futures: Sequence[Future[Generation]], *, progress: bool = False) -> list[Generation]:
+    """The generations of queued rows, in order, once all are done; on a failure or Ctrl-C
+    the rows still queued or decoding are cancelled too."""
+    try:
+        with tqdm(
+            total=len(futures), desc="generate", unit="req", disable=not progress, leave=False
+        ) as bar:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                bar.update(len(done))
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
 
 
 def require_local(backend: Backend, needs: str = "this") -> LocalBackend:

@@ -37,7 +37,7 @@ import torch
 from transformers import DynamicCache
 
 from neutrophil.models import kv_share
-from neutrophil.models.base import Backend, Generation, Request
+from neutrophil.models.base import Backend, Generation, Request, collect
 from neutrophil.models.cache_arg import cache_kw
 from neutrophil.models.hf import HFBackend
 from neutrophil.models.lanes import Lane, lane_bound
@@ -127,13 +127,7 @@ class ContinuousHF(Backend):
         return [row.future for row in rows]
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
-        futures = self.submit_many(requests)
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        return collect(self.submit_many(requests), progress=progress)
 
     def prompt_text(self, request: Request) -> str:
         return self.backend.prompt_text(request)

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from neutrophil.errors import UserError
-from neutrophil.models.base import Backend, Generation, Message, Request
+from neutrophil.models.base import Backend, Generation, Message, Request, collect
 from neutrophil.models.embedded import ensure_f32_gguf
 from neutrophil.models.llamacpp.native import (
     NativeContext,
@@ -170,20 +169,7 @@ class LlamaCppBackend(Backend):
         return [r.future for r in rows]
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
-        futures = self.submit_many(requests)
-        try:
-            with tqdm(
-                total=len(futures), desc="generate", unit="req", disable=not progress, leave=False
-            ) as bar:
-                pending = set(futures)
-                while pending:
-                    done, pending = wait(pending, return_when="FIRST_COMPLETED")
-                    bar.update(len(done))
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:  # Ctrl-C or a failed row: stop the others too
-                f.cancel()
-            raise
+        return collect(self.submit_many(requests), progress=progress)
 
     # -- hidden states ----------------------------------------------------------------
     def local(self) -> Any:
