@@ -158,7 +158,8 @@ class Scheduler:
         return bool(self._pending or self._live)
 
     def alive(self) -> bool:
-        """The worker runs (or has not been needed yet)."""
+        """False only when the worker died on its own: not before it is first needed, and
+        not after `close()` stopped it."""
         return self._thread is None or self._thread.is_alive() or self._closed
 
     def cancel(self, rows: Sequence[Row]) -> None:
