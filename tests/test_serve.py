@@ -170,11 +170,17 @@ def test_concurrent_requests_are_batched(hf):
             ]
 
         threads = [threading.Thread(target=ask, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        # The first batch is held at the gate; wait until every other request is queued.
+        # The first request's batch is held at the gate before the others are sent (so
+        # how fast they arrive cannot decide which batch they join); then every other
+        # request queues behind it.
+        threads[0].start()
         deadline = time.monotonic() + 120
-        while not (rec.batches and len(rec.batches[0]) + app.state.batcher.pending() == n):
+        while not rec.batches:
+            assert time.monotonic() < deadline, "the first request never reached the server"
+            time.sleep(0.005)
+        for t in threads[1:]:
+            t.start()
+        while len(rec.batches[0]) + app.state.batcher.pending() != n:
             assert time.monotonic() < deadline, "requests never reached the server"
             time.sleep(0.005)
         gate.set()
