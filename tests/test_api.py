@@ -31,7 +31,9 @@ def test_import_is_light_and_lists_the_api():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     names, heavy = out.stdout.splitlines()
-    assert names == str(["Equalizer", "evaluate", "load_model", "search_prefix", "serve_app"])
+    assert names == str(
+        ["Channel", "Equalizer", "Setting", "evaluate", "load_model", "search_prefix", "serve_app"]
+    )
     assert heavy == "False False"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         import neutrophil

@@ -98,6 +98,11 @@ def test_steer_prints_both_answers(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert rc == 0 and "--- unsteered" in out and "--- steered (joy=50)" in out
     assert main(["steer", "--model", "tiny", "--vector", "joy", "hi"]) == 2
+    argv = ["steer", "--model", "tiny", "--vector", "joy=ablate", "--vector", "anger=clamp:3"]
+    assert main([*argv, "--max-new-tokens", "6", "hello"]) == 0
+    assert "--- steered (joy=ablate, anger=clamp:3)" in capsys.readouterr().out
+    assert main(["steer", "--model", "tiny", "--vector", "joy=clamp", "hi"]) == 2
+    assert "--vector joy=clamp: expected a finite number" in capsys.readouterr().err
 
 
 def test_probe_writes_json_and_report(tmp_path, capsys):

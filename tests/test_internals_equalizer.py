@@ -4,7 +4,7 @@ import pytest
 import torch
 from toy import char_tokenizer, tiny_model
 
-from neutrophil.internals.equalizer import Channel, Equalizer
+from neutrophil.internals.equalizer import Channel, Equalizer, Setting
 from neutrophil.internals.layers import decoder_layers
 from neutrophil.internals.tokens import encode
 from neutrophil.internals.vector import SteeringVector
@@ -123,3 +123,136 @@ def test_protocol():
     _, _, eq = setup()
     assert isinstance(eq, ActivationEdit)
     assert isinstance(eq.channels[0].vector, ActivationEdit)
+
+
+# -- modes: ablate and clamp ------------------------------------------------------------
+
+
+def block_outputs(model, enc, layers):
+    """Each layer's block output as the next block sees it (after our steering hooks)."""
+    from neutrophil.internals.layers import hidden_of
+
+    seen: dict[int, torch.Tensor] = {}
+    blocks = decoder_layers(model)
+    handles = [
+        blocks[n].register_forward_hook(
+            lambda _m, _i, out, n=n: seen.__setitem__(n, hidden_of(out).detach().clone())
+        )
+        for n in layers
+    ]
+    try:
+        logits(model, enc)
+    finally:
+        for h in handles:
+            h.remove()
+    return seen
+
+
+def unit(v):
+    return v / v.norm()
+
+
+def test_ablate_removes_the_component_at_the_steered_layers():
+    tok, model, eq = setup()
+    enc = encode(tok, TEXTS)
+    joy = eq.channels[0].vector
+    plain = block_outputs(model, enc, [0, 1, 2])
+    assert max(float((plain[n] @ unit(joy.directions[n])).abs().max()) for n in (0, 1, 2)) > 0.01
+    ablated = eq.set("joy", "ablate").set("anger", 0.0)
+    # a hook registered after ours sees the edited output
+    with ablated.applied(model, torch.ones(3)):
+        seen = block_outputs(model, enc, [0, 1, 2])
+    for n in (0, 1, 2):
+        assert float((seen[n] @ unit(joy.directions[n])).abs().max()) < 1e-6
+    assert no_hooks(model)
+
+
+def test_ablate_holds_against_the_other_channels_additions():
+    tok, model, eq = setup()
+    enc = encode(tok, TEXTS)
+    anger = eq.channels[1].vector
+    # joy is ablated where anger (strength -2) is added: anger's joy component must not survive
+    mixed = eq.set("joy", "ablate")
+    with mixed.applied(model, torch.ones(3)):
+        seen = block_outputs(model, enc, [2])
+    joy = eq.channels[0].vector
+    assert float((anger.directions[2] @ unit(joy.directions[2])).abs()) > 0.01
+    assert float((seen[2] @ unit(joy.directions[2])).abs().max()) < 1e-4
+
+
+def test_clamp_sets_the_component_in_vector_units():
+    tok, model, eq = setup()
+    enc = encode(tok, TEXTS)
+    clamped = eq.set("joy", "clamp:1.5").set("anger", 0.0)
+    joy_channel = clamped.channels[0]
+    with clamped.applied(model, torch.ones(3)):
+        seen = block_outputs(model, enc, [0, 1, 2])
+    for n in (0, 1, 2):
+        d = unit(joy_channel.vector.directions[n])
+        want = 1.5 * joy_channel.unit(n)  # the vector's norm x its 3 layers
+        torch.testing.assert_close(seen[n] @ d, torch.full_like(seen[n][..., 0], want))
+    assert joy_channel.unit(1) == pytest.approx(3 * float(joy_channel.vector.directions[1].norm()))
+
+
+def test_modes_differ_per_row():
+    tok, model, eq = setup()
+    enc = encode(tok, TEXTS)
+    joy = eq.channels[0].vector
+    base = block_outputs(model, enc, [1])[1]
+    strengths = torch.tensor([[0.0, 0.0], [0.0, 0.0], [2.0, 0.0]])
+    modes = torch.tensor([[0, 0], [1, 0], [2, 0]])  # untouched, ablate, clamp:2
+    with eq.applied_rows(model, strengths, modes):
+        seen = block_outputs(model, enc, [1])[1]
+    d = unit(joy.directions[1])
+    assert torch.equal(seen[0], base[0])
+    assert float((seen[1] @ d).abs().max()) < 1e-4
+    torch.testing.assert_close(
+        seen[2] @ d, torch.full_like(seen[2][..., 0], 2 * eq.channels[0].unit(1))
+    )
+
+
+def test_zero_settings_leave_the_model_bit_identical():
+    tok, model, eq = setup()
+    enc = encode(tok, TEXTS)
+    before = logits(model, enc)
+    silent = eq.set("joy", 0.0).set("anger", "add:0")
+    with silent.applied(model, torch.ones(3)):
+        assert no_hooks(model)  # nothing to do: no hook at all
+        during = logits(model, enc)
+    assert torch.equal(before, during)
+    # a row at scale 0 is not ablated either
+    with eq.set("joy", "ablate").applied(model, torch.tensor([0.0, 1.0, 0.0])):
+        out = logits(model, enc)
+    mask = enc.attention_mask.bool()
+    assert torch.equal(out[0][mask[0]], before[0][mask[0]])
+    assert not torch.allclose(out[1][mask[1]], before[1][mask[1]])
+
+
+def test_llama_cpp_control_vectors_refuse_ablate_and_clamp():
+    _, _, eq = setup()
+    assert set(eq.layer_deltas(1.0)) == {0, 1, 2}
+    with pytest.raises(ValueError, match="--engine hf"):
+        eq.set("joy", "ablate").layer_deltas(1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "value"),
+    [
+        ("3", "add", 3.0),
+        ("-1.5", "add", -1.5),
+        ("add:2", "add", 2.0),
+        ("ablate", "ablate", 0.0),
+        ("clamp:2", "clamp", 2.0),
+        ("clamp:-0.5", "clamp", -0.5),
+    ],
+)
+def test_setting_syntax(text, mode, value):
+    s = Setting.parse(text)
+    assert (s.mode, s.value) == (mode, value)
+    assert Setting.parse(str(s)) == s
+
+
+@pytest.mark.parametrize("text", ["", "clamp", "clamp:x", "mute", "ablate:1", "nan", "inf", "add:"])
+def test_bad_settings_say_what_is_expected(text):
+    with pytest.raises(ValueError, match="expected|finite"):
+        Setting.parse(text)

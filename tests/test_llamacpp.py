@@ -335,3 +335,16 @@ def test_unknown_gguf_weights_form_is_a_user_error():
 
     with pytest.raises(UserError, match="--gguf-weights"):
         LlamaCppBackend(embedded_gguf(), weights="q8")
+
+
+def test_ablate_and_clamp_are_refused_with_the_engine_to_use(llama):
+    from neutrophil.internals.equalizer import Channel, Equalizer
+    from neutrophil.internals.vector import SteeringVector
+
+    vector = SteeringVector({10: torch.ones(576)})
+    for mode in ("ablate", "clamp"):
+        eq = Equalizer((Channel("joy", vector, 1.0, mode=mode),))
+        with pytest.raises(UserError, match="--engine hf"):
+            llama.generate([_req("Hi", edit=eq, edit_scale=1.0)])
+    add = Equalizer((Channel("joy", vector, 0.5),))
+    assert llama.generate([_req("Hi", n=4, edit=add, edit_scale=1.0)])[0].text

@@ -74,6 +74,28 @@ def test_concurrent_mixes_each_get_their_own(served):
     assert alone[0] != alone[1]
 
 
+def test_modes_per_request(served, hf, steering):
+    """ablate and clamp ride the same batch as plain and added rows, each its own."""
+    plain = text(chat(served))
+    ablate = {"refusal": {"mode": "ablate"}, "joy": {"mode": "ablate"}}
+    clamp = {"joy": {"mode": "clamp", "value": 4}}
+    assert text(chat(served, {"joy": {"mode": "add", "value": 0}})) == plain
+    alone = [text(chat(served, m)) for m in (ablate, clamp)]
+    assert alone[1] != plain
+    assert text(chat(served, {"joy": {"mode": "add", "value": 4}})) == text(
+        chat(served, {"joy": 4})
+    )
+    with ThreadPoolExecutor(3) as pool:
+        together = [text(r) for r in pool.map(lambda m: chat(served, m), [ablate, clamp, None])]
+    assert together == [*alone, plain]
+    # the board keeps modes apart in its codes
+    codes = {
+        steering.board.code(steering.parse({"neutrophil": {"steer": m}}).steer)
+        for m in (ablate, clamp, {"joy": 4})
+    }
+    assert len(codes) == 3
+
+
 @pytest.mark.parametrize(
     ("field", "says"),
     [
@@ -82,6 +104,11 @@ def test_concurrent_mixes_each_get_their_own(served):
         ({"steer": {"joy": True}}, "must be a number"),
         ({"steer": {"joy": 4.5}}, "from -4 to 4"),
         ({"steer": [1]}, "must be an object"),
+        ({"steer": {"joy": {"mode": "mute"}}}, "neutrophil.steer.joy.mode: unknown mode 'mute'"),
+        ({"steer": {"joy": {"mode": "clamp"}}}, "neutrophil.steer.joy.value: clamp needs a value"),
+        ({"steer": {"joy": {"mode": "clamp", "value": 9}}}, "from -4 to 4"),
+        ({"steer": {"joy": {"mode": "ablate", "value": 1}}}, "ablate takes no value"),
+        ({"steer": {"joy": {"mode": "add", "strength": 1}}}, "unknown field 'strength'"),
         ({"defense": "nope"}, "unknown defense"),
         ({"other": 1}, "unknown field"),
         ("joy", "must be an object"),

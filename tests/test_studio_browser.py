@@ -103,3 +103,34 @@ def test_new_concept_gets_a_slider(studio, browser):
     gguf = httpx.get(studio + "/studio/api/concepts/pirate.gguf", headers=headers, timeout=60)
     assert gguf.status_code == 200 and gguf.content[:4] == b"GGUF"
     page.close()
+
+
+def generate(page) -> tuple[str, str]:
+    page.click("#generate")
+    page.wait_for_selector('#steered[data-done="true"]', timeout=WAIT_MS)
+    page.wait_for_selector('#unsteered[data-done="true"]', timeout=WAIT_MS)
+    page.wait_for_selector("#generate:not([disabled])", timeout=WAIT_MS)
+    steered, unsteered = page.text_content("#steered"), page.text_content("#unsteered")
+    assert "[error" not in steered + unsteered, steered
+    return steered, unsteered
+
+
+def test_mode_control_ablates_a_channel(studio, browser):
+    page = open_page(browser, studio)
+    page.fill("#max-tokens", "12")
+    page.locator('input[data-concept="joy"]').fill("4")
+    added, plain = generate(page)
+    assert added != plain
+    # Every concept ablated (one alone barely moves the random tiny model's text).
+    for select in page.locator("select[data-mode]").all():
+        select.select_option("ablate")
+    assert page.locator('input[data-concept="joy"]').is_disabled()
+    ablated, plain_again = generate(page)
+    assert plain_again == plain
+    assert ablated not in (added, plain)
+    # back to add: the slider's strength is used again, and the text is what it was
+    page.locator('select[data-mode="joy"]').select_option("add")
+    for select in page.locator("select[data-mode]:not([data-mode=joy])").all():
+        select.select_option("add")
+    assert generate(page)[0] == added
+    page.close()

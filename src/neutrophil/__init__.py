@@ -1,7 +1,8 @@
 """neutrophil: an immune system for LLM agents.
 
 The public API (`import neutrophil as nt`) is `neutrophil.api`: `nt.load_model`,
-`nt.evaluate`, `nt.search_prefix`, `nt.Equalizer`, `nt.serve_app`. Its names load on first
+`nt.evaluate`, `nt.search_prefix`, `nt.serve_app`, and the equalizer's `nt.Equalizer`,
+`nt.Channel`, `nt.Setting`. Its names load on first
 use, so `import neutrophil` (and the command line) stays light.
 """
 
@@ -10,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Equalizer", "evaluate", "load_model", "search_prefix", "serve_app"]
+__all__ = [
+    "Channel",
+    "Equalizer",
+    "Setting",
+    "evaluate",
+    "load_model",
+    "search_prefix",
+    "serve_app",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,8 +9,8 @@
 
 Each function is the matching command's workflow (`neutrophil eval`, `optimize`, `serve`)
 with the same files and the same resume rules; a model is a loaded `Backend` or a spec
-string (`load_model`'s). `Equalizer` (steering sliders) is re-exported from
-`neutrophil.internals.equalizer`.
+string (`load_model`'s). `Equalizer`, `Channel` and `Setting` (steering sliders: add,
+ablate or clamp a concept) are re-exported from `neutrophil.internals.equalizer`.
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ def serve_app(
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Equalizer":  # torch is imported only by who asks for it
-        from neutrophil.internals.equalizer import Equalizer
+    if name in ("Equalizer", "Channel", "Setting"):  # torch is imported only on demand
+        from neutrophil.internals import equalizer
 
-        return Equalizer
+        return getattr(equalizer, name)
     raise AttributeError(name)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
+from typing import TYPE_CHECKING
 
 from neutrophil.cli.common import add_model_arg, at_least_1
+
+if TYPE_CHECKING:  # the equalizer imports torch; `--help` should not
+    from neutrophil.internals.equalizer import Setting
 
 
 def register(sub) -> None:
@@ -13,16 +16,24 @@ def register(sub) -> None:
         "steer",
         help="generate with steering vectors applied (prints steered and unsteered answers)",
         description=(
-            "Each --vector NAME=STRENGTH adds one equalizer channel; NAME is a built-in concept "
+            "Each --vector NAME=SETTING adds one equalizer channel; NAME is a built-in concept "
             "(refusal, joy, anger, fear, calm, formality; extracted on first use and cached), "
-            "a .safetensors vector or a llama.cpp .gguf control vector. Strengths are in "
-            "calibrated units (each layer's direction is scaled to the model's typical "
-            "residual-stream norm, spread over the steered layers): 1 is a moderate shift, "
-            "2-4 a strong one; --raw adds the vectors as they are stored."
+            "a .safetensors vector or a llama.cpp .gguf control vector. SETTING is a strength "
+            "to add (joy=3), `ablate` (remove the concept's component: refusal=ablate) or "
+            "`clamp:V` (pin it at V: joy=clamp:2). Strengths are in calibrated units (each "
+            "layer's direction is scaled to the model's typical residual-stream norm, spread "
+            "over the steered layers): 1 is a moderate shift, 2-4 a strong one; --raw adds "
+            "the vectors as they are stored. Ablate and clamp need --engine hf."
         ),
     )
     add_model_arg(p)
-    p.add_argument("--vector", action="append", required=True, metavar="NAME=STRENGTH")
+    p.add_argument(
+        "--vector",
+        action="append",
+        required=True,
+        metavar="NAME=SETTING",
+        help="a channel: NAME=3 (add), NAME=ablate, NAME=clamp:2; repeat for more",
+    )
     p.add_argument(
         "--layers", help="apply only in these layers, e.g. 8-20 (default: the middle third)"
     )
@@ -40,18 +51,19 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def parse_channel(text: str) -> tuple[str, float]:
+def parse_channel(text: str) -> tuple[str, Setting]:
     from neutrophil.errors import UserError
+    from neutrophil.internals.equalizer import Setting
 
     name, sep, value = text.rpartition("=")
-    try:
-        if not sep or not name or not math.isfinite(float(value)):
-            raise ValueError
-        return name, float(value)
-    except ValueError:
+    if not sep or not name:
         raise UserError(
-            f"--vector {text}: expected NAME=STRENGTH, STRENGTH a finite number (e.g. joy=4)"
-        ) from None
+            f"--vector {text}: expected NAME=SETTING (joy=3, refusal=ablate, joy=clamp:2)"
+        )
+    try:
+        return name, Setting.parse(value)
+    except ValueError as e:
+        raise UserError(f"--vector {text}: {e}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
     )
     result = steer(config)
-    sliders = ", ".join(f"{name}={strength:g}" for name, strength in result.mix.items())
+    sliders = ", ".join(f"{name}={setting}" for name, setting in result.mix.items())
     print(
         f"--- unsteered\n{result.plain.text.strip()}\n"
         f"--- steered ({sliders})\n{result.steered.text.strip()}"

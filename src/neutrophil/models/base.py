@@ -58,6 +58,14 @@ class Generation:
     stopped_early: bool = False
 
 
+def whole_chars(text: str) -> str:
+    """`text` without the replacement characters that a cut inside a multi-byte character
+    leaves at its end: a token budget can end between the bytes of an emoji, and the
+    engines' byte-level decoders write each missing byte as U+FFFD. Every engine's answer
+    goes through this, so no answer ends in a broken character."""
+    return text.rstrip("\ufffd")
+
+
 @runtime_checkable
 class LocalBackend(Protocol):
     """A backend with its transformers model in memory: hidden states, hooks, gradients."""

@@ -37,7 +37,7 @@ import torch
 from transformers import DynamicCache
 
 from neutrophil.models import kv_share
-from neutrophil.models.base import Backend, Generation, Request, collect
+from neutrophil.models.base import Backend, Generation, Request, collect, whole_chars
 from neutrophil.models.cache_arg import cache_kw
 from neutrophil.models.hf import HFBackend
 from neutrophil.models.lanes import Lane, lane_bound
@@ -375,7 +375,7 @@ class ContinuousHF(Backend):
         self._finish(
             row,
             Generation(
-                text=self._decode_text(row.tokens),
+                text=whole_chars(self._decode_text(row.tokens)),
                 prompt_tokens=len(row.ids),
                 generated_tokens=len(row.tokens) + (end == "eos"),  # the EOS was generated too
                 stopped_early=end == "stop",

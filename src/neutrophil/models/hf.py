@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neutrophil.models import kv_share
-from neutrophil.models.base import Backend, Generation, Message, Request
+from neutrophil.models.base import Backend, Generation, Message, Request, whole_chars
 from neutrophil.models.fingerprint import hf_fingerprint
 from neutrophil.models.greedy import Decoded, decode
 from neutrophil.models.template import FALLBACK_TEMPLATE
@@ -193,7 +193,7 @@ class HFBackend(Backend):
     def _finish(self, decoded: Sequence[Decoded], prompt_tokens) -> list[Generation]:
         return [
             Generation(
-                text=self.tokenizer.decode(d.tokens, skip_special_tokens=True),
+                text=whole_chars(self.tokenizer.decode(d.tokens, skip_special_tokens=True)),
                 prompt_tokens=int(n),
                 generated_tokens=len(d.tokens) + d.hit_eos,  # the EOS was generated too
                 stopped_early=d.stopped_early,

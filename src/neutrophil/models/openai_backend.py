@@ -57,7 +57,7 @@ import httpx
 from tqdm.auto import tqdm
 
 from neutrophil.errors import BackendError, UserError
-from neutrophil.models.base import Backend, Generation, Message, Request, as_suffix
+from neutrophil.models.base import Backend, Generation, Message, Request, as_suffix, whole_chars
 from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
 
 PREFILL_MODES = ("auto", "continue", "assistant", "completions", "suffix")
@@ -415,7 +415,7 @@ class OpenAIBackend(Backend):
                 interrupted=True,
             )
         return Generation(
-            text=text,
+            text=whole_chars(text),
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             generated_tokens=int(usage.get("completion_tokens") or chunks),
             stopped_early=stopped,
@@ -643,7 +643,7 @@ def _generation(data: Any, path: str) -> Generation:
             f"{path}: unexpected response {_one_line(json.dumps(data))[:200]}"
         ) from None
     return Generation(
-        text=text or "",
+        text=whole_chars(text or ""),
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         generated_tokens=int(usage.get("completion_tokens") or 0),
     )

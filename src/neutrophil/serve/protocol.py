@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from neutrophil.models.base import Generation, Message
+from neutrophil.models.base import Generation, Message, whole_chars
 
 if TYPE_CHECKING:
     from fastapi import Request as HTTPRequest
@@ -246,7 +246,7 @@ def visible(text: str, stop: tuple[str, ...]) -> str:
     if not found and stop:
         hold = max(len(s) for s in stop) - 1
         text = text[: len(text) - hold] if hold else text
-    return text.rstrip("\ufffd")
+    return whole_chars(text)
 
 
 # -- responses ----------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """Per-request steering: the `neutrophil` extension field of the OpenAI API.
 
-    {"neutrophil": {"steer": {"joy": 2, "refusal": 1}, "defense": "gated-prefix"}}
+    {"neutrophil": {"steer": {"joy": 2, "refusal": {"mode": "ablate"}},
+                    "defense": "gated-prefix"}}
+
+A concept's value is a strength to add, or `{"mode": "add" | "ablate" | "clamp", "value":
+V}` (`internals/equalizer.py` says what each mode does; ablate takes no value).
 
 Every steered request carries the same `MixBoard` as its `Request.edit`: an `Equalizer`
 with every concept as a channel. A local engine batches rows that share one edit object,
@@ -9,7 +13,8 @@ so requests with different mixes still decode in one batch; each row's mix trave
 row at scale 0 is left alone, as the `ActivationEdit` protocol says). Codes stay below 256:
 the transformers engine hands the scales over in the model's dtype, and bf16 holds every
 integer up to 256 exactly. llama.cpp groups rows by (edit, scale), that is by mix, and
-asks `layer_deltas(code)` for each group's control vector.
+asks `layer_deltas(code)` for each group's control vector (adds only: a control vector
+cannot ablate or clamp).
 
 A request without the field is untouched (no edit at all).
 """
@@ -27,7 +32,7 @@ from typing import Any
 import torch
 
 from neutrophil.defenses.base import place_prefix
-from neutrophil.internals.equalizer import Channel, Equalizer
+from neutrophil.internals.equalizer import ADD, MODES, Channel, Equalizer, Setting
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import Backend, Request
@@ -44,8 +49,8 @@ class MixBoard:
 
     def __init__(self, equalizer: Equalizer) -> None:
         self._eq = equalizer
-        self._codes: OrderedDict[tuple[tuple[str, float], ...], int] = OrderedDict()
-        self._mixes: dict[int, dict[str, float]] = {0: {}}
+        self._codes: OrderedDict[tuple[tuple[str, str, float], ...], int] = OrderedDict()
+        self._mixes: dict[int, dict[str, Setting]] = {0: {}}
         self._lock = threading.Lock()
 
     @property
@@ -60,10 +65,10 @@ class MixBoard:
     def vector(self, name: str) -> SteeringVector:
         return next(c.vector for c in self._eq.channels if c.name == name)
 
-    def code(self, mix: Mapping[str, float]) -> int:
-        """The code of `mix` (0 when every strength is 0). The least recently asked code
+    def code(self, mix: Mapping[str, Setting]) -> int:
+        """The code of `mix` (0 when it changes nothing). The least recently asked code
         is reused past 255 distinct mixes: far more than are ever in flight at once."""
-        key = tuple(sorted((k, float(v)) for k, v in mix.items() if v != 0))
+        key = tuple(sorted((k, v.mode, v.value) for k, v in mix.items() if not v.is_identity))
         if not key:
             return 0
         with self._lock:
@@ -75,34 +80,44 @@ class MixBoard:
             else:
                 _, code = self._codes.popitem(last=False)
             self._codes[key] = code
-            self._mixes[code] = dict(key)
+            self._mixes[code] = {name: Setting(mode, value) for name, mode, value in key}
             return code
 
-    def strengths(self, codes: Sequence[int]) -> tuple[Equalizer, torch.Tensor]:
-        """The equalizer and its [rows, channels] strength matrix for these row codes."""
+    def settings(self, codes: Sequence[int]) -> tuple[Equalizer, torch.Tensor, torch.Tensor]:
+        """The equalizer and its [rows, channels] strength and mode matrices for these
+        row codes."""
         with self._lock:
             eq = self._eq
             rows = [self._mixes.get(int(c), {}) for c in codes]
-        matrix = [[mix.get(name, 0.0) for name in eq.names] for mix in rows]
-        return eq, torch.tensor(matrix, dtype=torch.float32).reshape(len(rows), len(eq.names))
+        off = Setting()
+        cells = [[mix.get(name, off) for name in eq.names] for mix in rows]
+        shape = (len(rows), len(eq.names))
+        strengths = torch.tensor([[c.value for c in r] for r in cells], dtype=torch.float32)
+        modes = torch.tensor([[c.code for c in r] for r in cells], dtype=torch.long)
+        return eq, strengths.reshape(shape), modes.reshape(shape)
 
     # ActivationEdit (transformers) -----------------------------------------------------
     def applied(self, model: Any, row_scales: Any) -> AbstractContextManager[None]:
         codes = torch.as_tensor(row_scales).float().round().long().flatten().tolist()
-        eq, matrix = self.strengths(codes)
-        return eq.applied_rows(model, matrix)
+        eq, strengths, modes = self.settings(codes)
+        return eq.applied_rows(model, strengths, modes)
 
     # llama.cpp control vector ----------------------------------------------------------
     def layer_deltas(self, scale: float) -> dict[int, torch.Tensor]:
-        eq, matrix = self.strengths([round(scale)])
-        return {n: d[0] for n, d in eq.deltas(matrix).items()}
+        eq, strengths, modes = self.settings([round(scale)])
+        if bool(modes.ne(ADD).any()):
+            raise ValueError(
+                "ablate and clamp need transformers hooks (--engine hf); "
+                "llama.cpp control vectors can only add"
+            )
+        return {n: d[0] for n, d in eq.deltas(strengths).items()}
 
 
 @dataclass(frozen=True)
 class Ask:
     """A parsed `neutrophil` field: the strengths asked and the defenses switched on."""
 
-    steer: dict[str, float]
+    steer: dict[str, Setting]
     defenses: tuple[str, ...] = ()
 
 
@@ -144,26 +159,23 @@ class Steering:
             )
         return Ask(self._steer(raw.get("steer")), self._defenses(raw.get("defense")))
 
-    def _steer(self, steer: Any) -> dict[str, float]:
+    def _steer(self, steer: Any) -> dict[str, Setting]:
         if steer is None:
             return {}
         if not isinstance(steer, dict):
             raise BadRequest(
-                'neutrophil.steer must be an object of concept: strength, e.g. {"joy": 2}',
+                'neutrophil.steer must be an object of concept: setting, e.g. {"joy": 2, '
+                '"refusal": {"mode": "ablate"}}',
                 param="neutrophil.steer",
             )
-        out: dict[str, float] = {}
+        out: dict[str, Setting] = {}
         for name, value in steer.items():
             where = f"neutrophil.steer.{name}"
             if name not in self.concepts:
                 raise BadRequest(
                     f"{where}: unknown concept (known: {', '.join(self.concepts)})", param=where
                 )
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise BadRequest(f"{where} must be a number", param=where)
-            if not math.isfinite(value) or abs(value) > LIMIT:
-                raise BadRequest(f"{where} must be from {-LIMIT:g} to {LIMIT:g}", param=where)
-            out[name] = float(value)
+            out[name] = _setting(where, value)
         return out
 
     def _defenses(self, defense: Any) -> tuple[str, ...]:
@@ -224,8 +236,40 @@ class Steering:
             prefix += self.gated_prefix
         request = place_prefix(request, prefix, backend.prefill_mode)
         if "gated-steer" in ask.defenses and fires:
-            mix[GATED_STEER] = self.gated_strength
+            mix[GATED_STEER] = Setting("add", self.gated_strength)
         return replace(request, edit=self.board, edit_scale=float(self.board.code(mix)))
+
+
+def _setting(where: str, value: Any) -> Setting:
+    """A number (a strength to add) or {"mode", "value"}; a 400 names what is wrong."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"mode", "value"})
+        if unknown:
+            raise BadRequest(
+                f"{where}: unknown field {unknown[0]!r} (known: mode, value)", param=where
+            )
+        mode = value.get("mode", "add")
+        if mode not in MODES:
+            raise BadRequest(
+                f"{where}.mode: unknown mode {str(mode)[:40]!r} (known: {', '.join(MODES)})",
+                param=f"{where}.mode",
+            )
+        if mode == "ablate":
+            if "value" in value:
+                raise BadRequest(f"{where}.value: ablate takes no value", param=f"{where}.value")
+            return Setting("ablate")
+        if "value" not in value:
+            raise BadRequest(f"{where}.value: {mode} needs a value", param=f"{where}.value")
+        return Setting(mode, _strength(f"{where}.value", value["value"]))
+    return Setting("add", _strength(where, value))
+
+
+def _strength(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadRequest(f"{where} must be a number", param=where)
+    if not math.isfinite(value) or abs(value) > LIMIT:
+        raise BadRequest(f"{where} must be from {-LIMIT:g} to {LIMIT:g}", param=where)
+    return float(value)
 
 
 def build(

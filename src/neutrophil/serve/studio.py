@@ -3,7 +3,8 @@
 - `GET /` and `GET /studio/{studio.js,studio.css}`: the page, files inside the package
   (no CDN, no build step). Open without a key: they hold nothing secret, and a browser
   cannot send a header to load a page; every API call the page makes needs the key.
-- `GET /studio/api/state`: the concepts (slider names), the strength range, the defenses.
+- `GET /studio/api/state`: the concepts (slider names), the strength range, the channel
+  modes (add, ablate, clamp), the defenses.
 - `POST /studio/api/meter` (a chat body): the harm probe's score at the last prompt token
   and whether the gate fires.
 - `POST /studio/api/concepts` `{"name", "positive": [...], "negative": [...]}`: a new
@@ -26,6 +27,7 @@ from fastapi import FastAPI
 from fastapi import Request as HTTPRequest
 from fastapi.responses import Response
 
+from neutrophil.internals.equalizer import MODES
 from neutrophil.models.base import Request
 from neutrophil.serve.protocol import BadRequest, parse_chat, read_json
 from neutrophil.serve.steering import DEFENSES, GATED_STEER, LIMIT, Steering
@@ -70,6 +72,7 @@ def mount(app: FastAPI, backend: Any, steering: Steering) -> None:
             "model": backend.name,
             "concepts": list(steering.concepts),
             "limit": LIMIT,
+            "modes": list(MODES),
             "defenses": [d for d in DEFENSES if d != "prefix" or steering.prefix],
         }
 

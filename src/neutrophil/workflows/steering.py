@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neutrophil.errors import UserError
+from neutrophil.internals.equalizer import Setting
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import Generation
 from neutrophil.models.options import ModelOptions
@@ -73,7 +74,7 @@ class SteerConfig:
     """The options of `neutrophil steer`."""
 
     prompt: str
-    channels: Sequence[tuple[str, float]]  # (concept or vector file, strength)
+    channels: Sequence[tuple[str, float | Setting]]  # (concept or vector file, setting)
     model: ModelOptions = field(default_factory=ModelOptions)
     layers: str | None = None  # steer only these layers (None: the middle third)
     raw: bool = False  # the stored vectors, unscaled
@@ -85,24 +86,33 @@ class SteerConfig:
 class Steered:
     plain: Generation
     steered: Generation
-    mix: dict[str, float]  # channel name -> strength
+    mix: dict[str, Setting]  # channel name -> setting
 
 
 def steer(config: SteerConfig) -> Steered:
     """The prompt's answer without and with the equalizer of `config.channels`."""
-    from neutrophil.internals.equalizer import Channel, Equalizer
+    from neutrophil.internals.equalizer import Channel, Equalizer, Setting
     from neutrophil.internals.layers import check_layers, num_layers, parse_layer_spec
     from neutrophil.internals.library import calibrated_vector, resolve_vector
     from neutrophil.internals.strength import residual_norms
     from neutrophil.models.base import Request, require_local, user_message
 
+    settings = [
+        (name, s if isinstance(s, Setting) else Setting("add", float(s)))
+        for name, s in config.channels
+    ]
     backend = config.model.load()
+    if backend.edits != "row" and any(s.mode != "add" for _, s in settings):
+        raise UserError(
+            f"ablate and clamp need transformers hooks: use --engine hf (the {backend.engine} "
+            "engine steers with control vectors, which can only add)"
+        )
     local = require_local(backend, "steering")
     layers = parse_layer_spec(config.layers) if config.layers else None
     check_layers(layers, num_layers(local.model))
     eq = Equalizer()
     norms = None if config.raw else residual_norms(local.model, local.tokenizer)
-    for name, strength in config.channels:
+    for name, setting in settings:
         if config.raw:
             vec = resolve_vector(backend, name, config.method)
             if layers is not None:
@@ -112,7 +122,7 @@ def steer(config: SteerConfig) -> Steered:
         if not vec.layers:
             raise UserError(f"--layers {config.layers}: vector {name} has none of these layers")
         vec.check_fits(local.model, name)
-        eq = eq.with_channel(Channel(name, vec, strength))
+        eq = eq.with_channel(Channel(name, vec, setting.value, mode=setting.mode))
     msgs = user_message(config.prompt)
     budget = config.max_new_tokens
     plain, steered = backend.generate(
@@ -121,4 +131,4 @@ def steer(config: SteerConfig) -> Steered:
             Request(msgs, max_new_tokens=budget, edit=eq, edit_scale=1.0),
         ]
     )
-    return Steered(plain, steered, {c.name: c.strength for c in eq.channels})
+    return Steered(plain, steered, {c.name: c.setting for c in eq.channels})

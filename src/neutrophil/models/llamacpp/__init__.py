@@ -154,7 +154,11 @@ class LlamaCppBackend(Backend):
             raise UserError(
                 f"{type(edit).__name__}: cannot be applied as a llama.cpp control vector"
             )
-        layers = {n: v.detach().float().cpu().numpy() for n, v in deltas(scale).items()}
+        try:
+            content = deltas(scale)
+        except ValueError as e:  # an edit a control vector cannot express (ablate, clamp)
+            raise UserError(str(e)) from None
+        layers = {n: v.detach().float().cpu().numpy() for n, v in content.items()}
         return (id(edit), scale), layers
 
     def submit_many(

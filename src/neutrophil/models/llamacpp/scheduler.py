@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neutrophil.models.base import Generation, Request
+from neutrophil.models.base import Generation, Request, whole_chars
 from neutrophil.models.llamacpp.native import NativeContext, NativeModel
 
 
@@ -67,7 +67,7 @@ class Row:
         self.future = RowFuture(self)
 
     def text(self) -> str:
-        return self.raw.decode("utf-8", errors="replace")
+        return whole_chars(self.raw.decode("utf-8", errors="replace"))
 
     @property
     def token_array(self) -> np.ndarray:

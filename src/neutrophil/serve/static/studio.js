@@ -9,6 +9,7 @@ const DEFENSE_LABELS = {
   "gated-steer": "gated steering",
 };
 let LIMIT = 4;
+let MODES = ["add", "ablate", "clamp"];
 
 function headers() {
   const h = { "Content-Type": "application/json" };
@@ -57,7 +58,22 @@ function addSlider(name) {
     b.addEventListener("click", () => download(name, kind));
     links.appendChild(b);
   }
-  box.append(value, input, label, links);
+  // The channel's mode: add the slider's strength, ablate the concept (the slider is
+  // unused), or clamp its component at the slider's value.
+  const mode = document.createElement("select");
+  mode.dataset.mode = name;
+  mode.setAttribute("aria-label", `${name} mode`);
+  for (const m of MODES) {
+    const option = document.createElement("option");
+    option.value = m;
+    option.textContent = m;
+    mode.appendChild(option);
+  }
+  mode.addEventListener("change", () => {
+    input.disabled = mode.value === "ablate";
+    box.dataset.mode = mode.value;
+  });
+  box.append(value, input, label, mode, links);
   $("sliders").appendChild(box);
 }
 
@@ -75,19 +91,38 @@ async function download(name, kind) {
   }
 }
 
+function modeOf(name) {
+  const select = document.querySelector(`select[data-mode="${CSS.escape(name)}"]`);
+  return select ? select.value : "add";
+}
+
+// The `neutrophil.steer` field: a number to add, or {mode, value}.
 function mix() {
   const out = {};
   for (const input of document.querySelectorAll("input[data-concept]")) {
+    const name = input.dataset.concept;
     const v = Number(input.value);
-    if (v !== 0) out[input.dataset.concept] = v;
+    const mode = modeOf(name);
+    if (mode === "ablate") out[name] = { mode };
+    else if (mode === "clamp") out[name] = { mode, value: v };
+    else if (v !== 0) out[name] = v;
   }
   return out;
 }
 
 function setMix(m) {
   for (const input of document.querySelectorAll("input[data-concept]")) {
-    input.value = String(m[input.dataset.concept] || 0);
+    const name = input.dataset.concept;
+    const setting = m[name];
+    const mode = typeof setting === "object" && setting ? setting.mode : "add";
+    const value = typeof setting === "object" && setting ? setting.value : setting;
+    input.value = String(value || 0);
     input.dispatchEvent(new Event("input"));
+    const select = document.querySelector(`select[data-mode="${CSS.escape(name)}"]`);
+    if (select) {
+      select.value = mode;
+      select.dispatchEvent(new Event("change"));
+    }
   }
 }
 
@@ -222,6 +257,7 @@ async function load() {
   try {
     const state = await (await api("/studio/api/state")).json();
     LIMIT = state.limit;
+    MODES = state.modes || MODES;
     $("model").textContent = state.model;
     state.concepts.forEach(addSlider);
     const box = $("defenses");
