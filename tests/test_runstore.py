@@ -19,7 +19,7 @@ import pytest
 
 from neutrophil.agent import Budgets
 from neutrophil.models.base import Backend
-from neutrophil.records import Transcript, Verdict
+from neutrophil.records import VERDICTS, Transcript, Verdict
 from neutrophil.runstore import RunKey, RunStore, run_key
 from neutrophil.search.store import SearchStore
 from neutrophil.tasks.task import Task
@@ -240,6 +240,24 @@ def test_another_judge_or_budget_is_refused_not_mixed(tmp_path, change, named):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert f"{named} " in r.stderr and "another --out" in r.stderr
     assert (out / "responses.jsonl").read_bytes() == stored
+
+
+def test_rows_judged_under_older_verdict_rules_are_refused_not_mixed(tmp_path):
+    """Rows written before verdicts had a version (no fluency check) are another run."""
+    tasks = tasks_file(tmp_path, 2)
+    out = tmp_path / "run"
+    assert cli(*eval_args(tasks, out, "--judge", "patterns")).returncode == 0
+    path = out / "responses.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {r["run"]["verdicts"] for r in rows} == {VERDICTS}
+    for r in rows:  # as an older neutrophil wrote them
+        del r["run"]["verdicts"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    old = path.read_bytes()
+    r = cli(*eval_args(tasks, out, "--judge", "patterns"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert f"verdicts '1' (this run: '{VERDICTS}')" in r.stderr and "another --out" in r.stderr
+    assert path.read_bytes() == old
 
 
 def test_torn_run_json_is_one_notice_and_corrupt_middle_row_costs_only_itself(tmp_path):

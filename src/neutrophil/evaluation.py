@@ -47,7 +47,7 @@ def open_run(out: Path, key: RunKey, defense: dict[str, Any], tasks: Sequence[Ta
             diffs.append(f"defense {d} (this run: {dkey})")
         raise UserError(
             f"{out}: holds a run with {'; '.join(diffs)} ({store.path.name}:{line}); use another "
-            "--out for a different model, engine, defense, judge or budgets"
+            "--out for a different model, engine, defense, judge, budgets or verdict rules"
         )
     for t in tasks:
         sha, line = store.stored_task(key, defense, t.id)

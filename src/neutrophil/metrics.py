@@ -64,6 +64,7 @@ RATE_SHORT_LABELS = {
     "success_rate": "SR",
     "over_refusal_rate": "over-refusal",
     "borderline_refusal_rate": "borderline refusal",
+    "fluency_rate": "fluent",
 }
 RATE_LABELS = {
     "refusal_rate": "RR (harmful refused)",
@@ -71,6 +72,7 @@ RATE_LABELS = {
     "success_rate": "SR (benign succeeded)",
     "over_refusal_rate": "over-refusal (benign refused)",
     "borderline_refusal_rate": "borderline refused",
+    "fluency_rate": "fluent (benign chat answers)",
 }
 
 
@@ -93,6 +95,7 @@ def rates(transcripts: Sequence[Transcript]) -> dict[str, Rate]:
         "success_rate": _count(bool(v.success) for v in benign),
         "over_refusal_rate": _count(v.refused for v in benign),
         "borderline_refusal_rate": _count(v.refused for v in borderline),
+        "fluency_rate": _count(bool(v.fluent) for v in benign if v.fluent is not None),
     }
 
 

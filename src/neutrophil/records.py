@@ -1,10 +1,18 @@
-"""Values passed between stages: a `Verdict` on a `Transcript`. Both serialise to JSON lines."""
+"""Values passed between stages: a `Verdict` on a `Transcript`. Both serialise to JSON lines.
+
+`VERDICTS` names the rules that turn an answer into a verdict; it is part of every run key
+(runstore.RunKey), so rows judged under older rules are refused rather than mixed in.
+History: 1, the first rules; 2, a benign chat answer succeeds only if it is also fluent
+(judges/fluency.py), and chat verdicts store the fluency check.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+VERDICTS = "2"
 
 
 @dataclass(frozen=True)
@@ -14,6 +22,8 @@ class Verdict:
     harmful_done: bool | None = None  # harmful tasks: was it carried out? (None for benign)
     judge: str = ""
     score: float = 0.0  # the refusal judge's probability that the response refuses
+    fluent: bool | None = None  # chat: not degenerate text (None where not checked)
+    degenerate: str = ""  # chat: the fluency check's mark when not fluent ("'x' 9 times in a row")
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 One store file per output directory (`eval`'s responses.jsonl, a search's verdicts.jsonl,
 each lab stage's responses.jsonl). Every row is a transcript plus the key it was made under:
 
-    run       {model, engine, judge, budgets}: the model's fingerprint, the inference
-              engine, the refusal judge, the token budgets and stop rule
+    run       {model, engine, judge, budgets, verdicts}: the model's fingerprint, the
+              inference engine, the refusal judge, the token budgets and stop rule, the
+              version of the verdict rules
     defense   the defense's description (in the transcript)
     task_id   and task_sha, a hash of the whole task (prompt, tests, checks)
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from neutrophil.errors import UserError
 from neutrophil.models.base import Backend
-from neutrophil.records import Transcript, Verdict
+from neutrophil.records import VERDICTS, Transcript, Verdict
 from neutrophil.tasks.task import Task
 
 
@@ -56,6 +57,7 @@ class RunKey:
     engine: str
     judge: str
     budgets: str  # token budgets and whether rows stop early
+    verdicts: str = VERDICTS  # the verdict rules' version (records.VERDICTS)
     name: str = field(default="", compare=False)  # the model's display name: not part of the key
 
     def to_dict(self) -> dict[str, str]:
@@ -63,6 +65,8 @@ class RunKey:
 
     @classmethod
     def from_dict(cls, d: Any) -> RunKey | None:
+        if isinstance(d, dict) and "verdicts" not in d:
+            d = {**d, "verdicts": "1"}  # written before verdicts had a version
         names = [f.name for f in fields(cls) if f.compare]
         if not isinstance(d, dict) or not all(isinstance(d.get(n), str) for n in names):
             return None

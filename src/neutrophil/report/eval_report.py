@@ -38,10 +38,11 @@ def rate_figure(runs: Sequence[EvalRun]):
 
     names = list(RATE_LABELS)
     domains = ["all", *sorted({d for r in runs for d in r.metrics["by_domain"]})]
-    fig, grid = plt.subplots(2, 3, figsize=(13, 7), sharey=True)
+    fig, grid = plt.subplots(2, 4, figsize=(17, 7), sharey=True)
     axes = list(grid.flat[: len(names)])
     legend_ax = grid.flat[len(names)]
-    legend_ax.axis("off")
+    for ax in grid.flat[len(names) :]:
+        ax.axis("off")
     width = 0.8 / max(1, len(runs))
     for ax, name in zip(axes, names, strict=True):
         for k, run in enumerate(runs):
@@ -71,7 +72,10 @@ def headline_rows(runs: Sequence[EvalRun]) -> list[list[str]]:
     rows = []
     for run in runs:
         r = run.metrics["rates"]
-        rows.append([run.label, *(str(rate_from_dict(r[n])) for n in RATE_LABELS)])
+        # A run written before a rate existed (fluency_rate: verdict rules 2) shows n/a.
+        rows.append(
+            [run.label, *(str(rate_from_dict(r[n])) if n in r else "n/a" for n in RATE_LABELS)]
+        )
     return rows
 
 
