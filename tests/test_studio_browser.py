@@ -88,6 +88,14 @@ def test_slider_steers_the_left_panel(studio, browser):
     assert "[error" not in steered + unsteered
     assert steered and unsteered and steered != unsteered
     float(page.text_content("#meter-score"))  # the probe's score is a number
+    # the concept meter: a sparkline per slider, one point per steered answer token
+    page.wait_for_selector("body[data-traced]", timeout=WAIT_MS)
+    points = page.eval_on_selector_all(
+        "canvas[data-spark]", "cs => cs.map(c => [c.dataset.spark, Number(c.dataset.points)])"
+    )
+    assert {name for name, _ in points} >= {"joy", "anger", "refusal"}
+    assert all(n > 0 for _, n in points), points
+    assert "steered" in page.get_attribute('canvas[data-spark="joy"]', "title")
     page.close()
 
 

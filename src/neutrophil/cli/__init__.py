@@ -23,6 +23,7 @@ COMMANDS = (
     "demo",
     "probe",
     "gates",
+    "study",
     "vector",
     "steer",
     "finetune",

@@ -24,6 +24,7 @@ import torch
 from neutrophil.defenses.base import PromptDefense, place_prefix
 from neutrophil.defenses.texts import GATED_PREFIX
 from neutrophil.errors import UserError
+from neutrophil.internals.equalizer import Equalizer, require_hooks
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import Backend, Request, require_local
@@ -58,6 +59,27 @@ class SteerDefense:
     def apply(self, backend: Backend, requests: Sequence[Request]) -> list[Request]:
         _local(backend)
         return [replace(r, edit=self.vector, edit_scale=self.strength) for r in requests]
+
+
+@dataclass(frozen=True)
+class EqualizerDefense:
+    """Every row steered by one equalizer (its channels in any mode: add, ablate, clamp).
+    Ablate and clamp need per-position hooks: a transformers model."""
+
+    equalizer: Equalizer
+    name: str = "steer"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "channels": {c.name: str(c.setting) for c in self.equalizer.channels},
+            "layers": sorted({n for c in self.equalizer.channels for n in c.active_layers()}),
+        }
+
+    def apply(self, backend: Backend, requests: Sequence[Request]) -> list[Request]:
+        _local(backend)
+        require_hooks(backend, [c.setting for c in self.equalizer.channels])
+        return [replace(r, edit=self.equalizer, edit_scale=1.0) for r in requests]
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,23 @@ modes)` takes [rows, channels] matrices of strengths and mode codes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
+from neutrophil.errors import UserError
 from neutrophil.internals import hooks
 from neutrophil.internals.vector import SteeringVector
 
 MODES = ("add", "ablate", "clamp")  # a mode's code is its index
 ADD, ABLATE, CLAMP = range(3)
+NEEDS_HOOKS = (
+    "ablate and clamp need transformers hooks (--engine hf): a llama.cpp control vector "
+    "can only add"
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,12 @@ class Setting:
             raise ValueError(
                 f"expected a finite number, add:N, ablate or clamp:N, got {text!r}"
             ) from None
+
+
+def require_hooks(backend: Any, settings: Iterable[Setting]) -> None:
+    """Refuse ablate and clamp, in one line, on an engine that steers with control vectors."""
+    if backend.edits != "row" and any(s.mode != "add" for s in settings):
+        raise UserError(f"{NEEDS_HOOKS} (this model runs on {backend.engine})")
 
 
 @dataclass(frozen=True)
@@ -191,10 +203,7 @@ class Equalizer:
         """What one row at `scale` adds per layer (a llama.cpp control vector's content).
         Ablate and clamp read each position's activations, which a control vector cannot."""
         if not self.only_adds:
-            raise ValueError(
-                "ablate and clamp need transformers hooks (--engine hf); "
-                "llama.cpp control vectors can only add"
-            )
+            raise ValueError(NEEDS_HOOKS)
         strengths = torch.tensor([[c.strength * float(scale) for c in self.channels]])
         return {n: d[0] for n, d in self.deltas(strengths).items()}
 

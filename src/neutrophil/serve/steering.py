@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from neutrophil.defenses.base import place_prefix
-from neutrophil.internals.equalizer import ADD, MODES, Channel, Equalizer, Setting
+from neutrophil.internals.equalizer import ADD, MODES, NEEDS_HOOKS, Channel, Equalizer, Setting
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
 from neutrophil.models.base import Backend, Request
@@ -106,10 +106,7 @@ class MixBoard:
     def layer_deltas(self, scale: float) -> dict[int, torch.Tensor]:
         eq, strengths, modes = self.settings([round(scale)])
         if bool(modes.ne(ADD).any()):
-            raise ValueError(
-                "ablate and clamp need transformers hooks (--engine hf); "
-                "llama.cpp control vectors can only add"
-            )
+            raise ValueError(NEEDS_HOOKS)
         return {n: d[0] for n, d in eq.deltas(strengths).items()}
 
 
@@ -209,6 +206,22 @@ class Steering:
             "threshold": self.gate.threshold,
             "fires": score > self.gate.threshold,
         }
+
+    def trace(self, backend: Any, request: Request, answer: str, ask: Ask | None) -> dict[str, Any]:
+        """The concept meter (`internals/meter.py`) for `answer` to `request`, replayed
+        under the ask's sliders (not its defenses), read at the last steered layer."""
+        from neutrophil.internals.meter import read_concepts
+
+        prompt = backend.prompt_text(replace(request, prefill=""))
+        code = self.board.code(ask.steer) if ask is not None else 0
+        eq, strengths, modes = self.board.settings([code])
+        channels = [c for c in eq.channels if c.name != GATED_STEER]
+        layer = max(self.norms)
+        with self.lock, eq.applied_rows(backend.model, strengths, modes):
+            reading = read_concepts(
+                backend.model, backend.tokenizer, prompt, answer, channels, layer
+            )
+        return {"layer": reading.layer, "tokens": list(reading.tokens), "concepts": reading.values}
 
     def learn(self, backend: Any, name: str, positive: list[str], negative: list[str]) -> None:
         """A new concept from two lists of contrasting texts, on the loaded model (the

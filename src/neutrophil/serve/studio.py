@@ -7,6 +7,9 @@
   modes (add, ablate, clamp), the defenses.
 - `POST /studio/api/meter` (a chat body): the harm probe's score at the last prompt token
   and whether the gate fires.
+- `POST /studio/api/trace` (a chat body with `answer` and the `neutrophil` field): the
+  concept meter, each concept's component at every answer token, replayed under the
+  field's sliders (`Steering.trace`); the page draws it as a sparkline under each slider.
 - `POST /studio/api/concepts` `{"name", "positive": [...], "negative": [...]}`: a new
   concept extracted on the loaded model (mean difference at the last token, calibrated on
   the same layers as the built-ins); its slider appears on the page.
@@ -81,6 +84,17 @@ def mount(app: FastAPI, backend: Any, steering: Steering) -> None:
         call = parse_chat(await read_json(http, limit))
         request = Request(call.messages, max_new_tokens=1)
         return await asyncio.to_thread(steering.meter, backend, request)
+
+    @app.post("/studio/api/trace")
+    async def trace(http: HTTPRequest) -> dict[str, Any]:
+        body = await read_json(http, limit)
+        answer = body.get("answer") if isinstance(body, dict) else None
+        if not isinstance(answer, str) or not answer:
+            raise BadRequest("answer: the answer text to read (a non-empty string)", param="answer")
+        call = parse_chat({k: v for k, v in body.items() if k not in ("answer", "neutrophil")})
+        ask = steering.parse(body)
+        request = Request(call.messages, max_new_tokens=1)
+        return await asyncio.to_thread(steering.trace, backend, request, answer, ask)
 
     @app.post("/studio/api/concepts")
     async def new_concept(http: HTTPRequest) -> dict[str, Any]:

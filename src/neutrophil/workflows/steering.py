@@ -91,7 +91,7 @@ class Steered:
 
 def steer(config: SteerConfig) -> Steered:
     """The prompt's answer without and with the equalizer of `config.channels`."""
-    from neutrophil.internals.equalizer import Channel, Equalizer, Setting
+    from neutrophil.internals.equalizer import Channel, Equalizer, Setting, require_hooks
     from neutrophil.internals.layers import check_layers, num_layers, parse_layer_spec
     from neutrophil.internals.library import calibrated_vector, resolve_vector
     from neutrophil.internals.strength import residual_norms
@@ -102,11 +102,7 @@ def steer(config: SteerConfig) -> Steered:
         for name, s in config.channels
     ]
     backend = config.model.load()
-    if backend.edits != "row" and any(s.mode != "add" for _, s in settings):
-        raise UserError(
-            f"ablate and clamp need transformers hooks: use --engine hf (the {backend.engine} "
-            "engine steers with control vectors, which can only add)"
-        )
+    require_hooks(backend, [s for _, s in settings])
     local = require_local(backend, "steering")
     layers = parse_layer_spec(config.layers) if config.layers else None
     check_layers(layers, num_layers(local.model))

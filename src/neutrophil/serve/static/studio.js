@@ -73,7 +73,15 @@ function addSlider(name) {
     input.disabled = mode.value === "ablate";
     box.dataset.mode = mode.value;
   });
-  box.append(value, input, label, mode, links);
+  // The concept meter: this concept's component at each answer token (steered in blue,
+  // unsteered in grey), drawn after each generation.
+  const spark = document.createElement("canvas");
+  spark.className = "spark";
+  spark.width = 64;
+  spark.height = 28;
+  spark.dataset.spark = name;
+  spark.dataset.points = "0";
+  box.append(value, input, label, mode, spark, links);
   $("sliders").appendChild(box);
 }
 
@@ -188,12 +196,60 @@ async function meter() {
   }
 }
 
+// Each concept's component, token by token, for both answers (the concept meter).
+async function trace(steer) {
+  const pre = steer === null ? $("unsteered") : $("steered");
+  if (!pre.textContent) return null;
+  const r = await api("/studio/api/trace", {
+    messages: messages(), answer: pre.textContent, neutrophil: { steer: steer || {} },
+  });
+  return (await r.json()).concepts;
+}
+
+function drawSparks(steered, unsteered) {
+  for (const canvas of document.querySelectorAll("canvas[data-spark]")) {
+    const name = canvas.dataset.spark;
+    const lines = [[unsteered && unsteered[name], "#9aa3b2"], [steered && steered[name], "#2f6fde"]];
+    const values = lines.flatMap(([v]) => v || []);
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (!values.length) { canvas.dataset.points = "0"; continue; }
+    const lo = Math.min(0, ...values), hi = Math.max(0, ...values);
+    const y = (v) => canvas.height - 2 - ((v - lo) / (hi - lo || 1)) * (canvas.height - 4);
+    ctx.strokeStyle = "#d8dce3";
+    ctx.beginPath(); ctx.moveTo(0, y(0)); ctx.lineTo(canvas.width, y(0)); ctx.stroke();
+    for (const [v, color] of lines) {
+      if (!v || !v.length) continue;
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      v.forEach((value, i) => {
+        const x = v.length === 1 ? canvas.width / 2 : (i / (v.length - 1)) * canvas.width;
+        if (i === 0) ctx.moveTo(x, y(value)); else ctx.lineTo(x, y(value));
+      });
+      ctx.stroke();
+    }
+    const s = steered && steered[name];
+    canvas.dataset.points = String(s ? s.length : 0);
+    const mean = (v) => v && v.length ? (v.reduce((a, b) => a + b, 0) / v.length).toFixed(2) : "–";
+    canvas.title = `${name}: mean ${mean(s)} steered, ${mean(unsteered && unsteered[name])} unsteered`;
+  }
+}
+
 async function generate() {
   $("generate").disabled = true;
   $("status").textContent = "generating…";
   // Both rows go out together: the server decodes them in one batch, per-row strengths.
-  await Promise.all([stream($("steered"), mix()), stream($("unsteered"), {}), meter()]);
-  $("status").textContent = "";
+  const steer = mix();
+  await Promise.all([stream($("steered"), steer), stream($("unsteered"), {}), meter()]);
+  try {
+    $("status").textContent = "reading concepts…";
+    const [steered, unsteered] = await Promise.all([trace(steer), trace(null)]);
+    drawSparks(steered, unsteered);
+    document.body.dataset.traced = String(Number(document.body.dataset.traced || 0) + 1);
+    $("status").textContent = "";
+  } catch (e) {
+    $("status").textContent = String(e.message);
+  }
   $("generate").disabled = false;
 }
 
