@@ -170,7 +170,9 @@ def test_the_meter_reads_each_concept_per_answer_token(served, steering):
     assert ablated["concepts"]["joy"] == pytest.approx([0.0] * n, abs=1e-3)
     assert plain["concepts"]["joy"] != pytest.approx([0.0] * n, abs=1e-3)
     added = trace(served, answer, {"joy": 2})
-    assert all(a > b for a, b in zip(added["concepts"]["joy"], plain["concepts"]["joy"]))
+    assert all(
+        a > b for a, b in zip(added["concepts"]["joy"], plain["concepts"]["joy"], strict=True)
+    )
 
 
 @pytest.mark.parametrize(
