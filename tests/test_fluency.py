@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from neutrophil.envs.chat import chat_verdict
-from neutrophil.judges.fluency import fluency
+from neutrophil.fluency import fluency
 from neutrophil.judges.refusal import JudgeResult
 from neutrophil.tasks.task import Task
 

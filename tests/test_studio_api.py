@@ -187,3 +187,11 @@ def test_the_meter_reads_each_concept_per_answer_token(served, steering):
 def test_bad_trace_is_400(served, body, says):
     r = httpx.post(f"{served.removesuffix('/v1')}/studio/api/trace", json=body, timeout=60)
     assert r.status_code == 400 and says in r.json()["error"]["message"], r.text
+
+
+def test_state_lists_modes_and_fluent_limits(served, steering):
+    state = httpx.get(f"{served.removesuffix('/v1')}/studio/api/state", timeout=30).json()
+    assert state["modes"] == ["add", "ablate", "clamp"]
+    assert set(state["fluent_limits"]) == set(steering.concepts)
+    # the random tiny model writes no fluent text: nothing to calibrate against
+    assert set(state["fluent_limits"].values()) == {None}

@@ -3,7 +3,7 @@
 `VERDICTS` names the rules that turn an answer into a verdict; it is part of every run key
 (runstore.RunKey), so rows judged under older rules are refused rather than mixed in.
 History: 1, the first rules; 2, a benign chat answer succeeds only if it is also fluent
-(judges/fluency.py), and chat verdicts store the fluency check.
+(neutrophil/fluency.py), and chat verdicts store the fluency check.
 """
 
 from __future__ import annotations

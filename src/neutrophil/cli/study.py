@@ -34,7 +34,8 @@ def register(sub) -> None:
         action="append",
         metavar="CONCEPT=SETTING",
         help="one arm, e.g. joy=2, joy=-2, refusal=ablate, refusal=clamp:2; repeat for more "
-        "(default: joy=±2, calm, anger, fear at 2, refusal ablated and clamped at 1 and 2)",
+        "(default: joy=±4, calm, anger, fear at 4, the strongest fluent setting; refusal "
+        "ablated and clamped at 2 and 4)",
     )
     s.add_argument("--tasks", default="builtin:chat", help="task file or builtin[:DOMAIN]")
     s.add_argument(

@@ -73,6 +73,8 @@ class EqualizerDefense:
         return {
             "name": self.name,
             "channels": {c.name: str(c.setting) for c in self.equalizer.channels},
+            # the vectors themselves: rows steered by another vector are another run
+            "vectors": {c.name: c.vector.digest() for c in self.equalizer.channels},
             "layers": sorted({n for c in self.equalizer.channels for n in c.active_layers()}),
         }
 

@@ -14,7 +14,7 @@ from neutrophil.envs.domain import (
     StopRule,
     single_turns,
 )
-from neutrophil.judges.fluency import fluency
+from neutrophil.fluency import fluency
 from neutrophil.records import Verdict
 from neutrophil.tasks.task import Task
 

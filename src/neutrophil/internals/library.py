@@ -53,10 +53,18 @@ def resolve_vector(backend, spec: str, method: str = "mean") -> SteeringVector:
 
 
 def calibrated_vector(
-    backend, spec: str, layers=None, method: str = "mean", norms: dict[int, float] | None = None
+    backend,
+    spec: str,
+    layers=None,
+    method: str = "mean",
+    norms: dict[int, float] | None = None,
+    *,
+    fluent: bool = True,
 ) -> SteeringVector:
     """`resolve_vector`, restricted to `layers` (default: the middle third of the network,
-    see `strength.default_layers`) and rescaled to calibrated strength units."""
+    see `strength.default_layers`) and rescaled to calibrated strength units. A built-in
+    concept is then rescaled so that 4 is its strongest fluent strength on this model
+    (`fluent_range.py`; measured on first use, cached), unless `fluent` is False."""
     from neutrophil.errors import UserError
     from neutrophil.internals.layers import num_layers
     from neutrophil.internals.strength import calibrate, default_layers, residual_norms
@@ -70,4 +78,11 @@ def calibrated_vector(
         raise UserError(f"vector {spec}: has none of the layers {list(want)}")
     if norms is None:
         norms = residual_norms(backend.model, backend.tokenizer, keep)
-    return calibrate(vec, norms, keep)
+    vec = calibrate(vec, norms, keep)
+    if not fluent or spec not in concept_names():
+        return vec
+    from neutrophil.internals.fluent_range import SLIDER_MAX, cached
+
+    found = cached(backend, spec, vec, model_cache(backend.fingerprint) / "fluent")
+    meta = {**vec.metadata, "fluent_limit": found.limit, "fluent_at": SLIDER_MAX}
+    return SteeringVector((vec * found.scale).directions, meta)

@@ -72,6 +72,16 @@ class SteeringVector:
         dirs = {n: v / v.norm().clamp_min(1e-12) for n, v in self.directions.items()}
         return SteeringVector(dirs, self.metadata)
 
+    def digest(self) -> str:
+        """A short hash of the directions: two vectors with the same digest steer alike."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for n, v in self.directions.items():
+            h.update(f"{n}:".encode())
+            h.update(v.contiguous().numpy().tobytes())
+        return h.hexdigest()[:12]
+
     def restricted(self, layers) -> SteeringVector:
         """Only the given layers (those the vector has)."""
         keep = set(layers)

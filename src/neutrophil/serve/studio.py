@@ -4,7 +4,7 @@
   (no CDN, no build step). Open without a key: they hold nothing secret, and a browser
   cannot send a header to load a page; every API call the page makes needs the key.
 - `GET /studio/api/state`: the concepts (slider names), the strength range, the channel
-  modes (add, ablate, clamp), the defenses.
+  modes (add, ablate, clamp), each concept's fluent limit, the defenses.
 - `POST /studio/api/meter` (a chat body): the harm probe's score at the last prompt token
   and whether the gate fires.
 - `POST /studio/api/trace` (a chat body with `answer` and the `neutrophil` field): the
@@ -76,6 +76,12 @@ def mount(app: FastAPI, backend: Any, steering: Steering) -> None:
             "concepts": list(steering.concepts),
             "limit": LIMIT,
             "modes": list(MODES),
+            # per concept, the strength (before rescaling) that slider 4 is: its last
+            # fluent setting on this model (None: not calibrated, e.g. a vector file)
+            "fluent_limits": {
+                name: steering.board.vector(name).metadata.get("fluent_limit")
+                for name in steering.concepts
+            },
             "defenses": [d for d in DEFENSES if d != "prefix" or steering.prefix],
         }
 

@@ -32,17 +32,17 @@ from neutrophil.models.options import ModelOptions
 from neutrophil.records import Transcript
 from neutrophil.workflows.defense_study import Arm
 
-# Fluent strengths of the built-in emotions on the embedded model (docs/internals.md), and
-# the three refusal questions: removed, pinned moderately, pinned high.
+# The strongest fluent setting of each built-in emotion (4: `internals/fluent_range.py`)
+# and the three refusal questions: removed, pinned moderately, pinned high.
 DEFAULT_SETTINGS = (
-    "joy=2",
-    "joy=-2",
-    "calm=2",
-    "anger=2",
-    "fear=2",
+    "joy=4",
+    "joy=-4",
+    "calm=4",
+    "anger=4",
+    "fear=4",
     "refusal=ablate",
-    "refusal=clamp:1",
     "refusal=clamp:2",
+    "refusal=clamp:4",
 )
 RATES = ("refusal_rate", "success_rate", "over_refusal_rate", "attack_success_rate", "fluency_rate")
 

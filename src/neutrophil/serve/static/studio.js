@@ -81,7 +81,10 @@ function addSlider(name) {
   spark.height = 28;
   spark.dataset.spark = name;
   spark.dataset.points = "0";
-  box.append(value, input, label, mode, spark, links);
+  const fluent = document.createElement("small");
+  fluent.className = "fluent";
+  fluent.dataset.fluent = name;
+  box.append(value, input, label, mode, spark, fluent, links);
   $("sliders").appendChild(box);
 }
 
@@ -316,6 +319,15 @@ async function load() {
     MODES = state.modes || MODES;
     $("model").textContent = state.model;
     state.concepts.forEach(addSlider);
+    for (const [name, limit] of Object.entries(state.fluent_limits || {})) {
+      const mark = document.querySelector(`small[data-fluent="${CSS.escape(name)}"]`);
+      if (!mark) continue;
+      mark.textContent = limit === null ? "uncalibrated" : `fluent to ±${LIMIT}`;
+      mark.title = limit === null
+        ? "not calibrated for fluency (a vector file, or a model whose own text is not fluent)"
+        : `±${LIMIT} is the strongest setting at which 90% of answers stay fluent ` +
+          `(raw strength ${limit}); past it the text falls apart`;
+    }
     const box = $("defenses");
     box.replaceChildren();
     for (const d of state.defenses) {
