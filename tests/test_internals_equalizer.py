@@ -189,9 +189,13 @@ def test_clamp_sets_the_component_in_vector_units():
         seen = block_outputs(model, enc, [0, 1, 2])
     for n in (0, 1, 2):
         d = unit(joy_channel.vector.directions[n])
-        want = 1.5 * joy_channel.unit(n)  # the vector's norm x its 3 layers
+        want = 1.5 * joy_channel.unit(n)
         torch.testing.assert_close(seen[n] @ d, torch.full_like(seen[n][..., 0], want))
-    assert joy_channel.unit(1) == pytest.approx(3 * float(joy_channel.vector.directions[1].norm()))
+    norms = [float(joy_channel.vector.directions[n].norm()) for n in (0, 1, 2)]
+    # clamp ramps up as `add` does: by layer n, the norms of layers 0..n summed
+    assert [joy_channel.unit(n) for n in (0, 1, 2)] == pytest.approx(
+        [norms[0], norms[0] + norms[1], sum(norms)]
+    )
 
 
 def test_modes_differ_per_row():

@@ -5,9 +5,10 @@ A channel's `Setting` is one of three modes:
 - `add` (strength s): add s x the direction at each of the channel's layers;
 - `ablate`: remove the concept's component from the residual stream at those layers,
   h <- h - (h.d)d with d the unit direction;
-- `clamp` (value v): set that component to v in the vector's own units, the shift that
-  `add v` makes over all the channel's layers together (`Channel.unit`); with calibrated
-  vectors, v x `strength.UNIT` of the residual norm.
+- `clamp` (value v): set that component, at each of the channel's layers, to what `add v`
+  has added by that layer (`Channel.unit`): v x the vector's norm summed over the layers
+  so far, so at the last steered layer v x `strength.UNIT` of the residual norm with
+  calibrated vectors.
 
 Written `3` (add), `ablate`, `clamp:2` (and `add:3`) on the command line and in the studio;
 `Setting.parse` reads that syntax, the server reads the same as JSON (`serve/steering.py`).
@@ -119,8 +120,12 @@ class Channel:
         return tuple(n for n in self.vector.layers if lo <= n <= hi)
 
     def unit(self, layer: int) -> float:
-        """Clamp's unit at `layer`: the shift `add 1` makes over all the channel's layers."""
-        return float(self.vector.directions[layer].norm()) * len(self.active_layers())
+        """Clamp's unit at `layer`: the shift `add 1` has made by then, the norms of the
+        channel's directions summed over its layers up to `layer`. So `clamp v` ramps up
+        through the steered layers as `add v` does, and reaches v at the last one."""
+        return sum(
+            float(self.vector.directions[n].norm()) for n in self.active_layers() if n <= layer
+        )
 
 
 @dataclass(frozen=True)
