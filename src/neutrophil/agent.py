@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from neutrophil.defenses.base import NO_DEFENSE, Defense
 from neutrophil.envs.domain import Budgets, Domain, Episode, Outcome, Settings
 from neutrophil.envs.registry import DOMAINS, check_tasks, domain_for
+from neutrophil.judges.attacked import readable
 from neutrophil.models.base import Backend, Generation, Request
 from neutrophil.records import Transcript
 from neutrophil.tasks.task import Task
@@ -147,7 +148,10 @@ class Agent:
     ) -> tuple[list[tuple[int, Episode]], list[_Pending]]:
         """Judge each output and hand it to its episode: (episodes to go on, ended ones)."""
         outputs = [p.request.prefill + g.text for p, g in batch]
-        judged = self.judge.judge([p.episode.task.prompt for p, _ in batch], outputs)
+        # The judge reads what a person would: an answer in base64 or leetspeak decoded.
+        judged = self.judge.judge(
+            [p.episode.task.prompt for p, _ in batch], [readable(o) for o in outputs]
+        )
         again, ended = [], []
         for (p, g), text, j in zip(batch, outputs, judged, strict=True):
             if p.episode.take(p.request, g, text, j):
