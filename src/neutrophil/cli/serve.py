@@ -33,6 +33,19 @@ def register(subparsers) -> None:
     guard.add_argument("--prefix", help="text injected at the start of every assistant turn")
     guard.add_argument("--prefix-file", help="file holding the prefix")
     p.add_argument("--system", help="system-prompt guard added to every request")
+    p.add_argument(
+        "--gate",
+        action="store_true",
+        help="inject the prefix only where the harm gate fires (a probe on the prompt's "
+        "hidden states, fitted on the built-in train split; local models)",
+    )
+    p.add_argument(
+        "--record-flagged",
+        metavar="FILE",
+        help="immune memory: append each request the gate flags (or a client marks with "
+        "X-Neutrophil-Flag: harmful) to FILE as a task row, deduplicated; "
+        "`optimize --tasks FILE` searches on them",
+    )
     p.add_argument("--name", help="model name reported to clients (default: the backend's)")
     add_server_args(p)
     p.set_defaults(func=run)
@@ -44,23 +57,32 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.serve.runner import bind
 
     prefix = read_prefix_file(args.prefix_file) if args.prefix_file else args.prefix
-    defense = guard_defense(prefix=prefix, system=args.system)
+    defense = None if args.gate else guard_defense(prefix=prefix, system=args.system)
+    record = None
+    if args.record_flagged:
+        from neutrophil.serve.memory import FlaggedLog
+
+        record = FlaggedLog(args.record_flagged)  # writable before the model loads
     api_key = os.environ.get("NEUTROPHIL_SERVE_KEY") if args.require_key else None
     if args.require_key and not api_key:
         raise UserError("--require-key: set NEUTROPHIL_SERVE_KEY to the key clients must send")
     # Bind before loading: a port in use is reported at once, not after a model load.
     sock = bind(args.host, args.port)
     try:
-        return _serve(args, defense, api_key, sock)
+        return _serve(args, defense, api_key, sock, prefix, record)
     finally:
         sock.close()
 
 
-def _serve(args: argparse.Namespace, defense, api_key: str | None, sock) -> int:
+def _serve(args: argparse.Namespace, defense, api_key: str | None, sock, prefix, record) -> int:
     from neutrophil.serve.app import create_app
     from neutrophil.serve.runner import serve_forever
 
     backend = model_options(args).load()
+    if args.gate:
+        from neutrophil.defenses.registry import build_defense
+
+        defense = build_defense("gated-prefix", backend=backend, prefix=prefix, system=args.system)
     limits = limits_from_args(args)
     app = create_app(
         backend,
@@ -70,6 +92,7 @@ def _serve(args: argparse.Namespace, defense, api_key: str | None, sock) -> int:
         max_batch=args.batch_size,
         api_key=api_key,
         limits=limits,
+        record=record,
     )
     guarded = f" guarded by {defense.describe()}" if defense else ""
     url = f"http://{args.host}:{args.port}/v1"

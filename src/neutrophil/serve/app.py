@@ -38,6 +38,7 @@ from neutrophil.serve.limits import (
     check_prompt_chars,
     token_budget,
 )
+from neutrophil.serve.memory import FlaggedLog, client_flagged
 from neutrophil.serve.protocol import (
     BadRequest,
     Call,
@@ -68,6 +69,7 @@ def create_app(
     limits: Limits | None = None,
     stall_s: float = 60.0,
     steering: Steering | None = None,
+    record: FlaggedLog | None = None,
 ) -> FastAPI:
     """An app serving `backend` through `backend.continuous()`: an engine that queues
     (llama.cpp, `ContinuousHF` for a transformers model) gets each request as it comes,
@@ -76,8 +78,11 @@ def create_app(
     but /health needs `Authorization: Bearer API_KEY`. With `steering` (`neutrophil studio`),
     requests may carry the `neutrophil` extension field (`serve/steering.py`), the model is
     decoded a batch at a time (rows with different mixes share one), and the studio page is
-    served at `/` (`serve/studio.py`; the page itself is open, its API calls need the key)."""
+    served at `/` (`serve/studio.py`; the page itself is open, its API calls need the key).
+    With `record`, chat requests the guard's gate flags, or a client marks, are kept as
+    tasks (`serve/memory.py`)."""
     limits = limits or Limits()
+    gated = getattr(defense, "name", "") == "gated-prefix"
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens)
     # ContinuousHF applies no activation edits: a steering server decodes whole batches.
@@ -191,6 +196,13 @@ def create_app(
         if defense is not None:
             # In a thread: a defense may read `backend.prefill_mode`, which can probe a server.
             request = (await asyncio.to_thread(defense.apply, backend, [request]))[0]
+        if record is not None:
+            # A gated guard injects its prefix only where the gate fires.
+            source = "gate" if gated and request.injected else None
+            if source is None and client_flagged(http.headers):
+                source = "client"
+            if source is not None:
+                await asyncio.to_thread(record.add, call.messages, source)
         request = await _steered(body, request)
         return await _answer(http, call, request, request.injected, Reply.new(name, chat=True))
 
