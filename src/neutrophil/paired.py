@@ -91,9 +91,11 @@ class PairedDiff:
         if self.n == 0:
             return "n/a"
         star = "*" if self.significant else ""
+        # to_dict keeps 6 decimals: a smaller p reads back as 0, which it is not
+        p = "p<1e-6" if self.p_value < 1e-6 else f"p={self.p_value:.3g}"
         return (
             f"{100 * self.diff:+.1f} pts [{100 * self.lo:+.1f}, {100 * self.hi:+.1f}], "
-            f"p={self.p_value:.3g}{star} (n={self.n})"
+            f"{p}{star} (n={self.n})"
         )
 
 
