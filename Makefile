@@ -60,8 +60,8 @@ demo: $(STAMP)
 # lint-imports checks the layer contract in pyproject.toml ([tool.importlinter]);
 # PYTHONPATH=src makes it read this checkout's package whatever the venv has installed.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
 	PYTHONPATH=src $(VENV)/bin/lint-imports
 
 clean:
