@@ -105,3 +105,22 @@ def test_selection_and_report_are_sized_apart(tmp_path):
             "harmful",
             "benign",
         }
+
+
+def test_hardening_adds_attacked_harmful_tasks_to_the_selection(tmp_path):
+    """--attacks: each harmful selection task once per family; benign and test stay plain."""
+    tasks = str(task_file(tmp_path))
+    plain, test = optimize._split(OptimizeConfig(tasks=tasks))
+    config = OptimizeConfig(tasks=tasks, attacks=("builtin:roleplay", "builtin:base64"))
+    hardened, test2 = optimize._split(config)
+    harmful = [t for t in plain if t.kind == "harmful"]
+    assert hardened[: len(plain)] == plain and test2 == test
+    added = hardened[len(plain) :]
+    assert len(added) == 2 * len(harmful)
+    assert {t.kind for t in added} == {"harmful"}
+    assert {tag for t in added for tag in t.tags if tag.startswith("attack:")} == {
+        "attack:roleplay",
+        "attack:base64",
+    }
+    assert optimize.settings(config, len(hardened))["attacks"] == list(config.attacks)
+    assert "attacks" not in optimize.settings(OptimizeConfig(tasks=tasks), len(plain))

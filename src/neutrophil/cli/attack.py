@@ -45,8 +45,9 @@ def register(sub) -> None:
         "--defense",
         action="append",
         metavar="NAME",
-        help="none, prefix, system, suffix, steer, gated-steer, gated-prefix "
-        "(repeat for more; default: none and prefix)",
+        help="none, prefix, system, suffix, steer, gated-steer, gated-prefix, or LABEL=FILE "
+        "(a prefix defense with FILE's text, e.g. ping=runs/ping/best_prefix.txt); repeat "
+        "for more (default: none and prefix)",
     )
     p.add_argument("--prefix-file", help="the prefix defense's text (e.g. a PING prefix)")
     p.add_argument("--tasks", default="builtin:chat", help="task file or builtin[:DOMAIN]")

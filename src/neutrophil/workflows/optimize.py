@@ -41,6 +41,9 @@ class OptimizeConfig:
     racing: bool = True
     racing_z: float = 1.64
     judge: str = "default"  # default, patterns, or llm:SPEC
+    # Hardening: attack sources (`neutrophil attack`'s) whose families wrap the harmful
+    # selection tasks, added beside the plain ones; the test split stays plain.
+    attacks: tuple[str, ...] = ()
     command: str = ""  # the command line the report shows (empty from Python)
 
 
@@ -86,7 +89,9 @@ def settings(config: OptimizeConfig, n_select: int) -> dict[str, Any]:
     """What must match for a rerun on the same OUT to be a resume of the same search. The
     test sample is not part of it: a rerun with another --test-limit reuses the search and
     the held-out verdicts it shares."""
+    hardened = {"attacks": list(config.attacks)} if config.attacks else {}
     return {
+        **hardened,  # absent when plain: older directories still resume
         "model": config.model.spec,
         "tasks": config.tasks,
         "limit": config.limit,
@@ -154,10 +159,23 @@ def _split(config: OptimizeConfig) -> tuple[list, list]:
         )
     if config.limit and config.limit < len(select):
         select = balanced_sample(select, config.limit)
+    if config.attacks:
+        select = [*select, *_attacked(config, [t for t in select if t.kind == "harmful"])]
     n_test = config.limit if config.test_limit is None else config.test_limit
     if n_test and n_test < len(test):
         test = balanced_sample(test, n_test)
     return select, test
+
+
+def _attacked(config: OptimizeConfig, harmful: list) -> list:
+    """Each harmful selection task wrapped by every family of `config.attacks` (a family's
+    templates taken in turn)."""
+    from neutrophil.attacks import load_attacks
+
+    families: dict[str, list] = {}
+    for a in load_attacks(list(config.attacks), seed=config.seed):
+        families.setdefault(a.family, []).append(a)
+    return [fa[i % len(fa)].apply(t) for fa in families.values() for i, t in enumerate(harmful)]
 
 
 def run(
