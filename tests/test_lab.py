@@ -30,7 +30,7 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
     base_prefix.write_text("I check each request for harm before I answer it.\n")
     args = (
         "lab", "--quick", "--seeds", "2", "--transfer", "--base-prefix-file", str(base_prefix),
-        "--threads", "1", "--out", str(out),
+        "--safety-mix", "0.25", "--threads", "1", "--out", str(out),
     )  # fmt: skip
     done = cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -44,6 +44,7 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
         "3-agentic",
         "3-agentic-s1",
         "4-ping",
+        "5-mix",
         "6-base-ping",
         "7-base-agentic-prefix",
         "8-agentic-base-prefix",
@@ -86,8 +87,13 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
         ("7-base-agentic-prefix", "6-base-ping"),
         ("8-agentic-base-prefix", "4-ping"),
         ("3-agentic-s1", "2-aligned"),
+        ("5-mix", "3-agentic"),  # the cure at training time against plain agentic FT
+        ("5-mix", "4-ping"),  # ... and against the cure at inference time
     ]:
         assert pair in pairs
+    mix = (out / "data" / "agentic-mix-0.25.jsonl").read_text().splitlines()
+    refusals = [r for r in map(json.loads, mix) if r.get("kind") == "harmful"]
+    assert 0.2 < len(refusals) / len(mix) < 0.3
     # Each comparison covers the stages' whole samples: its two rates are the table's.
     for c in comparisons:
         for key in ("refusal_rate", "success_rate"):
@@ -185,3 +191,10 @@ def test_finetune_user_errors_exit_2(tmp_path, args, message):
     done = cli("finetune", "--model", "tiny", "--out", str(tmp_path / "x"), *args)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.2"])
+def test_lab_refuses_a_safety_mix_outside_0_1(tmp_path, value):
+    r = cli("lab", "--quick", "--safety-mix", value, "--out", str(tmp_path / "lab"))
+    assert r.returncode == 2 and "--safety-mix must be between 0 and 1" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

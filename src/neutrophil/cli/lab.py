@@ -56,6 +56,14 @@ def register(sub) -> None:
         "aligned model: is the erosion reproducible?",
     )
     p.add_argument(
+        "--safety-mix",
+        type=float,
+        metavar="F",
+        help="a cure at training time: fine-tune the agentic stage again with a fraction F "
+        "of safety examples (refusals from the alignment data) mixed into the trajectories, "
+        "and compare it, paired, with plain agentic FT, PING and the gated prefix",
+    )
+    p.add_argument(
         "--transfer",
         action="store_true",
         help="also measure the base model with its own prefix (--base-prefix-file, else a "
@@ -134,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, agentic=replace(config.agentic, max_steps=args.agentic_steps))
     if args.no_search:
         config = replace(config, search=False)
+    if args.safety_mix is not None:
+        if not 0 < args.safety_mix < 1:
+            raise UserError(f"--safety-mix must be between 0 and 1, got {args.safety_mix:g}")
+        config = replace(config, safety_mix=args.safety_mix)
     for name in ("seeds", "search_rounds", "search_candidates", "search_tasks"):
         if getattr(args, name):
             config = replace(config, **{name: getattr(args, name)})

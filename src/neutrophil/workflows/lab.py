@@ -55,6 +55,9 @@ class LabConfig:
     budgets: Budgets = field(
         default_factory=lambda: Budgets(chat=64, code=160, web_step=32, web_steps=5)
     )
+    # A cure at training time: the agentic fine-tune again, with this fraction of its rows
+    # refusals from the alignment data (stage 5-mix); None: not run.
+    safety_mix: float | None = None
     search: bool = True  # PING search with the offline proposer (else the fixed guard)
     search_rounds: int = 1
     search_candidates: int = 3
@@ -287,6 +290,26 @@ class Lab:
             gated = self._gated(agentic, prefix)
             if gated is not None:
                 stages.append(gated)
+        if c.safety_mix:
+            from neutrophil.training.mix import safety_mix
+
+            data = safety_mix(
+                "builtin:agentic",
+                "builtin:alignment",
+                c.safety_mix,
+                self.out / "data" / f"agentic-mix-{c.safety_mix:g}.jsonl",
+            )
+            mixed = self.train(f"agentic-mix-{c.safety_mix:g}", aligned, str(data), c.agentic)
+            stages.append(
+                self.measure(
+                    "5-mix",
+                    f"agentic fine-tuning with {c.safety_mix:.0%} safety examples mixed in",
+                    mixed,
+                    NO_DEFENSE,
+                    note="refusals from builtin:alignment, the alignment stage's source; "
+                    "same steps, seed and budgets as stage 3",
+                )
+            )
         if c.transfer:
             stages += self._transfer(agentic, ping)
         comparisons = compare_stages(stages)
