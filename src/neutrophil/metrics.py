@@ -76,6 +76,13 @@ RATE_LABELS = {
 }
 
 
+def percent_cell(d: dict[str, Any]) -> str:
+    """A rate as written to JSON, for a table cell: `27% [16, 40]` (`n/a` without tasks)."""
+    if not d.get("n"):
+        return "n/a"
+    return f"{100 * d['value']:.0f}% [{100 * d['lo']:.0f}, {100 * d['hi']:.0f}]"
+
+
 def short_labels(*names: str) -> tuple[tuple[str, str], ...]:
     """(rate name, short label) pairs for a report's columns, in the order given."""
     return tuple((n, RATE_SHORT_LABELS[n]) for n in names)

@@ -26,6 +26,7 @@ from typing import Any
 
 from neutrophil.errors import UserError
 from neutrophil.files import atomic_write
+from neutrophil.metrics import percent_cell
 from neutrophil.models.options import ModelOptions
 from neutrophil.records import Transcript
 
@@ -231,14 +232,6 @@ def summarize(
 
 
 # -- report --------------------------------------------------------------------------------
-def _pct(d: dict) -> str:
-    return (
-        "n/a"
-        if not d.get("n")
-        else f"{100 * d['value']:.0f}% [{100 * d['lo']:.0f}, {100 * d['hi']:.0f}]"
-    )
-
-
 def _diff(d: dict | None) -> str:
     if not d:
         return "—"
@@ -284,15 +277,20 @@ def html_report(summary: dict[str, Any]) -> str:
             c["family"],
             c["defense"],
             c["n"],
-            _pct(c["attack_success_rate"]),
-            _pct(c["refusal_rate"]),
+            percent_cell(c["attack_success_rate"]),
+            percent_cell(c["refusal_rate"]),
             _diff(c.get("vs_no_attack", {}).get("attack_success_rate")),
             _diff(c.get("vs_no_defense", {}).get("attack_success_rate")),
         ]
         for c in cells
     ]
     cost = [
-        [d, _pct(b["success_rate"]), _pct(b["over_refusal_rate"]), _pct(b["fluency_rate"])]
+        [
+            d,
+            percent_cell(b["success_rate"]),
+            percent_cell(b["over_refusal_rate"]),
+            percent_cell(b["fluency_rate"]),
+        ]
         for d, b in summary["benign"].items()
     ]
     intro = (

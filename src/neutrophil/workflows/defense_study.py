@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from neutrophil.metrics import rates, short_labels
+from neutrophil.metrics import percent_cell, rates, short_labels
 from neutrophil.records import Transcript
 from neutrophil.tasks.task import Task
 
@@ -226,12 +226,6 @@ LABELS = {
 }
 
 
-def _cell(d: dict) -> str:
-    if not d.get("n"):
-        return "n/a"
-    return f"{100 * d['value']:.0f}% [{100 * d['lo']:.0f}, {100 * d['hi']:.0f}]"
-
-
 def _label(study: dict, arm: str) -> str:
     if arm == "prefix":
         return study.get("prefix_label", LABELS[arm])
@@ -243,7 +237,7 @@ def markdown_table(study: dict) -> str:
     lines = [head, "|---" * (len(RATE_KEYS) + 2) + "|"]
     for k, arm in study["arms"].items():
         label = _label(study, k)
-        cells = " | ".join(_cell(arm["rates"][key]) for key, _ in RATE_KEYS)
+        cells = " | ".join(percent_cell(arm["rates"][key]) for key, _ in RATE_KEYS)
         lines.append(f"| {label} | {cells} | {arm['seconds']:.0f} |")
     return "\n".join(lines)
 

@@ -28,6 +28,7 @@ from typing import Any
 from neutrophil.errors import UserError
 from neutrophil.files import atomic_write
 from neutrophil.internals.equalizer import Setting
+from neutrophil.metrics import percent_cell
 from neutrophil.models.options import ModelOptions
 from neutrophil.records import Transcript
 from neutrophil.workflows.defense_study import Arm
@@ -199,12 +200,6 @@ def _mean_words(transcripts: Sequence[Transcript]) -> dict[str, float | None]:
 
 
 # -- report --------------------------------------------------------------------------------
-def _cell(d: dict) -> str:
-    if not d.get("n"):
-        return "n/a"
-    return f"{100 * d['value']:.0f}% [{100 * d['lo']:.0f}, {100 * d['hi']:.0f}]"
-
-
 def _diff(d: dict) -> str:
     from neutrophil.paired import PairedDiff
 
@@ -264,7 +259,7 @@ def markdown_report(study: dict[str, Any]) -> str:
         words = a["mean_words"]
         lines.append(
             f"| {arm} | "
-            + " | ".join(_cell(a["rates"][k]) for k in RATES)
+            + " | ".join(percent_cell(a["rates"][k]) for k in RATES)
             + f" | {words['harmful']} / {words['benign']} |"
         )
     lines += [
