@@ -28,7 +28,9 @@ def run(tmp_path, model: str, **options):
     logs = eval(
         "neutrophil/agentic_safety",
         model=model,
-        task_args={"split": "test", "domain": "chat", "judge": "default"},
+        # Without early stopping on either path: a proxy cannot stop a row early, and a
+        # longer answer can loop where a shorter one has not yet (the fluency check).
+        task_args={"split": "test", "domain": "chat", "judge": "default", "early_stop": False},
         limit=LIMIT,
         log_dir=str(tmp_path),
         display="none",

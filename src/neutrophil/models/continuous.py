@@ -186,8 +186,9 @@ class ContinuousHF(Backend):
             return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def _decode_text(self, ids: list[int]) -> str:
+        """The row's text as its answer will read (stop rules see the same): no broken tail."""
         with self._tok_lock:
-            return self.tokenizer.decode(ids, skip_special_tokens=True)
+            return whole_chars(self.tokenizer.decode(ids, skip_special_tokens=True))
 
     def _prefill_step(self) -> bool:
         """Prefill what fits this iteration: a group of short prompts, a chunk of a long one."""
@@ -375,7 +376,7 @@ class ContinuousHF(Backend):
         self._finish(
             row,
             Generation(
-                text=whole_chars(self._decode_text(row.tokens)),
+                text=self._decode_text(row.tokens),
                 prompt_tokens=len(row.ids),
                 generated_tokens=len(row.tokens) + (end == "eos"),  # the EOS was generated too
                 stopped_early=end == "stop",

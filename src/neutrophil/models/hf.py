@@ -186,7 +186,10 @@ class HFBackend(Backend):
             input_ids,
             attention_mask,
             eos_ids=self._eos_ids,
-            detokenize=lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True),
+            # the text a stop rule reads is the text the answer will be: no broken tail
+            detokenize=lambda ids: whole_chars(
+                self.tokenizer.decode(ids, skip_special_tokens=True)
+            ),
             **kw,
         )
 

@@ -406,7 +406,7 @@ class OpenAIBackend(Backend):
                 finish = choice.get("finish_reason") or finish
             if got:
                 text, chunks = text + got, chunks + 1
-                if r.stop_when(r.prefill + text):
+                if r.stop_when(r.prefill + whole_chars(text)):
                     stopped = True
                     break
         if not stopped and finish is None:
