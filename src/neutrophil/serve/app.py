@@ -38,7 +38,7 @@ from neutrophil.serve.limits import (
     check_prompt_chars,
     token_budget,
 )
-from neutrophil.serve.memory import FlaggedLog, client_flagged
+from neutrophil.serve.memory import FLAG_HEADER, FlaggedLog, client_flagged
 from neutrophil.serve.protocol import (
     BadRequest,
     Call,
@@ -199,7 +199,7 @@ def create_app(
         if record is not None:
             # A gated guard injects its prefix only where the gate fires.
             source = "gate" if gated and request.injected else None
-            if source is None and client_flagged(http.headers):
+            if source is None and client_flagged(http.headers.get(FLAG_HEADER)):
                 source = "client"
             if source is not None:
                 await asyncio.to_thread(record.add, call.messages, source)

@@ -75,6 +75,6 @@ class FlaggedLog:
         return True
 
 
-def client_flagged(headers: dict[str, str] | object) -> bool:
-    value = getattr(headers, "get", lambda _k, _d=None: None)(FLAG_HEADER, "") or ""
-    return str(value).strip().lower() in FLAG_VALUES
+def client_flagged(value: str | None) -> bool:
+    """Does the `X-Neutrophil-Flag` header's value mark the request as harmful?"""
+    return (value or "").strip().lower() in FLAG_VALUES
