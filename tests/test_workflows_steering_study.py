@@ -56,7 +56,11 @@ def test_every_arm_is_run_paired_and_written(tmp_path):
     assert len(stored) == len(arms)
     again = steering_study.run(config, out, log=lambda _m: None)
     assert {p: p.read_bytes() for p in stored} == stored
-    assert again.study["arms"] == study["arms"]
+
+    def results(s: dict) -> dict:  # the rates, not the seconds (reading back takes time too)
+        return {k: {**a, "seconds": None} for k, a in s["arms"].items()}
+
+    assert results(again.study) == results(study)
 
 
 def test_steering_changes_answers_and_ablate_differs_from_add(tmp_path):
