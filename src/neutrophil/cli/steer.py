@@ -53,15 +53,10 @@ def register(sub) -> None:
 
 def parse_channel(text: str) -> tuple[str, Setting]:
     from neutrophil.errors import UserError
-    from neutrophil.internals.equalizer import Setting
+    from neutrophil.internals.equalizer import parse_named
 
-    name, sep, value = text.rpartition("=")
-    if not sep or not name:
-        raise UserError(
-            f"--vector {text}: expected NAME=SETTING (joy=3, refusal=ablate, joy=clamp:2)"
-        )
     try:
-        return name, Setting.parse(value)
+        return parse_named(text)
     except ValueError as e:
         raise UserError(f"--vector {text}: {e}") from None
 

@@ -98,6 +98,14 @@ def require_hooks(backend: Any, settings: Iterable[Setting]) -> None:
         raise UserError(f"{NEEDS_HOOKS} (this model runs on {backend.engine})")
 
 
+def parse_named(text: str, name_word: str = "NAME") -> tuple[str, Setting]:
+    """`joy=2`, `refusal=ablate`, `joy=clamp:1` -> (name, Setting); ValueError otherwise."""
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise ValueError(f"expected {name_word}=SETTING (joy=3, refusal=ablate, joy=clamp:2)")
+    return name, Setting.parse(value)
+
+
 @dataclass(frozen=True)
 class Channel:
     name: str

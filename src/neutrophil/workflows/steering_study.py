@@ -72,11 +72,10 @@ class StudyResult:
 
 def parse_setting(text: str) -> tuple[str, Setting]:
     """`joy=2`, `refusal=ablate`, `joy=clamp:1` -> (concept, Setting); UserError otherwise."""
-    name, sep, value = text.rpartition("=")
-    if not sep or not name:
-        raise UserError(f"{text}: expected CONCEPT=SETTING (joy=2, refusal=ablate, joy=clamp:1)")
+    from neutrophil.internals.equalizer import parse_named
+
     try:
-        return name, Setting.parse(value)
+        return parse_named(text, "CONCEPT")
     except ValueError as e:
         raise UserError(f"{text}: {e}") from None
 
