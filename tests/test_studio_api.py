@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from neutrophil.internals.pairs import concept_names
 from neutrophil.models import load_backend
 from neutrophil.models.base import Request
+from neutrophil.models.continuous import ContinuousHF
 from neutrophil.serve.app import create_app
 from neutrophil.serve.runner import BackgroundServer
 from neutrophil.serve.steering import build
@@ -173,6 +175,33 @@ def test_the_meter_reads_each_concept_per_answer_token(served, steering):
     assert all(
         a > b for a, b in zip(added["concepts"]["joy"], plain["concepts"]["joy"], strict=True)
     )
+
+
+def test_answers_stream_while_the_meter_reads_between_steps(hf, steering, served):
+    """The studio decodes continuously with per-row edits: a steered answer streams token
+    by token, the concept meter reads its text so far while it is still being decoded,
+    and the streamed answer is the one a plain request gets."""
+    engine = create_app(hf, steering=steering).state.engine
+    engine.close()
+    assert isinstance(engine, ContinuousHF)
+    mix = {"joy": 4}
+    body = {"messages": MSGS, "max_tokens": 24, "stream": True, "neutrophil": {"steer": mix}}
+    pieces: list[str] = []
+    readings = []
+    with httpx.stream("POST", f"{served}/chat/completions", json=body, timeout=120) as r:
+        for line in r.iter_lines():
+            if not line.startswith("data: {"):
+                continue
+            delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
+            if delta:
+                pieces.append(delta)
+                if len(readings) < 2:  # the meter, mid-answer
+                    readings.append(trace(served, "".join(pieces), mix))
+    assert "".join(pieces) == text(chat(served, mix, max_tokens=24))
+    assert len(pieces) > 2 and readings
+    for reading in readings:
+        n = len(reading["tokens"])
+        assert n >= 1 and all(len(v) == n for v in reading["concepts"].values())
 
 
 @pytest.mark.parametrize(

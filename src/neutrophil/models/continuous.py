@@ -19,6 +19,14 @@ others (short prompts overtake it; long ones take turns).
 
 Positions are kept per row, so a row sees the positions and keys it would see alone (as in
 `greedy.py`); a row alone computes exactly what `HFBackend.generate` computes for it.
+
+Activation edits (steering) are per row, as in `HFBackend`: every forward runs under the
+edit of the rows in flight, each row at its own `edit_scale` (an unedited row at 0, which
+an `ActivationEdit` leaves alone). One edit object is in flight at a time: a row with
+another edit waits until the rows of the current one have left (the studio and a steering
+defense each hand every row the same edit, so their rows never wait for this). With `lock`,
+each iteration (and the tokenizer) runs under it, so a caller that reads the same model
+between steps (the studio's gate and concept meter) takes that lock and waits one step.
 Supported where `kv_share` is: decoders with one full-attention KV layer per block (llama,
 qwen2 — SmolLM2 included); `ContinuousHF.supports(backend)` says.
 """
@@ -31,13 +39,21 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import torch
 from transformers import DynamicCache
 
 from neutrophil.models import kv_share
-from neutrophil.models.base import Backend, Generation, Request, collect, whole_chars
+from neutrophil.models.base import (
+    ActivationEdit,
+    Backend,
+    Generation,
+    Request,
+    collect,
+    whole_chars,
+)
 from neutrophil.models.cache_arg import cache_kw
 from neutrophil.models.hf import HFBackend
 from neutrophil.models.lanes import Lane, lane_bound
@@ -72,6 +88,7 @@ class ContinuousHF(Backend):
 
     engine = "hf"
     queues = True
+    edits = "row"
     takes_raw_prompts = True
 
     @staticmethod
@@ -79,7 +96,12 @@ class ContinuousHF(Backend):
         return isinstance(backend, HFBackend) and kv_share.supported(backend.model)
 
     def __init__(
-        self, backend: HFBackend, *, max_rows: int = 32, prefill_chunk: int = PREFILL_CHUNK
+        self,
+        backend: HFBackend,
+        *,
+        max_rows: int = 32,
+        prefill_chunk: int = PREFILL_CHUNK,
+        lock: threading.RLock | None = None,
     ) -> None:
         self.backend = backend
         self.name = backend.name
@@ -92,8 +114,11 @@ class ContinuousHF(Backend):
         self.steps = 0
         self.last_step = time.monotonic()
         self.log: collections.deque[Finished] = collections.deque(maxlen=256)
-        # The tokenizer is shared with request threads that count prompt tokens.
-        self._tok_lock = threading.Lock()
+        # The tokenizer is shared with request threads that count prompt tokens; a caller's
+        # lock (reentrant: a step decodes text under it) guards the model and the tokenizer.
+        self._tok_lock: AbstractContextManager[object] = lock or threading.Lock()
+        self._model_lock: AbstractContextManager[object] = lock or contextlib.nullcontext()
+        self._edit: ActivationEdit | None = None  # the edit of the rows in flight
         self._inbox: collections.deque[_Row] = collections.deque()
         self._wake = threading.Condition()
         self._closed = False
@@ -116,8 +141,6 @@ class ContinuousHF(Backend):
     def submit_many(
         self, requests: Sequence[Request], *, progress: bool = False
     ) -> list[Future[Generation]]:
-        if any(r.edit is not None for r in requests):
-            raise ValueError("ContinuousHF does not apply activation edits")
         rows = [_Row(r, Future()) for r in requests]
         with self._wake:
             if self._closed:
@@ -165,8 +188,9 @@ class ContinuousHF(Backend):
                     self._wake.wait()
                 if self._closed:
                     break
-            worked = self._prefill_step()
-            worked = self._decode_step() or worked
+            with self._model_lock:
+                worked = self._prefill_step()
+                worked = self._decode_step() or worked
             if worked:
                 self.steps += 1
                 self.last_step = time.monotonic()
@@ -220,18 +244,32 @@ class ContinuousHF(Backend):
     def _bound(self, row: _Row) -> int:
         return lane_bound(len(row.ids) + row.request.max_new_tokens)
 
+    def _in_flight(self) -> list[_Row]:
+        rows = [row for lane in self._lanes.values() for row in lane.rows]
+        return rows + ([self._long] if self._long is not None else [])
+
     def _pick_groups(self) -> dict[int, list[_Row]]:
         """Waiting short prompts by lane, oldest first, within the token budget and the free
-        rows; the oldest long prompt becomes the chunked one when none is."""
+        rows; the oldest long prompt becomes the chunked one when none is. A row whose edit
+        is not the one in flight waits, and so do the edited rows behind it (first come,
+        first served between edits); unedited rows go on."""
         free = self.max_rows - self._decoding() - (self._long is not None)
         budget = self.prefill_chunk
         group: list[_Row] = []
         rest: collections.deque[_Row] = collections.deque()
+        if not any(row.request.edit is not None for row in self._in_flight()):
+            self._edit = None
+        edits_wait = False
         while self._waiting:
             row = self._waiting.popleft()
             n = len(row.ids)
             short = n <= self.prefill_chunk
-            if row.future.cancelled():
+            edit = row.request.edit
+            other = self._edit is not None and edit is not self._edit  # by identity
+            if edit is not None and (edits_wait or other):
+                edits_wait = True
+                rest.append(row)
+            elif row.future.cancelled():
                 self._finish(row, None)
             elif free <= 0 or (short and n > budget) or (not short and self._long is not None):
                 rest.append(row)
@@ -239,11 +277,13 @@ class ContinuousHF(Backend):
                 group.append(row)
                 budget -= n
                 free -= 1
+                self._edit = edit or self._edit
             else:
                 row.cache = DynamicCache(config=self.model.config)
                 row.admitted = self.steps
                 self._long = row
                 free -= 1
+                self._edit = edit or self._edit
         self._waiting = rest
         groups: dict[int, list[_Row]] = {}
         for row in group:
@@ -265,14 +305,15 @@ class ContinuousHF(Backend):
         ids, mask = ids.to(device), mask.to(device)
         cache = DynamicCache(config=self.model.config)
         try:
-            logits = self.model(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                **cache_kw(self.model, cache),
-                use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1, :]
+            with self._edited(rows):
+                logits = self.model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                    **cache_kw(self.model, cache),
+                    use_cache=True,
+                    logits_to_keep=1,
+                ).logits[:, -1, :]
         except Exception as e:  # noqa: BLE001 — these rows fail, the others go on
             for row in rows:
                 self._fail(row, e)
@@ -300,14 +341,15 @@ class ContinuousHF(Backend):
         device = self.model.device
         try:
             end = min(len(row.ids), row.done + self.prefill_chunk)
-            logits = self.model(
-                input_ids=torch.tensor([row.ids[row.done : end]], device=device),
-                attention_mask=torch.ones((1, end), dtype=torch.long, device=device),
-                position_ids=torch.arange(row.done, end, device=device)[None],
-                **cache_kw(self.model, row.cache),
-                use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1, :]
+            with self._edited([row]):
+                logits = self.model(
+                    input_ids=torch.tensor([row.ids[row.done : end]], device=device),
+                    attention_mask=torch.ones((1, end), dtype=torch.long, device=device),
+                    position_ids=torch.arange(row.done, end, device=device)[None],
+                    **cache_kw(self.model, row.cache),
+                    use_cache=True,
+                    logits_to_keep=1,
+                ).logits[:, -1, :]
         except Exception as e:  # noqa: BLE001 — this row fails, the others go on
             self._long = None
             self._fail(row, e)
@@ -339,7 +381,8 @@ class ContinuousHF(Backend):
                 continue
             worked = True
             try:
-                picked = lane.step(self.model)
+                with self._edited(lane.rows):
+                    picked = lane.step(self.model)
             except Exception as e:  # noqa: BLE001 — the lane is lost; its callers hear why
                 for row in lane.rows:
                     self._fail(row, e)
@@ -348,6 +391,14 @@ class ContinuousHF(Backend):
             rows = lane.rows
             lane.keep([b for b, row in enumerate(rows) if self._advance(row, picked[b])])
         return worked
+
+    def _edited(self, rows: Sequence[_Row]) -> AbstractContextManager[object]:
+        """The edit in flight over one forward of `rows` (in batch order), each row at its
+        own scale; nothing when no row in flight is edited."""
+        if self._edit is None:
+            return contextlib.nullcontext()
+        scales = [r.request.edit_scale if r.request.edit is self._edit else 0.0 for r in rows]
+        return self._edit.applied(self.model, torch.tensor(scales, dtype=self.model.dtype))
 
     def _advance(self, row: _Row, token: int) -> bool:
         """Record `token` for `row`; False (and the row is finished) when it ends here."""

@@ -76,8 +76,8 @@ def create_app(
     anything else gets batches, `workers` at once (1 for a local model, which is not
     thread-safe; a remote backend's `capacity`, one request each). With `api_key`, every path
     but /health needs `Authorization: Bearer API_KEY`. With `steering` (`neutrophil studio`),
-    requests may carry the `neutrophil` extension field (`serve/steering.py`), the model is
-    decoded a batch at a time (rows with different mixes share one), and the studio page is
+    requests may carry the `neutrophil` extension field (`serve/steering.py`), rows with
+    different mixes decode in one batch (per-row edits), and the studio page is
     served at `/` (`serve/studio.py`; the page itself is open, its API calls need the key).
     With `record`, chat requests the guard's gate flags, or a client marks, are kept as
     tasks (`serve/memory.py`)."""
@@ -85,8 +85,11 @@ def create_app(
     gated = getattr(defense, "name", "") == "gated-prefix"
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens)
-    # ContinuousHF applies no activation edits: a steering server decodes whole batches.
-    engine = backend.continuous(max_batch) if steering is None else steering.engine(backend)
+    engine = (
+        backend.continuous(max_batch)
+        if steering is None
+        else steering.engine(backend, min(max_batch, backend.capacity))
+    )
     batcher = Batcher(
         engine,
         max_batch=1 if backend.remote else max_batch,

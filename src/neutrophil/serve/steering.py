@@ -122,7 +122,8 @@ class Ask:
 class Steering:
     """What a steering server holds: the board, the harm gate and its refusal vector,
     the PING prefix. `lock` serialises every use of the model: steering hooks are
-    installed on the model itself, so a gate reading must not overlap a generation."""
+    installed on the model itself, so a gate reading must not overlap a decoding step
+    (reentrant: the engine's step decodes text under it)."""
 
     board: MixBoard
     gate: Gate
@@ -131,9 +132,17 @@ class Steering:
     gated_prefix: str = ""
     gated_strength: float = 4.0
     norms: dict[int, float] = field(default_factory=dict)  # calibration, by steering layer
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def engine(self, backend: Any) -> Locked:
+    def engine(self, backend: Any, max_rows: int) -> Backend:
+        """What the server decodes on: continuous batching with per-row edits, under
+        `lock` step by step, so answers stream token by token and the gate and the concept
+        meter read the model between steps; a whole batch at a time where the model's cache
+        layout does not allow that."""
+        from neutrophil.models.continuous import ContinuousHF
+
+        if ContinuousHF.supports(backend):
+            return ContinuousHF(backend, max_rows=max_rows, lock=self.lock)
         return Locked(backend, self.lock)
 
     @property

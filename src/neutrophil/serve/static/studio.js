@@ -74,7 +74,7 @@ function addSlider(name) {
     box.dataset.mode = mode.value;
   });
   // The concept meter: this concept's component at each answer token (steered in blue,
-  // unsteered in grey), drawn after each generation.
+  // unsteered in grey), followed while the answers stream and redrawn when they end.
   const spark = document.createElement("canvas");
   spark.className = "spark";
   spark.width = 64;
@@ -238,12 +238,40 @@ function drawSparks(steered, unsteered) {
   }
 }
 
+// While the answers stream, the meter follows them: the text so far is read again
+// whenever it has grown (one reading per answer in flight; the server reads the model
+// between decoding steps, so this slows generation a little and never blocks it).
+async function follow(live, steer) {
+  const read = { steered: null, unsteered: null };
+  const seen = { steered: 0, unsteered: 0 };
+  while (!live.done) {
+    let grew = false;
+    for (const [row, s] of [["steered", steer], ["unsteered", null]]) {
+      const length = $(row).textContent.length;
+      if (length > seen[row] && $(row).dataset.done !== "true") {
+        seen[row] = length;
+        grew = true;
+        try { read[row] = await trace(s); } catch (e) { /* the final reading reports */ }
+      }
+    }
+    if (grew && !live.done) {
+      drawSparks(read.steered, read.unsteered);
+      document.body.dataset.followed = String(Number(document.body.dataset.followed || 0) + 1);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
 async function generate() {
   $("generate").disabled = true;
   $("status").textContent = "generating…";
   // Both rows go out together: the server decodes them in one batch, per-row strengths.
   const steer = mix();
+  const live = { done: false };
+  const following = follow(live, steer);
   await Promise.all([stream($("steered"), steer), stream($("unsteered"), {}), meter()]);
+  live.done = true;
+  await following;
   try {
     $("status").textContent = "reading concepts…";
     const [steered, unsteered] = await Promise.all([trace(steer), trace(null)]);
