@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from neutrophil.cli import main
+from neutrophil.defenses.texts import GUARD_PREFIX
+from neutrophil.errors import UserError
 from neutrophil.models.options import ModelOptions
 from neutrophil.workflows import attack
 from neutrophil.workflows.attack import NO_ATTACK, AttackConfig
@@ -65,6 +68,41 @@ def test_every_family_meets_every_defense_paired(tmp_path):
     assert again.summary["cells"] == s["cells"]
 
 
+def test_a_whitebox_attack_edits_activations_under_each_defense(tmp_path):
+    out = tmp_path / "out"
+    config = AttackConfig(
+        model=ModelOptions("tiny"),
+        attacks=("whitebox:refusal=ablate", "whitebox:refusal=-4"),
+        defenses=("none", "prefix"),
+        limit=8,
+    )
+    result = attack.run(config, out, log=lambda _m: None)
+    s = result.summary
+    assert s["families"] == [NO_ATTACK, "whitebox:refusal=ablate", "whitebox:refusal=-4"]
+    n = s["n_harmful"]
+    assert n > 0 and all(c["n"] == n for c in s["cells"])
+    for defense, rows in result.transcripts.items():
+        by_id = {r.task_id: r for r in rows}
+        plain = [r for r in rows if r.kind == "harmful" and "~" not in r.task_id]
+        pushed = [by_id[f"{r.task_id}~whitebox:refusal=-4"] for r in plain]
+        # the prompt is untouched; the answers are not: the model itself was edited
+        assert all(p.messages == q.messages for p, q in zip(plain, pushed, strict=True))
+        assert any(p.response != q.response for p, q in zip(plain, pushed, strict=True))
+        if defense == "prefix":  # the defense still ran under the attack
+            assert all(q.response.startswith(GUARD_PREFIX) for q in pushed)
+    stored = sorted(p.parent.name for p in (out / "runs").glob("*/responses.jsonl"))
+    assert stored == [
+        "none",
+        "none_whitebox_refusal_-4",
+        "none_whitebox_refusal_ablate",
+        "prefix",
+        "prefix_whitebox_refusal_-4",
+        "prefix_whitebox_refusal_ablate",
+    ]
+    with pytest.raises(UserError, match="steering defense cannot run under a white-box"):
+        attack.run(replace(config, defenses=("steer",)), tmp_path / "o2", log=lambda _m: None)
+
+
 def test_the_command_prints_the_grid(tmp_path, capsys):
     rc = main(
         [
@@ -90,6 +128,7 @@ def test_the_command_prints_the_grid(tmp_path, capsys):
     [
         (["--attacks", "nope"], "--attacks nope: expected builtin"),
         (["--attacks", "builtin:nope"], "no such family"),
+        (["--attacks", "whitebox:refusal"], "whitebox:refusal: expected CONCEPT=SETTING"),
         (["--defense", "bogus"], "bogus"),
         (["--split", "dev"], "--split dev"),
         (["--limit", "0"], "--limit must be at least 1"),

