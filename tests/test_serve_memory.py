@@ -74,6 +74,27 @@ def test_the_gate_flags_requests(tiny, tmp_path):
     assert path2.read_text() == ""
 
 
+def test_concurrent_gated_requests_read_the_gate_one_at_a_time(tiny, tmp_path):
+    """The gate's hooks are the model's own: concurrent requests (and the decoding steps of
+    the same transformers model) must not read through each other's hooks. Each answer
+    and flag is the one the request gets alone."""
+    from neutrophil.models.continuous import ContinuousHF
+
+    gate = build_defense("gated-prefix", backend=tiny)
+    prompts = [[{"role": "user", "content": f"{q} (case {i})"}] for i in range(4) for q in (
+        HARM[1]["content"], BENIGN[0]["content"])]  # fmt: skip
+    with BackgroundServer(create_app(tiny, gate)) as url:
+        alone = [post(url, m).json()["choices"][0]["message"]["content"] for m in prompts]
+    app = create_app(tiny, gate, record=FlaggedLog(tmp_path / "f.jsonl"))
+    assert isinstance(app.state.engine, ContinuousHF)
+    with BackgroundServer(app) as url, ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda m: post(url, m).json(), prompts))
+    assert [r["choices"][0]["message"]["content"] for r in together] == alone
+    flagged = {r["prompt"] for r in rows(tmp_path / "f.jsonl")}
+    assert flagged == {m[0]["content"] for m, a in zip(prompts, alone, strict=True)
+                       if a.startswith(gate.prefix)}  # fmt: skip
+
+
 def test_an_unwritable_file_is_one_line(tmp_path, capsys):
     from neutrophil.cli import main
 

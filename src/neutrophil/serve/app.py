@@ -16,6 +16,7 @@ refused this request) a 400, a request caught by a shutdown a 503.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -85,11 +86,17 @@ def create_app(
     gated = getattr(defense, "name", "") == "gated-prefix"
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens)
-    engine = (
-        backend.continuous(max_batch)
-        if steering is None
-        else steering.engine(backend, min(max_batch, backend.capacity))
-    )
+    # A gate reads the model in request threads: under one lock with the decoding steps
+    # (when it is the model decoded) and with each other (its hooks are the model's).
+    model_lock = steering.lock if steering is not None else threading.RLock()
+    if steering is not None:
+        engine = steering.engine(backend, min(max_batch, backend.capacity))
+    elif gated:
+        from neutrophil.serve.steering import shared_model_engine
+
+        engine = shared_model_engine(backend, min(max_batch, backend.capacity), model_lock)
+    else:
+        engine = backend.continuous(max_batch)
     batcher = Batcher(
         engine,
         max_batch=1 if backend.remote else max_batch,
@@ -198,7 +205,7 @@ def create_app(
         request = Request(call.messages, prefill=call.prefill, max_new_tokens=1)
         if defense is not None:
             # In a thread: a defense may read `backend.prefill_mode`, which can probe a server.
-            request = (await asyncio.to_thread(defense.apply, backend, [request]))[0]
+            request = await asyncio.to_thread(_defended, defense, backend, request, model_lock)
         if record is not None:
             # A gated guard injects its prefix only where the gate fires.
             source = "gate" if gated and request.injected else None
@@ -267,6 +274,15 @@ def create_app(
         return await complete(http, batcher, call, request, injected, reply)
 
     return app
+
+
+def _defended(
+    defense: Defense, backend: Backend, request: Request, lock: threading.RLock
+) -> Request:
+    """`request` rewritten by the guard's defense, under the model lock (a gate reads the
+    model; blocking, so call it in a thread)."""
+    with lock:
+        return defense.apply(backend, [request])[0]
 
 
 def _count_prompt(engine: Backend, request: Request) -> int | None:

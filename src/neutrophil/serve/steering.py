@@ -135,15 +135,8 @@ class Steering:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def engine(self, backend: Any, max_rows: int) -> Backend:
-        """What the server decodes on: continuous batching with per-row edits, under
-        `lock` step by step, so answers stream token by token and the gate and the concept
-        meter read the model between steps; a whole batch at a time where the model's cache
-        layout does not allow that."""
-        from neutrophil.models.continuous import ContinuousHF
-
-        if ContinuousHF.supports(backend):
-            return ContinuousHF(backend, max_rows=max_rows, lock=self.lock)
-        return Locked(backend, self.lock)
+        """What the server decodes on (`shared_model_engine` under this board's lock)."""
+        return shared_model_engine(backend, max_rows, self.lock)
 
     @property
     def concepts(self) -> tuple[str, ...]:
@@ -326,6 +319,23 @@ def build(
         gated_strength=DEFAULT_STRENGTH,
         norms=norms,
     )
+
+
+def shared_model_engine(backend: Backend, max_rows: int, lock: threading.RLock) -> Backend:
+    """The engine a server decodes on while other threads read `backend.local()` under
+    `lock` (the studio's gate, meter and concept extraction, a guard's harm gate): hooks
+    are installed on the model itself, so a reading must not overlap a decoding step.
+    Continuous batching with per-row edits and the lock held step by step (answers stream
+    token by token; a reading waits one step); a whole batch at a time under the lock
+    where the model's cache layout does not allow that; the backend's own engine when the
+    model read is not the one decoded (llama.cpp decodes apart from its transformers twin)."""
+    from neutrophil.models.continuous import ContinuousHF
+
+    if backend.local() is not backend:
+        return backend.continuous(max_rows)
+    if ContinuousHF.supports(backend):
+        return ContinuousHF(backend, max_rows=max_rows, lock=lock)
+    return Locked(backend, lock)
 
 
 class Locked(Backend):
