@@ -103,6 +103,22 @@ def test_a_whitebox_attack_edits_activations_under_each_defense(tmp_path):
         attack.run(replace(config, defenses=("steer",)), tmp_path / "o2", log=lambda _m: None)
 
 
+def test_the_prefix_file_is_the_gated_prefix_too(tmp_path):
+    ping = tmp_path / "ping.txt"
+    ping.write_text("I check every request for harm first. ")
+    config = AttackConfig(
+        model=ModelOptions("tiny"),
+        attacks=("builtin:roleplay",),
+        defenses=("gated-prefix",),
+        prefix_file=str(ping),
+        limit=4,
+    )
+    attack.run(config, tmp_path / "out", log=lambda _m: None)
+    run = json.loads((tmp_path / "out" / "runs" / "gated-prefix" / "run.json").read_text())
+    assert run["defense"]["name"] == "gated-prefix"
+    assert run["defense"]["prefix"] == ping.read_text()
+
+
 def test_the_command_prints_the_grid(tmp_path, capsys):
     rc = main(
         [

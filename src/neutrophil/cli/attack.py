@@ -51,7 +51,11 @@ def register(sub) -> None:
         "(a prefix defense with FILE's text, e.g. ping=runs/ping/best_prefix.txt); repeat "
         "for more (default: none and prefix)",
     )
-    p.add_argument("--prefix-file", help="the prefix defense's text (e.g. a PING prefix)")
+    p.add_argument(
+        "--prefix-file",
+        help="the text of the prefix and gated-prefix defenses (e.g. a PING prefix; default: "
+        "the built-in guard and gated prefixes)",
+    )
     p.add_argument("--tasks", default="builtin:chat", help="task file or builtin[:DOMAIN]")
     p.add_argument(
         "--split", default="test", help="comma-separated splits (default test), e.g. val,test"

@@ -51,7 +51,7 @@ class AttackConfig:
     # names of `eval --defense`, or LABEL=FILE: a prefix defense with FILE's text (to set
     # several prefixes side by side, e.g. plain=ping/best_prefix.txt hard=hard/best_prefix.txt)
     defenses: Sequence[str] = (NO_DEFENSE, "prefix")
-    prefix_file: str | None = None  # the prefix defense's text (default: the guard prefix)
+    prefix_file: str | None = None  # prefix and gated-prefix text (default: the built-in ones)
     tasks: str = "builtin:chat"
     splits: Sequence[str] = ("test",)
     limit: int | None = None  # a balanced sample of N tasks
@@ -136,7 +136,7 @@ def run(config: AttackConfig, out: Path, *, log: Callable[[str], None] = _stderr
                     "attack (both edit the activations)"
                 )
             defenses[spec] = build_defense(
-                spec, backend=backend, prefix=prefix if spec == "prefix" else None
+                spec, backend=backend, prefix=prefix if spec in ("prefix", "gated-prefix") else None
             )
     for name, defense in defenses.items():
         log(f"{name}: {len(harmful)} harmful x {len(families) + 1} attacks, {len(benign)} benign")
