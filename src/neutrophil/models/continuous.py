@@ -266,11 +266,11 @@ class ContinuousHF(Backend):
             short = n <= self.prefill_chunk
             edit = row.request.edit
             other = self._edit is not None and edit is not self._edit  # by identity
-            if edit is not None and (edits_wait or other):
+            if row.future.cancelled():
+                self._finish(row, None)
+            elif edit is not None and (edits_wait or other):
                 edits_wait = True
                 rest.append(row)
-            elif row.future.cancelled():
-                self._finish(row, None)
             elif free <= 0 or (short and n > budget) or (not short and self._long is not None):
                 rest.append(row)
             elif short:
