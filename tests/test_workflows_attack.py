@@ -93,11 +93,11 @@ def test_a_whitebox_attack_edits_activations_under_each_defense(tmp_path):
     stored = sorted(p.parent.name for p in (out / "runs").glob("*/responses.jsonl"))
     assert stored == [
         "none",
-        "none_whitebox_refusal_-4",
-        "none_whitebox_refusal_ablate",
+        "none~whitebox_refusal=-4",
+        "none~whitebox_refusal=ablate",
         "prefix",
-        "prefix_whitebox_refusal_-4",
-        "prefix_whitebox_refusal_ablate",
+        "prefix~whitebox_refusal=-4",
+        "prefix~whitebox_refusal=ablate",
     ]
     with pytest.raises(UserError, match="steering defense cannot run under a white-box"):
         attack.run(replace(config, defenses=("steer",)), tmp_path / "o2", log=lambda _m: None)

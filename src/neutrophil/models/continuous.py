@@ -277,13 +277,13 @@ class ContinuousHF(Backend):
                 group.append(row)
                 budget -= n
                 free -= 1
-                self._edit = edit or self._edit
+                self._edit = edit if edit is not None else self._edit
             else:
                 row.cache = DynamicCache(config=self.model.config)
                 row.admitted = self.steps
                 self._long = row
                 free -= 1
-                self._edit = edit or self._edit
+                self._edit = edit if edit is not None else self._edit
         self._waiting = rest
         groups: dict[int, list[_Row]] = {}
         for row in group:

@@ -91,7 +91,7 @@ def create_app(
     model_lock = steering.lock if steering is not None else threading.RLock()
     if steering is not None:
         engine = steering.engine(backend, min(max_batch, backend.capacity))
-    elif gated:
+    elif getattr(defense, "name", "") in ("gated-prefix", "gated-steer"):
         from neutrophil.serve.steering import shared_model_engine
 
         engine = shared_model_engine(backend, min(max_batch, backend.capacity), model_lock)

@@ -343,7 +343,7 @@ class Locked(Backend):
     under `lock` (the gate reads the same model), decoding whole batches so rows with
     different mixes share one."""
 
-    def __init__(self, backend: Backend, lock: threading.Lock) -> None:
+    def __init__(self, backend: Backend, lock: threading.RLock) -> None:
         self.backend = backend
         self.lock = lock
         self.name = backend.name

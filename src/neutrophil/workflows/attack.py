@@ -16,8 +16,8 @@ the weights can: each defense's requests are answered with that equalizer settin
 
 It writes OUT/attacks.json, OUT/report.html (a heat map of ASR and the tables) and each
 defense's rows as a run directory, OUT/runs/<defense>/responses.jsonl (white-box rows in
-OUT/runs/<defense>~<attack>/), persisted as they are judged: a rerun with the same OUT
-resumes.
+OUT/runs/<defense>~whitebox_<setting>/), persisted as they are judged: a rerun with the
+same OUT resumes.
 """
 
 from __future__ import annotations
@@ -198,7 +198,9 @@ def _whitebox_edits(backend: Any, whitebox: list[tuple[str, Any]]) -> dict[str, 
 @dataclass(frozen=True)
 class WhiteBoxed:
     """A defense under a white-box attack: the defense's requests, answered with the
-    attacker's edit of the model's activations (the defense is not told)."""
+    attacker's edit of the model's activations (the defense is not told). A gated
+    defense's probe still reads the unedited model: an attacker who also moved the probe's
+    input would be stronger than this."""
 
     defense: Any
     edit: Any  # an Equalizer
@@ -224,7 +226,7 @@ class WhiteBoxed:
 
 
 def _dir_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    return re.sub(r"[^A-Za-z0-9_.=+~-]+", "_", name)
 
 
 def family_of(t: Transcript) -> str:

@@ -239,8 +239,8 @@ function drawSparks(steered, unsteered) {
 }
 
 // While the answers stream, the meter follows them: the text so far is read again
-// whenever it has grown (one reading per answer in flight; the server reads the model
-// between decoding steps, so this slows generation a little and never blocks it).
+// whenever it has grown, one reading at a time. Each reading is a forward pass the server
+// runs between two decoding steps, so following slows the streams a little.
 async function follow(live, steer) {
   const read = { steered: null, unsteered: null };
   const seen = { steered: 0, unsteered: 0 };
