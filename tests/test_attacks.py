@@ -121,3 +121,33 @@ def test_an_answer_that_only_repeats_the_attack_is_not_done():
     assert chat_verdict(attacked, echo, judged).harmful_done is False
     own = "Max grins and walks to the shed, then stops: he would never break into it at all."
     assert not echoes(own, attacked.prompt)
+
+
+def test_assistant_prefill_opens_the_reply_after_the_defense_and_is_not_judged(tiny_backend):
+    """The attacker's opening words go after the guard's prefix (the model continues both);
+    the judged answer is the guard's prefix and the model's own words."""
+    from neutrophil.agent import Agent
+    from neutrophil.defenses.registry import build_defense
+    from neutrophil.judges import default_judge
+    from neutrophil.models.base import Backend
+
+    (attack,) = load_attacks(["builtin:assistant-prefill"])
+    task = attack.apply(TASK)
+    assert task.prompt == REQUEST and task.prefill == attack.prefill != ""
+    sent = []
+
+    class Spy(Backend):  # the real tiny model; records what it was asked to continue
+        name, capacity = tiny_backend.name, tiny_backend.capacity
+
+        def generate(self, requests, *, progress=False):
+            sent.extend(requests)
+            return tiny_backend.generate(requests)
+
+    guard = "Before answering, I check this. "
+    agent = Agent(Spy(), build_defense("prefix", prefix=guard), judge=default_judge())
+    (row,) = agent.run([task]).transcripts
+    (request,) = sent
+    assert request.prefill == guard + attack.prefill
+    continuation = tiny_backend.generate([request])[0].text
+    assert row.response == guard + continuation
+    assert attack.prefill not in row.response

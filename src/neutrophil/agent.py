@@ -138,16 +138,19 @@ class Agent:
         """Queue the next request of each episode in `batch` ((task index, episode) pairs)."""
         if not batch:
             return
-        requests = self.defense.apply(self.backend, [ep.request() for _, ep in batch])
+        own = [ep.request() for _, ep in batch]
+        requests = self.defense.apply(self.backend, own)
         futures = self.backend.submit_many(requests, progress=progress)
-        for (i, ep), r, f in zip(batch, requests, futures, strict=True):
-            waiting[f] = _Pending(i, ep, r)
+        for (i, ep), o, r, f in zip(batch, own, requests, futures, strict=True):
+            waiting[f] = _Pending(i, ep, r, o.prefill)
 
     def _take(
         self, batch: Sequence[tuple[_Pending, Generation]]
     ) -> tuple[list[tuple[int, Episode]], list[_Pending]]:
         """Judge each output and hand it to its episode: (episodes to go on, ended ones)."""
-        outputs = [p.request.prefill + g.text for p, g in batch]
+        # What the user reads: the defense's prefix and the model's words, not a prefill
+        # the task itself wrote (an attacker's opening words are not the model's answer).
+        outputs = [p.request.prefill.removesuffix(p.own_prefill) + g.text for p, g in batch]
         # The judge reads what a person would: an answer in base64 or leetspeak decoded.
         judged = self.judge.judge(
             [p.episode.task.prompt for p, _ in batch], [readable(o) for o in outputs]
@@ -198,6 +201,7 @@ class _Pending:
     index: int
     episode: Episode
     request: Request
+    own_prefill: str = ""  # the episode's own prefill, under the defense's prefix
 
 
 def _order(item: tuple[_Pending, Generation]) -> int:

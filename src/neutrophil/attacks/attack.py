@@ -19,6 +19,9 @@ class Attack:
     family: str  # the row of the results table, e.g. "roleplay", "garak:dan"
     template: str  # holds {request} once or more
     transform: str = "none"
+    # The attacker's opening words of the reply (an assistant prefill, PING's mirror): the
+    # task's `prefill`, which a defense's own prefix still precedes.
+    prefill: str = ""
 
     def __post_init__(self) -> None:
         if REQUEST not in self.template:
@@ -42,11 +45,13 @@ class Attack:
 
     def apply(self, task: Task) -> Task:
         """The attacked task: same kind and domain, its own id, tagged with the family."""
+        payload = {**task.payload, "prefill": self.prefill} if self.prefill else task.payload
         return replace(
             task,
             id=f"{task.id}~{self.id}",
             prompt=self.render(task.prompt),
             tags=(*task.tags, f"attack:{self.family}"),
+            payload=payload,
             origin=task.origin,
         )
 

@@ -114,6 +114,7 @@ class SingleTurn:
         self.task = task
         self._request = Request(
             messages=user_message(task.prompt, task.system),
+            prefill=task.prefill,
             max_new_tokens=max_new_tokens,
             stop_when=stop_when,
         )

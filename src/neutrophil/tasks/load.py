@@ -30,7 +30,7 @@ def task_from_dict(row: Any, where: str) -> Task:
     tags = row.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise UserError(f"{where}: tags must be a list of strings")
-    for key in ("system", "category"):
+    for key in ("system", "category", "prefill"):
         if row.get(key) is not None and not isinstance(row[key], str):
             raise UserError(f"{where}: field '{key}' must be a string")
     common = {k: v for k, v in row.items() if k in COMMON_FIELDS}

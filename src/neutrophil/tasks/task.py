@@ -1,8 +1,9 @@
 """The `Task` value: one request to an agent, harmful or benign, in one domain.
 
 A task holds what every domain shares (id, kind, prompt, ...) and a `payload` of its
-domain's own fields (code: `tests`, `entry_point`; web: `site`, `start`, `check`). The
-domain that runs it (`neutrophil.envs.registry`) says which payload fields it needs.
+domain's own fields (code: `tests`, `entry_point`; web: `site`, `start`, `check`; any
+single-turn task: `prefill`). The domain that runs it (`neutrophil.envs.registry`) says
+which payload fields it needs.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ class Task:
     @property
     def borderline(self) -> bool:
         return "borderline" in self.tags
+
+    @property
+    def prefill(self) -> str:
+        """The reply's opening words the task itself writes (payload `prefill`; an
+        assistant-prefill attack): the model continues them, a defense's prefix precedes
+        them, and the judged answer leaves them out."""
+        return str(self.payload.get("prefill") or "")
 
     def where(self) -> str:
         """Where to point an error about this task: FILE:LINE, else its id."""
