@@ -162,8 +162,10 @@ class Stream:
                 if task.done():
                     break
                 waiter = asyncio.ensure_future(self.ready.wait())
-                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
+                try:  # a client that leaves closes us here: the waiter must not outlive it
+                    await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
             try:
                 gen = task.result()
             except BackendError as e:
