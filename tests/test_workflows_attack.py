@@ -57,6 +57,8 @@ def test_every_family_meets_every_defense_paired(tmp_path):
     assert s["benign"]["none"]["success_rate"]["n"] == s["n_benign"] > 0
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report and "grandma" in report
+    assert "Defense against defense" in report and "ping − prefix" in report
+    assert "prefix − ping" not in report  # each pair once
     # the attacked prompts went out: each defense's rows hold every family
     tags = {t for ts in result.transcripts.values() for r in ts for t in r.tags}
     assert {"attack:roleplay", "attack:base64", "attack:grandma"} <= tags

@@ -377,6 +377,20 @@ def html_report(summary: dict[str, Any]) -> str:
         ]
         for c in cells
     ]
+    # Each pair of defenses once (the later one minus the earlier, e.g. a hardened PING
+    # prefix minus the plain one), family by family: what hardening bought where.
+    order = summary["defenses"]
+    between = [
+        [
+            c["family"],
+            f"{c['defense']} − {other}",
+            _diff(pair["attack_success_rate"]),
+            _diff(pair["refusal_rate"]),
+        ]
+        for c in cells
+        for other, pair in c.get("vs_defense", {}).items()
+        if order.index(other) < order.index(c["defense"])
+    ]
     cost = [
         [
             d,
@@ -414,6 +428,12 @@ def html_report(summary: dict[str, Any]) -> str:
                     rows,
                 ),
             ),
+            section(
+                "Defense against defense (same attacked tasks, paired)",
+                table(["attack", "defenses", "ASR difference", "RR difference"], between),
+            )
+            if between
+            else "",
             section(
                 "The defenses' cost on benign tasks",
                 table(["defense", "fluent SR", "over-refusal", "fluent"], cost),
