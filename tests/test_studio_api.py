@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+import torch
 
 from neutrophil.internals.pairs import concept_names
 from neutrophil.models import load_backend
@@ -14,7 +15,8 @@ from neutrophil.models.base import Request
 from neutrophil.models.continuous import ContinuousHF
 from neutrophil.serve.app import create_app
 from neutrophil.serve.runner import BackgroundServer
-from neutrophil.serve.steering import build
+from neutrophil.serve.steering import MixBoard, Steering, build
+from tests.conftest import HAS_EMBEDDED, HAS_LLAMA_CPP
 
 MSGS = [{"role": "user", "content": "Tell me about the weather today."}]
 
@@ -224,3 +226,65 @@ def test_state_lists_modes_and_fluent_limits(served, steering):
     assert set(state["fluent_limits"]) == set(steering.concepts)
     # the random tiny model writes no fluent text: nothing to calibrate against
     assert set(state["fluent_limits"].values()) == {None}
+
+
+def _cheap_steering(backend) -> Steering:
+    """A studio board over the embedded model without the minutes of fitting `build` does
+    on a cold cache: one "joy" channel of random directions at a fifth of the residual norm
+    per steered layer, and a gate that never fires (the routing is what is tested here)."""
+    from neutrophil.internals.equalizer import Channel, Equalizer
+    from neutrophil.internals.gate import Gate
+    from neutrophil.internals.layers import num_layers
+    from neutrophil.internals.probes import LinearProbe
+    from neutrophil.internals.strength import default_layers, residual_norms
+    from neutrophil.internals.vector import SteeringVector
+
+    twin = backend.local()
+    layers = default_layers(num_layers(twin.model))
+    norms = residual_norms(twin.model, twin.tokenizer, layers)
+    width = twin.model.config.hidden_size
+    gen = torch.Generator().manual_seed(0)
+    directions = {}
+    for n in layers:
+        d = torch.randn(width, generator=gen)
+        directions[n] = d / d.norm() * norms[n] / 5
+    joy = SteeringVector(directions, {"concept": "joy"})
+    zeros = torch.zeros(width)
+    never = Gate(layers[0], LinearProbe(zeros, torch.ones(width), zeros, -1.0), threshold=0.0)
+    board = MixBoard(Equalizer().with_channel(Channel("joy", joy, 1.0)))
+    return Steering(board, never, joy, norms=norms)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not (HAS_EMBEDDED and HAS_LLAMA_CPP), reason="needs the embedded model")
+def test_a_gguf_studio_adds_on_llama_cpp_and_ablates_on_the_twin(embedded_llama):
+    """On a GGUF the studio decodes add-only mixes on llama.cpp (a control vector per mix)
+    and ablate or clamp rows on the transformers twin; each row's text is the one its
+    engine gives it alone, and the meter reads the twin. Over real HTTP too."""
+    from neutrophil.models.routed import EditRouter
+
+    steering = _cheap_steering(embedded_llama)
+    router = create_app(embedded_llama, steering=steering, max_batch=4).state.engine
+    assert isinstance(router, EditRouter) and router.fast is embedded_llama
+    assert isinstance(router.hooks, ContinuousHF)
+    assert router.hooks.local() is embedded_llama.local()
+    base = Request(tuple(MSGS), max_new_tokens=12)
+    mixes = [{"joy": 4}, {"joy": {"mode": "ablate"}}, {}, {"joy": {"mode": "clamp", "value": 2}}]
+    asks = [steering.parse({"neutrophil": {"steer": m}}) for m in mixes]
+    rows = [steering.attach(embedded_llama, a, base) for a in asks]
+    assert [router.fast.applies(r) for r in rows] == [True, False, True, False]
+    try:
+        added, ablated, plain, clamped = (g.text for g in router.generate(rows))
+        hooked = [f.request.edit_scale for f in router.hooks.log]
+        assert hooked == [rows[1].edit_scale, rows[3].edit_scale]
+        assert added == embedded_llama.generate([rows[0]])[0].text != plain
+        assert plain == embedded_llama.generate([base])[0].text
+        twin = embedded_llama.local()
+        assert ablated == twin.generate([rows[1]])[0].text
+        assert clamped == twin.generate([rows[3]])[0].text != plain
+    finally:
+        router.close()
+    with BackgroundServer(create_app(embedded_llama, steering=steering, max_batch=4)) as url:
+        assert text(chat(url, {"joy": 4}, max_tokens=12)) == added
+        assert text(chat(url, {"joy": {"mode": "ablate"}}, max_tokens=12)) == ablated
+        assert trace(url, added, {"joy": 4})["concepts"]["joy"]

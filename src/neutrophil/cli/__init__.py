@@ -79,13 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _quiet_transformers() -> None:
-    try:
+    """No warnings or progress bars from transformers in the command's output. Set through
+    the environment, which transformers reads when it is imported: importing it here would
+    cost every command about a second, and the llama.cpp path never imports it."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:  # already imported (the CLI called from Python)
         from transformers.utils import logging
 
         logging.set_verbosity_error()
         logging.disable_progress_bar()
-    except ImportError:
-        pass
 
 
 if __name__ == "__main__":

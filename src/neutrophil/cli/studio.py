@@ -4,9 +4,11 @@ equalizer page at `/`.
 neutrophil studio [--model SPEC] [--port 8000] [--host 127.0.0.1] [--vectors DIR]
                   [--prefix-file F] [--require-key]
 
-The studio runs on transformers (`--engine hf`): its steering hooks take one strength per
-batch row, so the steered and the unsteered answer decode in one batch. (llama.cpp's
-control vector is context-wide: rows there are grouped by mix, one batch per mix.)
+A GGUF (the embedded model included) decodes on llama.cpp: a mix that only adds is a
+control vector there, and rows are grouped by mix (the control vector is context-wide).
+Ablate and clamp read each position's activations: those rows decode on the transformers
+twin of the same weights, which also serves the gate, the concept meter and new concepts.
+`--engine hf` decodes everything on transformers (each row its own mix, one batch).
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=None, help="model spec (default: the embedded model)")
     p.add_argument(
         "--engine",
-        choices=["hf"],
-        default="hf",
-        help="transformers: per-row steering, so steered and unsteered rows share a batch",
+        choices=["auto", "llama", "hf"],
+        default="auto",
+        help="auto: llama.cpp for a GGUF (adds as control vectors; ablate and clamp on "
+        "transformers), transformers otherwise; hf: transformers for every row",
     )
     p.add_argument("--vectors", metavar="DIR", help="more sliders: every .safetensors/.gguf here")
     p.add_argument("--prefix-file", help="the PING prefix the page can switch on")

@@ -51,12 +51,18 @@ def gguf_source(spec: str | None) -> Path | None:
     return None
 
 
-def load_hf(path: str | Path, *, name: str | None = None, batch_size: int = 32):
-    """Load a local HF model directory (fp32 on CPU) as an `HFBackend`."""
+def load_hf(
+    path: str | Path, *, name: str | None = None, batch_size: int = 32, threads: int | None = None
+):
+    """Load a local HF model directory (fp32 on CPU) as an `HFBackend`; `threads` sets
+    torch's (process-wide) thread count."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from neutrophil.models.hf import HFBackend
+
+    if threads is not None:
+        torch.set_num_threads(threads)
 
     path = Path(path)
     if not (path / "config.json").exists():
@@ -104,11 +110,11 @@ def load_gguf(
             weights=gguf_weights,
         )
     if twin_dir is not None:
-        return load_hf(twin_dir, name=name, batch_size=batch_size)
+        return load_hf(twin_dir, name=name, batch_size=batch_size, threads=threads)
     from neutrophil.models.llamacpp.native import check_gguf
 
     check_gguf(path)
-    return load_hf(ensure_converted(path), name=name, batch_size=batch_size)
+    return load_hf(ensure_converted(path), name=name, batch_size=batch_size, threads=threads)
 
 
 def load_backend(
@@ -127,12 +133,10 @@ def load_backend(
         raise UserError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-    if threads is not None:
-        if threads < 1:
-            raise UserError(f"--threads must be at least 1, got {threads}")
-        import torch
-
-        torch.set_num_threads(threads)
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
+    # torch's thread count is set where torch is loaded (load_hf): the llama.cpp engine
+    # takes `threads` itself and never imports torch.
     if spec == EMBEDDED_NAME:
         return load_gguf(
             embedded_gguf(),
@@ -153,6 +157,10 @@ def load_backend(
         from neutrophil.models.tiny import tiny_model
 
         arch = spec.partition(":")[2] or "llama"
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         model, tok = tiny_model(arch)
         return HFBackend(model, tok, name=f"tiny-{arch}", batch_size=batch_size)
     if spec.startswith("openai:"):
@@ -171,7 +179,7 @@ def load_backend(
         )
     if path.is_dir():
         if is_adapter_dir(path):  # a LoRA adapter from `neutrophil finetune` (no --merge)
-            return load_adapter(path, batch_size=batch_size)
+            return load_adapter(path, batch_size=batch_size, threads=threads)
         if (path / MERGED_GGUF).is_file():  # a merged fine-tune of a GGUF base
             return load_gguf(
                 path / MERGED_GGUF,
@@ -182,7 +190,7 @@ def load_backend(
                 twin_dir=path,
                 gguf_weights=gguf_weights,
             )
-        return load_hf(path, batch_size=batch_size)
+        return load_hf(path, batch_size=batch_size, threads=threads)
     raise UserError(
         f"{spec}: unknown model (expected {EMBEDDED_NAME}, a model directory, a .gguf file, "
         "or openai:BASE_URL#MODEL)"

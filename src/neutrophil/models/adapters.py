@@ -30,7 +30,7 @@ def adapter_base(path: Path) -> str:
     return base
 
 
-def load_adapter(path: str | Path, *, batch_size: int = 32):
+def load_adapter(path: str | Path, *, batch_size: int = 32, threads: int | None = None):
     """Base backend + LoRA adapter from `path`, merged, as an `HFBackend`."""
     from peft import PeftModel
 
@@ -38,7 +38,7 @@ def load_adapter(path: str | Path, *, batch_size: int = 32):
     from neutrophil.models.hf import HFBackend
 
     path = Path(path)
-    base = load_backend(adapter_base(path), batch_size=batch_size)
+    base = load_backend(adapter_base(path), batch_size=batch_size, threads=threads)
     try:
         model = PeftModel.from_pretrained(base.model, path).merge_and_unload()
     except (OSError, ValueError, KeyError) as e:

@@ -90,7 +90,8 @@ class Backend:
       which sizes what callers hand it per chunk.
     - `edits`: how it applies a `Request.edit` (steering): "row" (each row its own strength,
       forward hooks), "group" (rows that share an edit and strength decode together:
-      llama.cpp's context-wide control vector) or "none" (refused).
+      llama.cpp's context-wide control vector) or "none" (refused). `applies(request)`:
+      whether it can apply that request's edit (a control vector only adds).
     - `prefill_mode`: how a non-empty `Request.prefill` is honoured: "native" (true
       assistant prefill) or "suffix" (appended to the last user turn).
     - `prompt_text(request)`, `count_tokens(text)`, `context_length`, `chat_template`: the
@@ -137,6 +138,9 @@ class Backend:
             f.set_result(gen)
             futures.append(f)
         return futures
+
+    def applies(self, request: Request) -> bool:
+        return request.edit is None or request.edit_scale == 0 or self.edits != "none"
 
     def prompt_text(self, request: Request) -> str | None:
         return None

@@ -35,7 +35,7 @@ from neutrophil.defenses.base import place_prefix
 from neutrophil.internals.equalizer import ADD, MODES, NEEDS_HOOKS, Channel, Equalizer, Setting
 from neutrophil.internals.gate import Gate
 from neutrophil.internals.vector import SteeringVector
-from neutrophil.models.base import Backend, Request
+from neutrophil.models.base import Backend, Request, require_local
 from neutrophil.serve.protocol import BadRequest
 
 LIMIT = 4.0  # strengths are calibrated units, -LIMIT..+LIMIT
@@ -134,9 +134,17 @@ class Steering:
     norms: dict[int, float] = field(default_factory=dict)  # calibration, by steering layer
     lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def engine(self, backend: Any, max_rows: int) -> Backend:
-        """What the server decodes on (`shared_model_engine` under this board's lock)."""
-        return shared_model_engine(backend, max_rows, self.lock)
+    def engine(self, backend: Backend, max_rows: int) -> Backend:
+        """What the server decodes on (`shared_model_engine` under this board's lock). A
+        GGUF on llama.cpp decodes add-only mixes there (control vectors, one group per
+        mix) and ablate or clamp rows on its transformers twin (`models/routed.py`)."""
+        from neutrophil.models.routed import EditRouter
+
+        engine = shared_model_engine(backend, max_rows, self.lock)
+        local = backend.local()
+        if local is None or local is backend:
+            return engine
+        return EditRouter(engine, shared_model_engine(local, max_rows, self.lock))
 
     @property
     def concepts(self) -> tuple[str, ...]:
@@ -201,8 +209,9 @@ class Steering:
     def meter(self, backend: Any, request: Request) -> dict[str, Any]:
         """The harm probe's score at the last prompt token, and whether the gate fires."""
         text = backend.prompt_text(replace(request, prefill=""))
+        local = require_local(backend, "the gate")
         with self.lock:
-            score = float(self.gate.scores(backend.model, backend.tokenizer, [text])[0])
+            score = float(self.gate.scores(local.model, local.tokenizer, [text])[0])
         return {
             "score": score,
             "threshold": self.gate.threshold,
@@ -219,10 +228,9 @@ class Steering:
         eq, strengths, modes = self.board.settings([code])
         channels = [c for c in eq.channels if c.name != GATED_STEER]
         layer = max(self.norms)
-        with self.lock, eq.applied_rows(backend.model, strengths, modes):
-            reading = read_concepts(
-                backend.model, backend.tokenizer, prompt, answer, channels, layer
-            )
+        local = require_local(backend, "the concept meter")
+        with self.lock, eq.applied_rows(local.model, strengths, modes):
+            reading = read_concepts(local.model, local.tokenizer, prompt, answer, channels, layer)
         return {"layer": reading.layer, "tokens": list(reading.tokens), "concepts": reading.values}
 
     def learn(self, backend: Any, name: str, positive: list[str], negative: list[str]) -> None:
@@ -232,8 +240,9 @@ class Steering:
         from neutrophil.internals.strength import calibrate
 
         layers = sorted(self.norms)
+        local = require_local(backend, "concept extraction")
         with self.lock:
-            raw = extract(backend.model, backend.tokenizer, positive, negative, layers=layers)
+            raw = extract(local.model, local.tokenizer, positive, negative, layers=layers)
         raw = SteeringVector(raw.directions, {**raw.metadata, "concept": name})
         self.board.add(name, calibrate(raw, self.norms, layers))
 
@@ -293,9 +302,10 @@ def build(
     *,
     prefix: str | None = None,
 ) -> Steering:
-    """A steering server's state over `backend` (a local transformers model): one channel
-    per concept (name -> a built-in concept name or a vector file), calibrated on the
-    middle third of the layers, and the built-in harm gate and refusal vector."""
+    """A steering server's state over `backend` (read through its transformers view,
+    `local()`): one channel per concept (name -> a built-in concept name or a vector file),
+    calibrated on the middle third of the layers, and the built-in harm gate and refusal
+    vector."""
     from neutrophil.defenses.steering import DEFAULT_STRENGTH, default_for
     from neutrophil.defenses.texts import GATED_PREFIX
     from neutrophil.internals.layers import num_layers
@@ -303,8 +313,9 @@ def build(
     from neutrophil.internals.strength import default_layers, residual_norms
 
     fitted = default_for(backend)
-    layers = default_layers(num_layers(backend.model))
-    norms = residual_norms(backend.model, backend.tokenizer, layers)
+    local = require_local(backend, "steering")
+    layers = default_layers(num_layers(local.model))
+    norms = residual_norms(local.model, local.tokenizer, layers)
     eq = Equalizer()
     for name, spec in concepts.items():
         vector = calibrated_vector(backend, spec, layers, norms=norms)

@@ -161,6 +161,13 @@ class LlamaCppBackend(Backend):
         layers = {n: v.detach().float().cpu().numpy() for n, v in content.items()}
         return (id(edit), scale), layers
 
+    def applies(self, request: Request) -> bool:
+        try:
+            self._control(request)
+        except UserError:  # ablate and clamp: a control vector only adds
+            return False
+        return True
+
     def submit_many(
         self, requests: Sequence[Request], *, progress: bool = False
     ) -> list[Future[Generation]]:
@@ -183,7 +190,9 @@ class LlamaCppBackend(Backend):
             from neutrophil.models.embedded import ensure_converted
 
             source = self._twin_dir or ensure_converted(self.path)
-            self._twin = load_hf(source, name=self.name, batch_size=self.batch_size)
+            self._twin = load_hf(
+                source, name=self.name, batch_size=self.batch_size, threads=self.threads
+            )
         return self._twin
 
     def close(self) -> None:
