@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
+import subprocess
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 import torch
@@ -68,3 +72,19 @@ def embedded_llama():
 def embedded_backend(request):
     """The embedded model on each engine: the backend contract holds on both."""
     return request.getfixturevalue(f"embedded_{request.param}")
+
+
+def run_cli(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """`neutrophil ARGS` run in this process (`cli.main`), its exit code and output as a
+    finished subprocess's: the command's own code path without a new interpreter's seconds
+    of imports. What only a real process shows (a kill, a signal, the interpreter's exit
+    code) is tested with real subprocesses elsewhere."""
+    from neutrophil.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd or os.getcwd()), redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse's usage errors
+            code = e.code if isinstance(e.code, int) else 2
+    return subprocess.CompletedProcess(["neutrophil", *args], code, out.getvalue(), err.getvalue())

@@ -1,4 +1,7 @@
-"""Bad input of every kind, through the real command line: one line on stderr, exit 2.
+"""Bad input of every kind, through the command line: one line on stderr, exit 2.
+
+The cases run `main` in this process (`run_cli`: an exception that escaped would fail the
+test, as a traceback would); the last test runs a real subprocess, exit code and all.
 
 Each case is a file or an option a user can get wrong: non-UTF-8 files, absurdly nested
 JSON, a directory where a file is expected (and the reverse), an --out that cannot be
@@ -15,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_cli
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 LATIN1 = '{"id": "a", "kind": "benign", "domain": "chat", "prompt": "caf\xe9"}\n'.encode("latin-1")
@@ -84,7 +89,7 @@ def test_bad_input_is_one_line_exit_2(d, args, expected):
         args = [*args[:1], "--model", "tiny", *args[1:]]
         if "--out" not in args:
             args += ["--out", str(d / "run")]
-    r = cli(*args)
+    r = run_cli(*args)
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -105,7 +110,7 @@ def test_broken_code_task_tests_are_the_task_files_error(tmp_path, tests, expect
     broken = {**good, "id": "c1", "prompt": "Write is_prime(n).", "tests": tests}
     path = tmp_path / "tasks.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps(broken) + "\n")
-    r = cli("eval", "--model", "tiny", "--tasks", str(path), "--out", str(tmp_path / "run"))
+    r = run_cli("eval", "--model", "tiny", "--tasks", str(path), "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and expected in r.stderr
     assert not (tmp_path / "run" / "responses.jsonl").exists()
@@ -130,7 +135,7 @@ def test_corrupt_model_dir_and_vector_of_another_model_are_one_line(tmp_path):
     model = _tiny_model_dir(tmp_path / "model")
     weights = model / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a torn copy
-    r = cli("eval", "--model", str(model), "--tasks", str(tasks), "--out", str(tmp_path / "r"))
+    r = run_cli("eval", "--model", str(model), "--tasks", str(tasks), "--out", str(tmp_path / "r"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "cannot load model" in r.stderr
 
@@ -142,7 +147,7 @@ def test_corrupt_model_dir_and_vector_of_another_model_are_one_line(tmp_path):
         ["eval", "--model", "tiny", "--tasks", str(tasks), "--out", str(tmp_path / "s")]
         + ["--defense", "steer", "--defense-opt", f"vector={vec}"],
     ):
-        r = cli(*args)
+        r = run_cli(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "hidden size is 64" in r.stderr
 

@@ -1,10 +1,13 @@
-"""`neutrophil eval` and `neutrophil judge` as a user runs them (real subprocesses)."""
+"""`neutrophil eval` and `neutrophil judge` as a user runs them: the first test in a real
+subprocess, the others through the same `main` in this process (`run_cli`)."""
 
 import json
 import subprocess
 import sys
 
 import pytest
+
+from tests.conftest import run_cli
 
 
 def cli(*args, cwd=None):
@@ -69,7 +72,7 @@ def test_eval_on_user_file_writes_outputs_and_resumes(tmp_path):
 def test_eval_prefix_is_in_the_response(tmp_path):
     tasks = _tasks_file(tmp_path, ROWS[:1])
     out = tmp_path / "p"
-    r = cli(
+    r = run_cli(
         "eval",
         "--model",
         "tiny",
@@ -108,16 +111,16 @@ def test_eval_prefix_is_in_the_response(tmp_path):
 def test_bad_task_file_is_one_line_exit_2(tmp_path, content, expected):
     path = tmp_path / "tasks.jsonl"
     path.write_text(content)
-    r = cli("eval", "--model", "tiny", "--tasks", str(path), "--out", str(tmp_path / "o"))
+    r = run_cli("eval", "--model", "tiny", "--tasks", str(path), "--out", str(tmp_path / "o"))
     assert r.returncode == 2
     assert expected in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
 def test_bad_flags_exit_2(tmp_path):
-    r = cli("eval", "--model", "tiny", "--tasks", "builtin:nope", "--out", str(tmp_path))
+    r = run_cli("eval", "--model", "tiny", "--tasks", "builtin:nope", "--out", str(tmp_path))
     assert r.returncode == 2 and "unknown domain" in r.stderr
-    r = cli(
+    r = run_cli(
         "eval",
         "--model",
         str(tmp_path / "missing"),
@@ -127,7 +130,7 @@ def test_bad_flags_exit_2(tmp_path):
         str(tmp_path),
     )
     assert r.returncode == 2 and "unknown model" in r.stderr
-    r = cli("eval", "--tasks", "builtin:chat")
+    r = run_cli("eval", "--tasks", "builtin:chat")
     assert r.returncode == 2 and "--out" in r.stderr
 
 
@@ -148,7 +151,7 @@ def test_judge_prints_accuracy_last(tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text("\n".join(json.dumps(r) for r in rows))
     out = tmp_path / "out.jsonl"
-    r = cli("judge", "--in", str(inp), "--out", str(out), "--judge", "patterns")
+    r = run_cli("judge", "--in", str(inp), "--out", str(out), "--judge", "patterns")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "accuracy: 1.0000"
     judged = [json.loads(x) for x in out.read_text().splitlines()]
@@ -158,7 +161,7 @@ def test_judge_prints_accuracy_last(tmp_path):
 def test_judge_bad_row(tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text('{"prompt": "p", "response": "ok"}\n{"prompt": "p"}\n')
-    r = cli("judge", "--in", str(inp))
+    r = run_cli("judge", "--in", str(inp))
     assert r.returncode == 2 and "in.jsonl:2:" in r.stderr
 
 
@@ -176,12 +179,12 @@ def test_eval_resume_drops_a_torn_last_line_and_redoes_that_task(tmp_path):
         "--judge",
         "patterns",
     )
-    assert cli(*args).returncode == 0
+    assert run_cli(*args).returncode == 0
     path = out / "responses.jsonl"
     lines = path.read_text().splitlines()
     # Simulate a kill in the middle of writing the last row.
     path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
-    r = cli(*args)
+    r = run_cli(*args)
     assert r.returncode == 0, r.stderr
     assert "incomplete line dropped" in r.stderr
     assert path.read_text().splitlines() == lines  # greedy: the redone row is identical

@@ -21,7 +21,7 @@ from neutrophil.interop.inspect.scoring import SCORER
 pytestmark = pytest.mark.integration
 
 PREFIX = "I first check that this is safe. "
-LIMIT = 6  # chat tasks: harmful, benign and borderline ones
+LIMIT = 3  # chat tasks: one harmful, one benign, one borderline
 
 
 def run(tmp_path, model: str, **options):

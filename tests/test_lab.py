@@ -1,4 +1,6 @@
-"""`neutrophil lab --quick` and `neutrophil finetune` through the real command line."""
+"""`neutrophil lab --quick` and `neutrophil finetune` through the command line: the first lab
+run in a real subprocess (a bare environment), the rest through the same `main` in this
+process (`run_cli`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+
+from tests.conftest import run_cli
 
 
 def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -112,7 +116,7 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
         (out / "models" / "aligned").resolve()
     )
 
-    again = cli(*args)
+    again = run_cli(*args)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stderr.count("skipped") == len(stages)
     assert "measuring" not in again.stderr
@@ -120,7 +124,7 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
     assert json.loads((out / "comparisons.json").read_text()) == comparisons
     # Another base prefix does not silently reuse the stage measured with the old one.
     base_prefix.write_text("Another prefix.\n")
-    changed = cli(*args)
+    changed = run_cli(*args)
     assert changed.returncode == 2 and "Traceback" not in changed.stderr
     assert "6-base-ping: measured with another defense" in changed.stderr
 
@@ -138,7 +142,7 @@ def test_finetune_cli_writes_a_model_other_commands_load(tmp_path):
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "ft"
-    done = cli(
+    done = run_cli(
         "finetune",
         "--model",
         "tiny",
@@ -164,7 +168,7 @@ def test_finetune_cli_writes_a_model_other_commands_load(tmp_path):
 
 @pytest.mark.parametrize("flag", [["--transfer"], ["--search-rounds", "2"]])
 def test_lab_refuses_search_flags_without_the_search(tmp_path, flag):
-    done = cli("lab", "--quick", "--no-search", *flag, "--out", str(tmp_path / "lab"))
+    done = run_cli("lab", "--quick", "--no-search", *flag, "--out", str(tmp_path / "lab"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"{flag[0]} needs the PING search" in done.stderr
     assert not (tmp_path / "lab").exists()
@@ -173,7 +177,9 @@ def test_lab_refuses_search_flags_without_the_search(tmp_path, flag):
 def test_lab_refuses_a_base_prefix_without_transfer(tmp_path):
     prefix = tmp_path / "p.txt"
     prefix.write_text("Check first.\n")
-    done = cli("lab", "--quick", "--base-prefix-file", str(prefix), "--out", str(tmp_path / "lab"))
+    done = run_cli(
+        "lab", "--quick", "--base-prefix-file", str(prefix), "--out", str(tmp_path / "lab")
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--base-prefix-file is for --transfer" in done.stderr
     assert not (tmp_path / "lab").exists()
@@ -188,13 +194,13 @@ def test_lab_refuses_a_base_prefix_without_transfer(tmp_path):
     ],
 )
 def test_finetune_user_errors_exit_2(tmp_path, args, message):
-    done = cli("finetune", "--model", "tiny", "--out", str(tmp_path / "x"), *args)
+    done = run_cli("finetune", "--model", "tiny", "--out", str(tmp_path / "x"), *args)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.2"])
 def test_lab_refuses_a_safety_mix_outside_0_1(tmp_path, value):
-    r = cli("lab", "--quick", "--safety-mix", value, "--out", str(tmp_path / "lab"))
+    r = run_cli("lab", "--quick", "--safety-mix", value, "--out", str(tmp_path / "lab"))
     assert r.returncode == 2 and "--safety-mix must be between 0 and 1" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

@@ -18,7 +18,10 @@ from neutrophil.models import load_backend
 from neutrophil.models.base import Request, user_message
 from neutrophil.models.embedded import embedded_gguf
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("proxy-upstream"),
+]  # one server, one worker
 
 GUARD = "I check whether this is safe first. "
 KEY = "proxy-key"
@@ -31,7 +34,7 @@ def proxy(tmp_path_factory):
     logs = tmp_path_factory.mktemp("proxy")
     gguf = str(embedded_gguf())
     upstream = ServerProcess(
-        [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--n_threads", "2"]
+        [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--n_threads", "1"]
         + ["--model_alias", "smollm2", "--port", "{port}"],
         logs / "upstream.log",
     ).start()

@@ -2,7 +2,8 @@
 
 The store itself is tested in process on tiny hand-made rows; what a user sees (kill -9 of
 `neutrophil eval`, a deleted or torn run.json, a corrupt line, a changed judge) runs through
-the real command line on the tiny random model.
+the command line on the tiny random model: the kill in a real subprocess, the rest through
+the same `main` in this process (`run_cli`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from neutrophil.records import VERDICTS, Transcript, Verdict
 from neutrophil.runstore import RunKey, RunStore, run_key
 from neutrophil.search.store import SearchStore
 from neutrophil.tasks.task import Task
+from tests.conftest import run_cli
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 KEY = RunKey("hf:aaaa", "hf", "pattern", "chat=128", name="tiny-llama")
@@ -141,16 +143,6 @@ def test_search_store_does_not_replay_an_empty_round(tmp_path):
 
 
 # -- through the command line -----------------------------------------------------------
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "neutrophil.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=ENV,
-    )
-
-
 def tasks_file(tmp_path: Path, n: int) -> Path:
     path = tmp_path / "tasks.jsonl"
     rows = [
@@ -204,7 +196,7 @@ def test_kill_9_of_eval_keeps_finished_rows_and_the_rerun_reuses_them(tmp_path):
     kept = [line for line in rows.read_text().splitlines() if parses(line)]
     assert 0 < len(kept) < n
 
-    again = cli(*args)
+    again = run_cli(*args)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"resuming: {len(kept)} of {n} tasks" in again.stderr
     lines = rows.read_text().splitlines()
@@ -216,10 +208,10 @@ def test_kill_9_of_eval_keeps_finished_rows_and_the_rerun_reuses_them(tmp_path):
 def test_deleted_run_json_then_another_model_is_refused_and_nothing_is_wiped(tmp_path):
     tasks = tasks_file(tmp_path, 3)
     out = tmp_path / "run"
-    assert cli(*eval_args(tasks, out, "--judge", "patterns")).returncode == 0
+    assert run_cli(*eval_args(tasks, out, "--judge", "patterns")).returncode == 0
     stored = (out / "responses.jsonl").read_bytes()
     (out / "run.json").unlink()
-    r = cli(*eval_args(tasks, out, "--judge", "patterns", model="tiny:qwen2"))
+    r = run_cli(*eval_args(tasks, out, "--judge", "patterns", model="tiny:qwen2"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert "another --out" in r.stderr and "tiny-llama" in r.stderr
@@ -233,10 +225,10 @@ def test_deleted_run_json_then_another_model_is_refused_and_nothing_is_wiped(tmp
 def test_another_judge_or_budget_is_refused_not_mixed(tmp_path, change, named):
     tasks = tasks_file(tmp_path, 2)
     out = tmp_path / "run"
-    assert cli(*eval_args(tasks, out, "--judge", "patterns")).returncode == 0
+    assert run_cli(*eval_args(tasks, out, "--judge", "patterns")).returncode == 0
     stored = (out / "responses.jsonl").read_bytes()
     judge = () if change[0] == "--judge" else ("--judge", "patterns")
-    r = cli(*eval_args(tasks, out, *judge, *change))
+    r = run_cli(*eval_args(tasks, out, *judge, *change))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert f"{named} " in r.stderr and "another --out" in r.stderr
     assert (out / "responses.jsonl").read_bytes() == stored
@@ -246,7 +238,7 @@ def test_rows_judged_under_older_verdict_rules_are_refused_not_mixed(tmp_path):
     """Rows written before verdicts had a version (no fluency check) are another run."""
     tasks = tasks_file(tmp_path, 2)
     out = tmp_path / "run"
-    assert cli(*eval_args(tasks, out, "--judge", "patterns")).returncode == 0
+    assert run_cli(*eval_args(tasks, out, "--judge", "patterns")).returncode == 0
     path = out / "responses.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert {r["run"]["verdicts"] for r in rows} == {VERDICTS}
@@ -254,7 +246,7 @@ def test_rows_judged_under_older_verdict_rules_are_refused_not_mixed(tmp_path):
         del r["run"]["verdicts"]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     old = path.read_bytes()
-    r = cli(*eval_args(tasks, out, "--judge", "patterns"))
+    r = run_cli(*eval_args(tasks, out, "--judge", "patterns"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert f"verdicts '1' (this run: '{VERDICTS}')" in r.stderr and "another --out" in r.stderr
     assert path.read_bytes() == old
@@ -264,12 +256,12 @@ def test_torn_run_json_is_one_notice_and_corrupt_middle_row_costs_only_itself(tm
     tasks = tasks_file(tmp_path, 3)
     out = tmp_path / "run"
     args = eval_args(tasks, out, "--judge", "patterns")
-    assert cli(*args).returncode == 0
+    assert run_cli(*args).returncode == 0
     path = out / "responses.jsonl"
     lines = path.read_text().splitlines()
     (out / "run.json").write_text('{"model": "tiny-ll')  # a torn write by an older version
     path.write_text("\n".join([lines[0], "{not json", lines[2]]) + "\n")
-    r = cli(*args)
+    r = run_cli(*args)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert r.stderr.count("run.json: unreadable") == 1

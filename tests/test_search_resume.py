@@ -1,4 +1,6 @@
-"""`neutrophil optimize`: kill mid-run and resume losslessly; bad input exits 2."""
+"""`neutrophil optimize`: kill mid-run and resume losslessly; bad input exits 2. The kill
+is a real subprocess; the other runs go through the same `main` in this process
+(`run_cli`)."""
 
 import contextlib
 import json
@@ -9,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_cli
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -49,6 +53,10 @@ def cmd(tasks: Path, out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+def run(tasks: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli(*cmd(tasks, out, *extra)[3:])  # without `python -m neutrophil.cli`
+
+
 def verdict_keys(out: Path) -> list[tuple]:
     keys = []
     for line in (out / "verdicts.jsonl").read_text().splitlines():
@@ -63,7 +71,7 @@ def verdict_keys(out: Path) -> list[tuple]:
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     tasks = task_file(tmp_path)
     full = tmp_path / "full"
-    done = subprocess.run(cmd(tasks, full), env=ENV, capture_output=True, text=True, timeout=600)
+    done = run(tasks, full)
     assert done.returncode == 0, done.stderr[-2000:]
     total = len(verdict_keys(full))
 
@@ -87,9 +95,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert 0 < before < total
     assert not (killed / "best_prefix.txt").exists()
 
-    resumed = subprocess.run(
-        cmd(tasks, killed), env=ENV, capture_output=True, text=True, timeout=600
-    )
+    resumed = run(tasks, killed)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming" in resumed.stderr
     keys = verdict_keys(killed)
@@ -111,7 +117,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert "data:image/png;base64," in html
 
     # A finished run reruns from the store alone.
-    again = subprocess.run(cmd(tasks, killed), env=ENV, capture_output=True, text=True, timeout=600)
+    again = run(tasks, killed)
     assert again.returncode == 0 and len(verdict_keys(killed)) == total
 
 
@@ -125,27 +131,17 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
 )
 def test_bad_flags_exit_2_with_one_line(tmp_path, extra, expected):
     tasks = task_file(tmp_path)
-    r = subprocess.run(
-        cmd(tasks, tmp_path / "o", *extra), env=ENV, capture_output=True, text=True, timeout=120
-    )
+    r = run(tasks, tmp_path / "o", *extra)
     assert r.returncode == 2
     assert expected in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_missing_task_file_and_changed_settings_exit_2(tmp_path):
-    r = subprocess.run(
-        cmd(tmp_path / "nope.jsonl", tmp_path / "o"),
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run(tmp_path / "nope.jsonl", tmp_path / "o")
     assert r.returncode == 2 and "no such task file" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     out = tmp_path / "o2"
     out.mkdir()
     (out / "settings.json").write_text(json.dumps({"seed": 1}))
-    r = subprocess.run(
-        cmd(task_file(tmp_path), out), env=ENV, capture_output=True, text=True, timeout=120
-    )
+    r = run(task_file(tmp_path), out)
     assert r.returncode == 2 and "other settings" in r.stderr

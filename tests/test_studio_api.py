@@ -261,7 +261,7 @@ def test_a_gguf_studio_adds_on_llama_cpp_and_ablates_on_the_twin(embedded_llama)
     """On a GGUF the studio decodes add-only mixes on llama.cpp (a control vector per mix)
     and ablate or clamp rows on the transformers twin; each row's text is the one its
     engine gives it alone, and the meter reads the twin. Over real HTTP too."""
-    from neutrophil.models.routed import EditRouter
+    from neutrophil.models.shared import EditRouter
 
     steering = _cheap_steering(embedded_llama)
     router = create_app(embedded_llama, steering=steering, max_batch=4).state.engine

@@ -93,7 +93,7 @@ def create_app(
     if steering is not None:
         engine = steering.engine(backend, min(max_batch, backend.capacity))
     elif guard in ("gated-prefix", "gated-steer"):
-        from neutrophil.serve.steering import shared_model_engine
+        from neutrophil.models.shared import shared_model_engine
 
         engine = shared_model_engine(backend, min(max_batch, backend.capacity), model_lock)
     else:

@@ -137,8 +137,8 @@ class Steering:
     def engine(self, backend: Backend, max_rows: int) -> Backend:
         """What the server decodes on (`shared_model_engine` under this board's lock). A
         GGUF on llama.cpp decodes add-only mixes there (control vectors, one group per
-        mix) and ablate or clamp rows on its transformers twin (`models/routed.py`)."""
-        from neutrophil.models.routed import EditRouter
+        mix) and ablate or clamp rows on its transformers twin (`models/shared.py`)."""
+        from neutrophil.models.shared import EditRouter, shared_model_engine
 
         engine = shared_model_engine(backend, max_rows, self.lock)
         local = backend.local()
@@ -330,57 +330,3 @@ def build(
         gated_strength=DEFAULT_STRENGTH,
         norms=norms,
     )
-
-
-def shared_model_engine(backend: Backend, max_rows: int, lock: threading.RLock) -> Backend:
-    """The engine a server decodes on while other threads read `backend.local()` under
-    `lock` (the studio's gate, meter and concept extraction, a guard's harm gate): hooks
-    are installed on the model itself, so a reading must not overlap a decoding step.
-    Continuous batching with per-row edits and the lock held step by step (answers stream
-    token by token; a reading waits one step); a whole batch at a time under the lock
-    where the model's cache layout does not allow that; the backend's own engine when the
-    model read is not the one decoded (llama.cpp decodes apart from its transformers twin)."""
-    from neutrophil.models.continuous import ContinuousHF
-
-    if backend.local() is not backend:
-        return backend.continuous(max_rows)
-    if ContinuousHF.supports(backend):
-        return ContinuousHF(backend, max_rows=max_rows, lock=lock)
-    return Locked(backend, lock)
-
-
-class Locked(Backend):
-    """The engine a steering server's batcher drives: the backend, one batch at a time
-    under `lock` (the gate reads the same model), decoding whole batches so rows with
-    different mixes share one."""
-
-    def __init__(self, backend: Backend, lock: threading.RLock) -> None:
-        self.backend = backend
-        self.lock = lock
-        self.name = backend.name
-        self.engine = backend.engine
-        self.prefill_mode = backend.prefill_mode
-        self.capacity = backend.capacity
-        self.edits = backend.edits
-        self.takes_raw_prompts = backend.takes_raw_prompts
-        self.context_length = backend.context_length
-        self.chat_template = backend.chat_template
-
-    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Any]:
-        with self.lock:
-            return self.backend.generate(requests)
-
-    def close(self) -> None:
-        """Nothing of ours to close: the backend belongs to the caller."""
-
-    def prompt_text(self, request: Request) -> str | None:
-        return self.backend.prompt_text(request)
-
-    def count_tokens(self, text: str) -> int | None:
-        # Under the lock: a fast tokenizer used by two threads at once can fail
-        # ("Already borrowed"), and `generate` tokenises its batch.
-        with self.lock:
-            return self.backend.count_tokens(text)
-
-    def local(self) -> Any:
-        return self.backend.local()

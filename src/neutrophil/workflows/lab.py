@@ -31,6 +31,7 @@ from neutrophil.defenses.base import NO_DEFENSE, PromptDefense
 from neutrophil.defenses.texts import FALLBACK_GUARD
 from neutrophil.errors import UserError
 from neutrophil.files import atomic_write
+from neutrophil.models.base import Backend
 from neutrophil.tasks.task import Task
 from neutrophil.training.config import TrainConfig
 from neutrophil.workflows.lab_stages import Comparison, Stage, compare_stages
@@ -107,7 +108,7 @@ class Lab:
         self.config = config
         self.progress = progress
         self._judge = None
-        self._backends: dict[str, Any] = {}
+        self._backends: dict[str, Backend] = {}
         self._tasks: list[Task] | None = None
 
     # -- helpers -------------------------------------------------------------------------
@@ -124,7 +125,7 @@ class Lab:
             from neutrophil.models import load_backend
 
             for old in self._backends.values():  # one model in memory at a time
-                getattr(old, "close", lambda: None)()
+                old.close()
             self._backends.clear()
             backend = load_backend(spec, engine=self.config.engine, threads=self.config.threads)
             summary = Path(spec) / "training.json"

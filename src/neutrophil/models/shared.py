@@ -1,0 +1,142 @@
+"""Engines over a model that other threads also read, or that two engines share.
+
+- `shared_model_engine(backend, rows, lock)`: what a server decodes on while request
+  threads read the transformers model under `lock` (a gate, the studio's meter and
+  concept extraction): hooks are installed on the model itself, so a reading must not
+  overlap a decoding step. `ContinuousHF` holds the lock step by step (answers stream; a
+  reading waits one step); `Locked` decodes a whole batch under it where the model's cache
+  layout does not allow continuous batching; llama.cpp decodes apart from its
+  transformers twin and needs no lock.
+- `EditRouter`: two engines over one model's weights, as one; each row to the engine that
+  can steer it. A GGUF decodes on llama.cpp, which steers with a control vector: a sum of
+  directions added after each block, the same for every position. An equalizer's add-only
+  mix is exactly that, so those rows (and unsteered ones) decode there, fast. Ablate and
+  clamp read each position's activations, which only forward hooks can do: those rows
+  decode on the transformers twin with the same weights (`ContinuousHF`, per-row edits).
+  The studio on a GGUF is this router over the two.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from neutrophil.models.base import Backend, Generation, LocalBackend, Request, collect
+
+
+class EditRouter(Backend):
+    """`fast` takes every row whose edit it can apply (`Backend.applies`); `hooks` the rest.
+    Both queue, so a steered row never waits for the other engine's batch. `fast` belongs
+    to the caller (it is usually the backend itself); `hooks` is closed with the router."""
+
+    queues = True
+    edits = "row"  # every row gets its own mix, on one engine or the other
+
+    def __init__(self, fast: Backend, hooks: Backend) -> None:
+        self.fast = fast
+        self.hooks = hooks
+        self.name = fast.name
+        self.engine = fast.engine
+        self.prefill_mode = fast.prefill_mode
+        self.capacity = fast.capacity
+        self.takes_raw_prompts = fast.takes_raw_prompts
+        self.context_length = fast.context_length
+        self.chat_template = fast.chat_template
+
+    @property
+    def fingerprint(self) -> str:
+        return self.fast.fingerprint
+
+    @property
+    def last_step(self) -> float:  # type: ignore[override]
+        return max(self.fast.last_step, self.hooks.last_step)
+
+    def submit_many(
+        self, requests: Sequence[Request], *, progress: bool = False
+    ) -> list[Future[Generation]]:
+        on_fast = [self.fast.applies(r) for r in requests]
+        fast = [r for r, f in zip(requests, on_fast, strict=True) if f]
+        hooks = [r for r, f in zip(requests, on_fast, strict=True) if not f]
+        fast_futures = iter(self.fast.submit_many(fast) if fast else [])
+        hook_futures = iter(self.hooks.submit_many(hooks) if hooks else [])
+        return [next(fast_futures) if f else next(hook_futures) for f in on_fast]
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
+        return collect(self.submit_many(requests), progress=progress)
+
+    def applies(self, request: Request) -> bool:
+        return self.fast.applies(request) or self.hooks.applies(request)
+
+    def prompt_text(self, request: Request) -> str | None:
+        return self.fast.prompt_text(request)
+
+    def count_tokens(self, text: str) -> int | None:
+        return self.fast.count_tokens(text)
+
+    def max_token_chars(self) -> int | None:
+        return self.fast.max_token_chars()
+
+    def local(self) -> LocalBackend | None:
+        return self.fast.local()
+
+    def alive(self) -> bool:
+        return self.fast.alive() and self.hooks.alive()
+
+    def close(self) -> None:
+        self.hooks.close()
+
+
+def shared_model_engine(backend: Backend, max_rows: int, lock: threading.RLock) -> Backend:
+    """The engine a server decodes on while other threads read `backend.local()` under
+    `lock` (the studio's gate, meter and concept extraction, a guard's harm gate): hooks
+    are installed on the model itself, so a reading must not overlap a decoding step.
+    Continuous batching with per-row edits and the lock held step by step (answers stream
+    token by token; a reading waits one step); a whole batch at a time under the lock
+    where the model's cache layout does not allow that; the backend's own engine when the
+    model read is not the one decoded (llama.cpp decodes apart from its transformers twin)."""
+    from neutrophil.models.continuous import ContinuousHF  # imports torch: on use
+
+    if backend.local() is not backend:
+        return backend.continuous(max_rows)
+    if ContinuousHF.supports(backend):
+        return ContinuousHF(backend, max_rows=max_rows, lock=lock)
+    return Locked(backend, lock)
+
+
+class Locked(Backend):
+    """The engine a steering server's batcher drives: the backend, one batch at a time
+    under `lock` (the gate reads the same model), decoding whole batches so rows with
+    different mixes share one."""
+
+    def __init__(self, backend: Backend, lock: threading.RLock) -> None:
+        self.backend = backend
+        self.lock = lock
+        self.name = backend.name
+        self.engine = backend.engine
+        self.prefill_mode = backend.prefill_mode
+        self.capacity = backend.capacity
+        self.edits = backend.edits
+        self.takes_raw_prompts = backend.takes_raw_prompts
+        self.context_length = backend.context_length
+        self.chat_template = backend.chat_template
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Any]:
+        with self.lock:
+            return self.backend.generate(requests)
+
+    def close(self) -> None:
+        """Nothing of ours to close: the backend belongs to the caller."""
+
+    def prompt_text(self, request: Request) -> str | None:
+        return self.backend.prompt_text(request)
+
+    def count_tokens(self, text: str) -> int | None:
+        # Under the lock: a fast tokenizer used by two threads at once can fail
+        # ("Already borrowed"), and `generate` tokenises its batch.
+        with self.lock:
+            return self.backend.count_tokens(text)
+
+    def local(self) -> Any:
+        return self.backend.local()
