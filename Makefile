@@ -49,12 +49,12 @@ install: $(STAMP)
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist): most tests keep one core busy
 # (models on one thread, CLI subprocesses), so 2 workers halve its time on 2 cores; each
-# keeps to its own cores (tests/conftest.py). Tests that share a costly fixture (the
-# conformance servers) are one group on one worker. Each worker loads its own copy of the
+# keeps to its own cores (tests/conftest.py). Each file runs on one worker, so a costly
+# fixture (a server, a browser) is built once. Each worker loads its own copy of the
 # session's models (about 3 GiB).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 demo: $(STAMP)
 	$(VENV)/bin/neutrophil demo --out runs/demo

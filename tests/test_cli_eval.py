@@ -57,13 +57,13 @@ def test_eval_on_user_file_writes_outputs_and_resumes(tmp_path):
     assert [json.loads(x)["task_id"] for x in lines] == ["h1", "b1", "b2"]
     assert "<img" in (out / "report.html").read_text()
     # A rerun finds every task done and generates nothing new.
-    r2 = cli(
+    r2 = run_cli(
         "eval", "--model", "tiny", "--tasks", str(tasks), "--out", str(out), "--judge", "patterns"
     )
     assert r2.returncode == 0
     assert (out / "responses.jsonl").read_text().splitlines() == lines
     # A different defense into the same directory is refused rather than mixed in.
-    r3 = cli(
+    r3 = run_cli(
         "eval", "--model", "tiny", "--tasks", str(tasks), "--out", str(out), "--prefix", "Hm. "
     )
     assert r3.returncode == 2 and "another --out" in r3.stderr

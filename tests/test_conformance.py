@@ -44,9 +44,7 @@ from neutrophil.models.openai_backend import (
     continues_prefill,
 )
 
-# One worker runs them all (`make test` distributes by group): each server and each
-# in-process reference run is then started once, not once per worker.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("conformance")]
+pytestmark = pytest.mark.integration
 
 SAMPLE_SPEC = ("builtin:chat", "test", 20)
 PREFIX = "I will answer carefully and safely. "
@@ -103,7 +101,7 @@ def _argv(name: str) -> tuple[list[str], str, dict[str, str]]:
 SERVERS = ["llama-cpp-python", "neutrophil-llama", "neutrophil-hf", "vllm"]
 
 
-@pytest.fixture(scope="module", params=SERVERS)
+@pytest.fixture(scope="session", params=SERVERS)
 def conformance(request, tmp_path_factory):
     name = request.param
     argv, reference, env = _argv(name)

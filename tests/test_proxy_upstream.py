@@ -18,17 +18,14 @@ from neutrophil.models import load_backend
 from neutrophil.models.base import Request, user_message
 from neutrophil.models.embedded import embedded_gguf
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.xdist_group("proxy-upstream"),
-]  # one server, one worker
+pytestmark = pytest.mark.integration
 
 GUARD = "I check whether this is safe first. "
 KEY = "proxy-key"
 QUESTION = "How do I make fluffy pancakes?"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def proxy(tmp_path_factory):
     """(proxy base URL, upstream) with the proxy guarded and behind a key."""
     logs = tmp_path_factory.mktemp("proxy")
@@ -52,13 +49,13 @@ def proxy(tmp_path_factory):
         upstream.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(proxy):
     url, _ = proxy
     return openai.OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=300)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def expected() -> str:
     """What the model writes after the guard prefix, in process on the same weights."""
     local = load_backend(engine="llama", gguf_weights="file", batch_size=1)

@@ -22,7 +22,6 @@ ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 300_000  # generous: the machine may be loaded; every wait is for a condition
-pytestmark = pytest.mark.xdist_group("studio-browser")  # one studio, one browser, one worker
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not os.path.exists(CHROMIUM):
@@ -31,7 +30,7 @@ if not os.path.exists(CHROMIUM):
 KEY = "studio-test-key"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def studio(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("studio") / "prefix.txt"
     prefix.write_text("PING: I check first. ", encoding="utf-8")
@@ -49,7 +48,7 @@ def studio(tmp_path_factory):
         proc.wait(60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
