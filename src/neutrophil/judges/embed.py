@@ -134,8 +134,9 @@ def _load_bert(path: Path) -> _Bert:
     if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
         raise UserError(f"{path / 'config.json'}: expected a BERT model with GELU")
     weights = load_file(str(path / "model.safetensors"))
-    for name in [n for n in weights if n.endswith(".weight") and weights[n].ndim == 2]:
-        weights[f"{name}.T"] = np.ascontiguousarray(weights[name].T)
+    # The dense layers' matrices, stored transposed once: products read them row by row.
+    for name in [n for n in weights if n.startswith("encoder.") and weights[n].ndim == 2]:
+        weights[f"{name}.T"] = np.ascontiguousarray(weights.pop(name).T)
     return _Bert(
         weights=weights,
         heads=int(config["num_attention_heads"]),
