@@ -28,7 +28,9 @@ def main() -> None:
     ap.add_argument("--out", default="docs/img/studio.png")
     ap.add_argument("--port", type=int, default=8765)
     args = ap.parse_args()
-    cmd = [sys.executable, "-m", "neutrophil.cli", "studio", "--port", str(args.port)]
+    # transformers, as when the picture was taken (a GGUF now decodes on llama.cpp by default)
+    cmd = [sys.executable, "-m", "neutrophil.cli", "studio", "--engine", "hf"]
+    cmd += ["--port", str(args.port)]
     proc = subprocess.Popen(cmd, env=dict(os.environ), stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{args.port}"
     try:
