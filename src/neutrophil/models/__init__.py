@@ -135,8 +135,12 @@ def load_backend(
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be at least 1, got {threads}")
-    # torch's thread count is set where torch is loaded (load_hf): the llama.cpp engine
-    # takes `threads` itself and never imports torch.
+    if threads is not None:
+        # The judge's encoder (numpy's BLAS) computes beside the engine; torch's count is
+        # set where torch is loaded (load_hf): llama.cpp takes `threads` and never loads it.
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads, user_api="blas")
     if spec == EMBEDDED_NAME:
         return load_gguf(
             embedded_gguf(),

@@ -31,12 +31,14 @@ class EditRouter(Backend):
     Both queue, so a steered row never waits for the other engine's batch. `fast` belongs
     to the caller (it is usually the backend itself); `hooks` is closed with the router."""
 
-    queues = True
     edits = "row"  # every row gets its own mix, on one engine or the other
 
     def __init__(self, fast: Backend, hooks: Backend) -> None:
         self.fast = fast
         self.hooks = hooks
+        # Queues only if both do: `Locked` decodes in `submit_many`, which a server must
+        # then call from a worker thread, as it does `generate`.
+        self.queues = fast.queues and hooks.queues
         self.name = fast.name
         self.engine = fast.engine
         self.prefill_mode = fast.prefill_mode
@@ -59,9 +61,15 @@ class EditRouter(Backend):
         on_fast = [self.fast.applies(r) for r in requests]
         fast = [r for r, f in zip(requests, on_fast, strict=True) if f]
         hooks = [r for r, f in zip(requests, on_fast, strict=True) if not f]
-        fast_futures = iter(self.fast.submit_many(fast) if fast else [])
-        hook_futures = iter(self.hooks.submit_many(hooks) if hooks else [])
-        return [next(fast_futures) if f else next(hook_futures) for f in on_fast]
+        fast_futures = self.fast.submit_many(fast) if fast else []
+        try:
+            hook_futures = self.hooks.submit_many(hooks) if hooks else []
+        except BaseException:
+            for future in fast_futures:  # nobody will read them
+                future.cancel()
+            raise
+        by_fast, by_hooks = iter(fast_futures), iter(hook_futures)
+        return [next(by_fast) if f else next(by_hooks) for f in on_fast]
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
         return collect(self.submit_many(requests), progress=progress)

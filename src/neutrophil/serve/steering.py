@@ -208,8 +208,8 @@ class Steering:
 
     def meter(self, backend: Any, request: Request) -> dict[str, Any]:
         """The harm probe's score at the last prompt token, and whether the gate fires."""
-        text = backend.prompt_text(replace(request, prefill=""))
         local = require_local(backend, "the gate")
+        text = local.render(request.messages)  # the gate was fitted on this rendering
         with self.lock:
             score = float(self.gate.scores(local.model, local.tokenizer, [text])[0])
         return {
@@ -223,12 +223,12 @@ class Steering:
         under the ask's sliders (not its defenses), read at the last steered layer."""
         from neutrophil.internals.meter import read_concepts
 
-        prompt = backend.prompt_text(replace(request, prefill=""))
+        local = require_local(backend, "the concept meter")
+        prompt = local.render(request.messages)
         code = self.board.code(ask.steer) if ask is not None else 0
         eq, strengths, modes = self.board.settings([code])
         channels = [c for c in eq.channels if c.name != GATED_STEER]
         layer = max(self.norms)
-        local = require_local(backend, "the concept meter")
         with self.lock, eq.applied_rows(local.model, strengths, modes):
             reading = read_concepts(local.model, local.tokenizer, prompt, answer, channels, layer)
         return {"layer": reading.layer, "tokens": list(reading.tokens), "concepts": reading.values}

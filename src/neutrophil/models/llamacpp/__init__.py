@@ -159,7 +159,10 @@ class LlamaCppBackend(Backend):
         except ValueError as e:  # an edit a control vector cannot express (ablate, clamp)
             raise UserError(str(e)) from None
         layers = {n: v.detach().float().cpu().numpy() for n, v in content.items()}
-        return (id(edit), scale), layers
+        # Keyed by content too: an edit may change what a scale means (the studio's board
+        # when a concept is learnt again), and a stale vector must not stay in place.
+        digest = hashlib.sha1(b"".join(layers[n].tobytes() for n in sorted(layers))).hexdigest()
+        return (id(edit), scale, digest), layers
 
     def applies(self, request: Request) -> bool:
         try:
