@@ -25,6 +25,22 @@ from typing import Any
 
 from neutrophil.models.base import Backend, Generation, LocalBackend, Request, collect
 
+DESCRIPTION = (
+    "name",
+    "engine",
+    "prefill_mode",
+    "capacity",
+    "takes_raw_prompts",
+    "context_length",
+    "chat_template",
+)
+
+
+def _describe_as(wrapper: Backend, inner: Backend) -> None:
+    """`wrapper` says of itself what `inner`, whose model it decodes, says."""
+    for attr in DESCRIPTION:
+        setattr(wrapper, attr, getattr(inner, attr))
+
 
 class EditRouter(Backend):
     """`fast` takes every row whose edit it can apply (`Backend.applies`); `hooks` the rest.
@@ -39,13 +55,7 @@ class EditRouter(Backend):
         # Queues only if both do: `Locked` decodes in `submit_many`, which a server must
         # then call from a worker thread, as it does `generate`.
         self.queues = fast.queues and hooks.queues
-        self.name = fast.name
-        self.engine = fast.engine
-        self.prefill_mode = fast.prefill_mode
-        self.capacity = fast.capacity
-        self.takes_raw_prompts = fast.takes_raw_prompts
-        self.context_length = fast.context_length
-        self.chat_template = fast.chat_template
+        _describe_as(self, fast)
 
     @property
     def fingerprint(self) -> str:
@@ -121,14 +131,8 @@ class Locked(Backend):
     def __init__(self, backend: Backend, lock: threading.RLock) -> None:
         self.backend = backend
         self.lock = lock
-        self.name = backend.name
-        self.engine = backend.engine
-        self.prefill_mode = backend.prefill_mode
-        self.capacity = backend.capacity
         self.edits = backend.edits
-        self.takes_raw_prompts = backend.takes_raw_prompts
-        self.context_length = backend.context_length
-        self.chat_template = backend.chat_template
+        _describe_as(self, backend)
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Any]:
         with self.lock:
