@@ -61,9 +61,7 @@ def load_hf(
 
     from neutrophil.models.hf import HFBackend
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-
+    _torch_threads(threads)
     path = Path(path)
     if not (path / "config.json").exists():
         raise UserError(f"{path}: not a Hugging Face model directory (no config.json)")
@@ -76,6 +74,14 @@ def load_hf(
     if torch.cuda.is_available():
         model = model.to("cuda")
     return HFBackend(model, tokenizer, name=name or path.name, batch_size=batch_size)
+
+
+def _torch_threads(threads: int | None) -> None:
+    """torch's (process-wide) thread count, set only where a transformers model loads."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _gguf_engine(engine: str) -> str:
@@ -161,10 +167,7 @@ def load_backend(
         from neutrophil.models.tiny import tiny_model
 
         arch = spec.partition(":")[2] or "llama"
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)
+        _torch_threads(threads)
         model, tok = tiny_model(arch)
         return HFBackend(model, tok, name=f"tiny-{arch}", batch_size=batch_size)
     if spec.startswith("openai:"):

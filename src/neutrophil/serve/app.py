@@ -83,7 +83,7 @@ def create_app(
     With `record`, chat requests the guard's gate flags, or a client marks, are kept as
     tasks (`serve/memory.py`)."""
     limits = limits or Limits()
-    guard = getattr(defense, "name", "")
+    guard = defense.name if defense is not None else ""
     gated = guard == "gated-prefix"
     if default_max_tokens is not None:
         limits = replace(limits, default_max_tokens=default_max_tokens)
