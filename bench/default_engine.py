@@ -24,6 +24,8 @@ from pathlib import Path
 ENGINES = {
     "llama": ("llama.cpp, Q4_1 as shipped (default)", ["--engine", "llama"]),
     "llama-f32": ("llama.cpp, f32", ["--engine", "llama", "--gguf-weights", "f32"]),
+    "llama-q8": ("llama.cpp, q8_0 tmp", ["--engine", "llama", "--model", "/tmp/smol-q8_0.gguf"]),
+    "llama-q4_0": ("llama.cpp, q4_0 tmp", ["--engine", "llama", "--model", "/tmp/smol-q4_0.gguf"]),
     "hf": ("transformers", ["--engine", "hf"]),
 }
 

@@ -35,13 +35,28 @@ def llama(embedded_llama):
     return embedded_llama
 
 
-@pytest.fixture(scope="module")
-def plain():
-    """The embedded model on llama.cpp with no KV sharing: every row from scratch."""
+def _q4_1(**kw):
+    """The embedded model on its stored Q4_1 weights: llama.cpp computes each Q4_1 row
+    alone (no batched kernel), so a row's tokens do not depend on what it shares a batch
+    with, and a KV copy can be checked token for token against decoding from scratch."""
     from neutrophil.models import embedded_gguf
     from neutrophil.models.llamacpp import LlamaCppBackend
 
-    backend = LlamaCppBackend(embedded_gguf(), batch_size=4, threads=1, kv_share=False)
+    return LlamaCppBackend(embedded_gguf(), batch_size=4, threads=1, weights="file", **kw)
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """KV sharing on (the default)."""
+    backend = _q4_1()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """No KV sharing: every row from scratch."""
+    backend = _q4_1(kv_share=False)
     yield backend
     backend.close()
 
@@ -98,40 +113,40 @@ def test_stop_when_ends_a_row_at_once(embedded_backend):
     assert all(s.startswith("Rain: ") for s in seen)  # the rule sees prefill + text
 
 
-def test_more_rows_than_slots_give_the_same_tokens(llama):
+def test_more_rows_than_slots_give_the_same_tokens(shared):
     # 4 sequence slots, 10 rows of mixed budgets: waiting rows take freed slots.
     reqs = [_req(p, n) for p in PROMPTS for n in (5, 30)]
-    together = llama.generate(reqs)
-    alone = [llama.generate([r])[0] for r in reqs[:4]]
+    together = shared.generate(reqs)
+    alone = [shared.generate([r])[0] for r in reqs[:4]]
     assert [g.text for g in together[:4]] == [g.text for g in alone]
     assert [g.generated_tokens for g in together] == [
-        g.generated_tokens for g in llama.generate(list(reversed(reqs)))[::-1]
+        g.generated_tokens for g in shared.generate(list(reversed(reqs)))[::-1]
     ]
 
 
-def test_shared_prompt_rows_match_rows_decoded_alone(llama, plain):
+def test_shared_prompt_rows_match_rows_decoded_alone(shared, plain):
     prefixes = ["", "I", "I will check this first. ", "Sure! Here", "Safety first: "]
     reqs = [_req(PROMPTS[2], 16, prefill=p) for p in prefixes]
-    before = llama.scheduler.stats.shared_tokens
-    shared = llama.generate(reqs)
-    assert llama.scheduler.stats.shared_tokens > before  # the KV copy really happened
+    before = shared.scheduler.stats.shared_tokens
+    together = shared.generate(reqs)
+    assert shared.scheduler.stats.shared_tokens > before  # the KV copy really happened
     alone = [plain.generate([r])[0] for r in reqs]
     assert plain.scheduler.stats.shared_tokens == 0
-    assert [g.text for g in shared] == [g.text for g in alone]
-    assert [g.prompt_tokens for g in shared] == [g.prompt_tokens for g in alone]
+    assert [g.text for g in together] == [g.text for g in alone]
+    assert [g.prompt_tokens for g in together] == [g.prompt_tokens for g in alone]
 
 
-def test_finished_prompts_are_kept_for_later_rows(llama, plain):
+def test_finished_prompts_are_kept_for_later_rows(shared, plain):
     # Two calls, one system prompt: the second call copies the first one's prompt KV
     # from a finished sequence still held in a free slot.
     system = "You are a careful assistant who answers in one short sentence. " * 3
     first = [Request(user_message(p, system), max_new_tokens=6) for p in PROMPTS[:2]]
     later = [Request(user_message(p, system), max_new_tokens=12) for p in PROMPTS[2:]]
-    llama.generate(first)
-    before = llama.scheduler.stats.shared_tokens
-    gens = llama.generate(later[:1])  # alone: nothing live to share with
-    assert llama.scheduler.stats.shared_tokens - before >= 30
-    gens += llama.generate(later[1:])
+    shared.generate(first)
+    before = shared.scheduler.stats.shared_tokens
+    gens = shared.generate(later[:1])  # alone: nothing live to share with
+    assert shared.scheduler.stats.shared_tokens - before >= 30
+    gens += shared.generate(later[1:])
     assert [g.text for g in gens] == [g.text for g in plain.generate(later)]
 
 
@@ -297,36 +312,44 @@ def test_merged_weights_written_as_gguf_run_on_llama_cpp(tmp_path, embedded_hf):
         merged.close()
 
 
-def test_f32_weights_match_transformers_and_the_file_runs_by_default(llama, embedded_hf):
-    """The embedded GGUF runs its own Q4_1 weights by default (the fastest); `f32` runs them
-    dequantized, and then llama.cpp's next-token logits match transformers' (which
-    dequantizes the same way) far closer than the Q4 kernels do. The fingerprint says which
-    form ran."""
+def test_a_q4_1_file_runs_as_q8_0_by_default_and_f32_matches_transformers(llama, embedded_hf):
+    """The embedded GGUF is Q4_1, so by default it runs requantized to Q8_0 (llama.cpp's
+    batched int8 kernels); `file` runs it as stored and `f32` dequantized, and then
+    llama.cpp's next-token logits match transformers' (which dequantizes the same way) far
+    closer than the quantized kernels do (those quantize activations to 8 bits). The
+    fingerprint says which form ran; all three pick the same next token here."""
     import numpy as np
 
     from neutrophil.models import embedded_gguf
     from neutrophil.models.llamacpp import LlamaCppBackend
     from neutrophil.models.llamacpp.native import NativeContext
 
-    f32 = LlamaCppBackend(embedded_gguf(), batch_size=1, threads=1, weights="f32")
+    forms = {
+        w: LlamaCppBackend(embedded_gguf(), batch_size=1, threads=1, weights=w)
+        for w in ("f32", "file")
+    }
     try:
-        assert f32.dequantized and not llama.dequantized
-        assert f32.fingerprint == llama.fingerprint + ":f32"
+        assert llama.weights == "q8_0"
+        assert [forms["f32"].weights, forms["file"].weights] == ["f32", "file"]
+        assert llama.fingerprint == forms["file"].fingerprint + ":q8_0"
+        assert forms["f32"].fingerprint == forms["file"].fingerprint + ":f32"
         text = llama.render(user_message("How do I bake bread?"))
         ids = embedded_hf.tokenizer(text, add_special_tokens=False, return_tensors="pt")
         with torch.no_grad():
             reference = embedded_hf.model(ids.input_ids).logits[0, -1].numpy()
-        gaps = []
-        for backend in (f32, llama):
+        gaps = {}
+        for name, backend in (*forms.items(), ("q8_0", llama)):
             ctx = NativeContext(backend.native, n_seq=1, seq_ctx=256, n_batch=256, threads=1)
             tokens = backend.native.tokenize(text)
             last = len(tokens) - 1
             logits = ctx.decode([(t, i, 0, i == last) for i, t in enumerate(tokens)])[0]
-            gaps.append(float(np.abs(logits - reference).max()))
+            gaps[name] = float(np.abs(logits - reference).max())
+            assert logits.argmax() == reference.argmax(), name
             ctx.free()
-        assert gaps[0] < 0.05 < gaps[1]
+        assert gaps["f32"] < 0.05 < min(gaps["file"], gaps["q8_0"])
     finally:
-        f32.close()
+        for backend in forms.values():
+            backend.close()
 
 
 def test_unknown_gguf_weights_form_is_a_user_error():

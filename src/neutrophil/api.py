@@ -36,7 +36,7 @@ def load_model(
     *,
     engine: str = "auto",
     batch_size: int = 32,
-    gguf_weights: str = "file",
+    gguf_weights: str = "auto",
     threads: int | None = None,
 ) -> Backend:
     """A model ready to generate: the embedded model (None), a model directory, a .gguf
@@ -48,7 +48,7 @@ def _options(
     spec: str | None,
     engine: str = "auto",
     batch_size: int = 32,
-    gguf_weights: str = "file",
+    gguf_weights: str = "auto",
     threads: int | None = None,
 ) -> ModelOptions:
     return ModelOptions(

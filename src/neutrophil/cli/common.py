@@ -58,13 +58,14 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True, batch: boo
 def add_gguf_weights_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gguf-weights",
-        choices=["file", "f32"],
-        default="file",
+        choices=["auto", "file", "q8_0", "f32"],
+        default="auto",
         help=(
-            "on llama.cpp: run the GGUF's weights as stored (file, the default: the "
-            "embedded model's Q4_1, the fastest) or dequantized to f32 once and cached "
-            "(f32: exact weights, logits that match transformers', tokens that vary less "
-            "with batch composition)"
+            "how llama.cpp runs a GGUF's weights: auto (the default: a Q4_1 file such as "
+            "the embedded model's requantized to Q8_0 once and cached, since llama.cpp "
+            "batches 8-bit weights faster; any other file as stored), file (as stored), "
+            "q8_0, or f32 (dequantized once: logits that match transformers', tokens that "
+            "vary less with batch composition)"
         ),
     )
 
@@ -78,7 +79,7 @@ def model_options(args: argparse.Namespace, **overrides) -> ModelOptions:
         spec=args.model,
         batch_size=args.batch_size,
         engine=getattr(args, "engine", "auto"),
-        gguf_weights=getattr(args, "gguf_weights", "file"),
+        gguf_weights=getattr(args, "gguf_weights", "auto"),
         threads=args.threads,
     )
     return replace(options, **overrides)

@@ -100,7 +100,7 @@ def load_gguf(
     batch_size: int = 32,
     threads: int | None = None,
     twin_dir: Path | None = None,
-    gguf_weights: str = "file",
+    gguf_weights: str = "auto",
 ) -> Backend:
     """A GGUF file on llama.cpp or (converted once) on transformers. `twin_dir`: the same
     weights as a transformers dir (a merged fine-tune), used for hidden states."""
@@ -129,11 +129,11 @@ def load_backend(
     batch_size: int = 32,
     engine: str = "auto",
     threads: int | None = None,
-    gguf_weights: str = "file",
+    gguf_weights: str = "auto",
 ) -> Backend:
-    """Turn a model spec into a ready backend (see module docstring). `gguf_weights`: on
-    llama.cpp, run a GGUF as stored ("file", the default: the embedded model's Q4_1) or
-    dequantized to f32 once ("f32": logits that match transformers')."""
+    """Turn a model spec into a ready backend (see module docstring). `gguf_weights`: how
+    llama.cpp runs a GGUF's weights (`llamacpp.WEIGHTS`): "auto" (a Q4_1 file, such as the
+    embedded model, requantized to Q8_0 once; any other as stored), "file", "q8_0", "f32"."""
     spec = spec or DEFAULT_MODEL
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")

@@ -90,18 +90,20 @@ def ensure_converted(gguf: Path) -> Path:
     return target
 
 
-def f32_gguf_path(gguf: Path) -> Path:
-    """Cache location of a GGUF's dequantized (f32) copy, keyed by file identity."""
+def weights_gguf_path(gguf: Path, form: str) -> Path:
+    """Cache location of a GGUF's weights rewritten in `form` ("f32", "q8_0"), keyed by
+    file identity."""
     converted = converted_dir(gguf)
-    return converted.with_name(converted.name + ".f32.gguf")
+    return converted.with_name(f"{converted.name}.{form}.gguf")
 
 
-def ensure_f32_gguf(gguf: Path) -> Path:
-    """Dequantize `gguf` to an f32 GGUF once (a few seconds for the embedded model)."""
-    from neutrophil.models.gguf_export import dequantize_gguf
+def ensure_weights_gguf(gguf: Path, form: str) -> Path:
+    """`gguf` with its weights rewritten in `form` once (a few seconds for the embedded
+    model; gguf_export.rewrite_gguf)."""
+    from neutrophil.models.gguf_export import rewrite_gguf
 
-    target = f32_gguf_path(gguf)
+    target = weights_gguf_path(gguf, form)
     if not target.exists():
-        print(f"dequantizing {gguf.name} to f32 (once) -> {target}", file=sys.stderr)
-        dequantize_gguf(gguf, target)
+        print(f"writing {gguf.name} as {form} (once) -> {target}", file=sys.stderr)
+        rewrite_gguf(gguf, target, form)
     return target

@@ -98,9 +98,16 @@ def _finish(writer, tmp: Path, out: Path) -> Path:
     return out
 
 
-def dequantize_gguf(src: Path, out: Path) -> Path:
-    """Write `src` with every tensor dequantized to f32 (exact: a quantized block is
-    d*q+m in f32), the metadata unchanged but the file type; atomic."""
+# A stored form of a GGUF's weights -> its llama.cpp file type (llama_ftype).
+FORMS = {"f32": 0, "q8_0": 7}
+
+
+def rewrite_gguf(src: Path, out: Path, form: str) -> Path:
+    """Write `src` with its quantized tensors in another form, metadata unchanged but the
+    file type; atomic. "f32": dequantized (exact: a quantized block is d*q+m in f32).
+    "q8_0": requantized to 8 bits per weight (a Q4_1 block's 16 levels land within 0.4% of
+    the block's largest weight), for llama.cpp's batched int8 kernels; tensors stored
+    unquantized (norms) stay as they are."""
     import gguf
 
     reader = gguf.GGUFReader(str(src))
@@ -108,12 +115,23 @@ def dequantize_gguf(src: Path, out: Path) -> Path:
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # one per writer
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(tmp), arch)
-    _copy_metadata(reader, writer, 0)  # 0 = LLAMA_FTYPE_ALL_F32
+    _copy_metadata(reader, writer, FORMS[form])
+    plain = {gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16}
+    q8 = gguf.GGMLQuantizationType.Q8_0
     try:
         for t in reader.tensors:
+            shape = [int(d) for d in reversed(t.shape)]  # numpy order (reversed ggml dims)
+            if form == "q8_0" and t.tensor_type in plain:
+                writer.add_tensor(t.name, t.data.reshape(shape))
+                continue
             w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
-            # GGUFReader gives numpy shapes (reversed ggml dims); keep them.
-            writer.add_tensor(t.name, w.reshape([int(d) for d in reversed(t.shape)]))
+            w = w.reshape(shape)
+            if form == "q8_0" and t.tensor_type != q8:
+                writer.add_tensor(t.name, gguf.quants.quantize(w, q8), raw_dtype=q8)
+            elif form == "q8_0":
+                writer.add_tensor(t.name, t.data, raw_dtype=q8)  # already 8-bit: as stored
+            else:
+                writer.add_tensor(t.name, w)
     except BaseException:
         writer.close()
         tmp.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ class ModelOptions:
     spec: str = DEFAULT_MODEL
     batch_size: int = 32
     engine: str = "auto"
-    gguf_weights: str = "file"
+    gguf_weights: str = "auto"
     threads: int | None = None
 
     def load(self) -> Backend:

@@ -22,7 +22,7 @@ import numpy as np
 
 from neutrophil.errors import UserError
 from neutrophil.models.base import Backend, Generation, Message, Request, collect
-from neutrophil.models.embedded import ensure_f32_gguf
+from neutrophil.models.embedded import ensure_weights_gguf
 from neutrophil.models.llamacpp.native import (
     NativeContext,
     NativeModel,
@@ -33,7 +33,11 @@ from neutrophil.models.llamacpp.scheduler import Row, Scheduler, Unit
 from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
 
 ENGINE = "llama"
-WEIGHTS = ("file", "f32")  # the GGUF as stored (default), or dequantized once
+# How a GGUF's weights run: "file" as stored; "q8_0" requantized once to 8 bits (llama.cpp
+# has batched int8 kernels on x86 and none for Q4_1); "f32" dequantized once (logits that
+# match transformers'); "auto" (the default): a Q4_1 file as q8_0, any other as stored.
+WEIGHTS = ("auto", "file", "q8_0", "f32")
+Q4_1_FILE_TYPE = "3"  # llama_ftype LLAMA_FTYPE_MOSTLY_Q4_1, as general.file_type holds it
 
 
 def file_digest(path: Path) -> str:
@@ -64,7 +68,7 @@ class LlamaCppBackend(Backend):
         n_batch: int = 512,
         kv_share: bool = True,
         twin_dir: Path | None = None,
-        weights: str = "file",
+        weights: str = "auto",
     ) -> None:
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
@@ -74,9 +78,14 @@ class LlamaCppBackend(Backend):
             raise UserError(f"--gguf-weights {weights}: expected one of {', '.join(WEIGHTS)}")
         self.path = Path(path)
         check_gguf(self.path)
-        self.dequantized = weights == "f32"
-        loaded = ensure_f32_gguf(self.path) if self.dequantized else self.path
-        self.native = NativeModel.load(loaded)
+        self.native = NativeModel.load(self.path)
+        if weights == "auto":
+            q4_1 = self.native.meta("general.file_type") == Q4_1_FILE_TYPE
+            weights = "q8_0" if q4_1 else "file"
+        self.weights = weights  # the form that runs: file, q8_0 or f32
+        if weights != "file":
+            self.native.free()
+            self.native = NativeModel.load(ensure_weights_gguf(self.path, weights))
         self.name = name or self.path.stem
         self.threads = threads or default_threads()
         self.batch_size = batch_size
@@ -98,8 +107,8 @@ class LlamaCppBackend(Backend):
     @cached_property
     def fingerprint(self) -> str:
         """What decides the tokens: the GGUF's bytes, the engine, the weights' form
-        (llama.cpp's quantized kernels and f32 ones can pick different tokens)."""
-        form = ":f32" if self.dequantized else ""
+        (llama.cpp's kernels for each form can pick different tokens)."""
+        form = "" if self.weights == "file" else f":{self.weights}"
         return f"{ENGINE}:{file_digest(self.path)[:16]}{form}"
 
     @property
