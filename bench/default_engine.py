@@ -1,8 +1,8 @@
 """The default engine against transformers, end to end, as a user runs it.
 
 Each round runs `neutrophil eval` once per engine, as a fresh process (model load
-included), on the same held-out sample, interleaved: the embedded model on llama.cpp with
-its own Q4_1 weights (the default), and on transformers. Reports the wall time of each
+included), on the same held-out sample, interleaved: the embedded model on llama.cpp (by
+default its Q4_1 weights requantized to Q8_0; also as shipped, or f32), and on transformers. Reports the wall time of each
 process and the generation seconds from its metrics.json (medians over rounds), and the
 share of tasks whose verdict is the same on both engines.
 
@@ -22,10 +22,9 @@ from pathlib import Path
 
 # name -> (label, flags)
 ENGINES = {
-    "llama": ("llama.cpp, Q4_1 as shipped (default)", ["--engine", "llama"]),
+    "llama": ("llama.cpp, Q4_1 requantized to Q8_0 (default)", ["--engine", "llama"]),
+    "llama-file": ("llama.cpp, Q4_1 as shipped", ["--engine", "llama", "--gguf-weights", "file"]),
     "llama-f32": ("llama.cpp, f32", ["--engine", "llama", "--gguf-weights", "f32"]),
-    "llama-q8": ("llama.cpp, q8_0 tmp", ["--engine", "llama", "--model", "/tmp/smol-q8_0.gguf"]),
-    "llama-q4_0": ("llama.cpp, q4_0 tmp", ["--engine", "llama", "--model", "/tmp/smol-q4_0.gguf"]),
     "hf": ("transformers", ["--engine", "hf"]),
 }
 

@@ -150,6 +150,22 @@ def test_finished_prompts_are_kept_for_later_rows(shared, plain):
     assert [g.text for g in gens] == [g.text for g in plain.generate(later)]
 
 
+def test_a_row_that_needs_more_room_waits_for_live_rows_then_the_kv_cache_grows(plain):
+    from neutrophil.models.llamacpp import START_SEQ_CTX
+
+    backend = _q4_1()
+    try:
+        assert backend.ctx.seq_ctx == START_SEQ_CTX and backend.context_length == 2048
+        short, long = _req(PROMPTS[0], 8), _req(PROMPTS[1], START_SEQ_CTX)
+        first, second = backend.submit_many([short, long])  # the long row cannot fit yet
+        # Had the cache been rebuilt under the short row, its KV would be gone.
+        assert first.result().text == plain.generate([short])[0].text
+        assert second.result().text == plain.generate([long])[0].text
+        assert backend.ctx.seq_ctx == 2 * START_SEQ_CTX
+    finally:
+        backend.close()
+
+
 def test_cancelling_a_future_stops_its_live_row(llama):
     import time
 

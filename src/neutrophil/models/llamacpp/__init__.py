@@ -37,6 +37,8 @@ ENGINE = "llama"
 # has batched int8 kernels on x86 and none for Q4_1); "f32" dequantized once (logits that
 # match transformers'); "auto" (the default): a Q4_1 file as q8_0, any other as stored.
 WEIGHTS = ("auto", "file", "q8_0", "f32")
+# Cells per sequence the KV cache starts with; it grows (doubling) when a row needs more.
+START_SEQ_CTX = 256
 Q4_1_FILE_TYPE = "3"  # llama_ftype LLAMA_FTYPE_MOSTLY_Q4_1, as general.file_type holds it
 
 
@@ -93,7 +95,8 @@ class LlamaCppBackend(Backend):
         self.ctx = NativeContext(
             self.native,
             n_seq=batch_size,
-            seq_ctx=seq_ctx,
+            seq_ctx=min(seq_ctx, START_SEQ_CTX),
+            max_seq_ctx=seq_ctx,
             n_batch=max(n_batch, batch_size),  # every live row's token fits one step
             threads=self.threads,
         )
@@ -117,7 +120,7 @@ class LlamaCppBackend(Backend):
 
     @property
     def context_length(self) -> int:
-        return self.ctx.seq_ctx
+        return self.ctx.max_seq_ctx
 
     @property
     def last_step(self) -> float:
@@ -145,11 +148,11 @@ class LlamaCppBackend(Backend):
         if request.max_new_tokens < 1:
             raise UserError(f"max_new_tokens must be at least 1, got {request.max_new_tokens}")
         tokens = self.native.tokenize(self.prompt_text(request))
-        room = self.ctx.seq_ctx - len(tokens)
+        room = self.ctx.max_seq_ctx - len(tokens)
         if room < 1 or not tokens:
             raise UserError(
                 f"a prompt of {len(tokens)} tokens does not fit the llama.cpp context of "
-                f"{self.ctx.seq_ctx} tokens per sequence"
+                f"{self.ctx.max_seq_ctx} tokens per sequence"
             )
         # The context bounds the answer as a model's maximum length would.
         return Row(request, tokens, budget=min(request.max_new_tokens, room))

@@ -188,37 +188,68 @@ class NativeContext:
 
     The KV cache is split per sequence (not unified), so each row attends only over its
     own cells: the cost of a step grows with the live rows, not with their total length.
+    llama.cpp allocates and zeroes the whole cache up front (32 x 2048 cells of the
+    embedded model: 1.5 GB, over a second), so a context may start smaller and `grow` up
+    to `max_seq_ctx` when a row needs more.
     """
 
     def __init__(
-        self, model: NativeModel, *, n_seq: int, seq_ctx: int, n_batch: int, threads: int
+        self,
+        model: NativeModel,
+        *,
+        n_seq: int,
+        seq_ctx: int,
+        n_batch: int,
+        threads: int,
+        max_seq_ctx: int | None = None,
     ) -> None:
+        self.model = model
+        self.n_seq = n_seq
+        self.n_batch = n_batch
+        self.threads = threads
+        self.max_seq_ctx = max(seq_ctx, max_seq_ctx or seq_ctx)
+        self.ptr: Any = None
+        self._create(seq_ctx)
+        self.batch = lib().llama_batch_init(n_batch, 0, 1)
+
+    def _create(self, seq_ctx: int) -> None:
         ll = lib()
         params = ll.llama_context_default_params()
-        params.n_ctx = n_seq * seq_ctx
-        params.n_batch = n_batch
-        params.n_ubatch = min(n_batch, 512)
-        params.n_seq_max = n_seq
-        params.n_threads = threads
-        params.n_threads_batch = threads
+        params.n_ctx = self.n_seq * seq_ctx
+        params.n_batch = self.n_batch
+        params.n_ubatch = min(self.n_batch, 512)
+        params.n_seq_max = self.n_seq
+        params.n_threads = self.threads
+        params.n_threads_batch = self.threads
         params.no_perf = True
         params.kv_unified = False
         # The CPU flash-attention kernel is 2-4x slower than the plain one here once rows
         # hold ~1k tokens (a web page); docs/benchmarks.md.
         params.flash_attn_type = FLASH_ATTN_DISABLED
-        self.ptr = ll.llama_init_from_model(model.ptr, params)
+        self.ptr = ll.llama_init_from_model(self.model.ptr, params)
         if not self.ptr:
             raise UserError(
-                f"{model.path}: llama.cpp could not create a context of {n_seq} x {seq_ctx} "
-                "tokens (lower --batch-size or the context)"
+                f"{self.model.path}: llama.cpp could not create a context of {self.n_seq} x "
+                f"{seq_ctx} tokens (lower --batch-size or the context)"
             )
-        self.model = model
         self.memory = ll.llama_get_memory(self.ptr)
-        self.n_seq = n_seq
         self.seq_ctx = ll.llama_n_ctx_seq(self.ptr) if hasattr(ll, "llama_n_ctx_seq") else seq_ctx
-        self.n_batch = n_batch
-        self.batch = ll.llama_batch_init(n_batch, 0, 1)
         self._cvec: tuple[Any, ...] | None = None
+
+    def grow(self, need: int) -> None:
+        """Rebuild the context with room for `need` tokens per sequence (doubling, at most
+        `max_seq_ctx`). Every sequence's KV and the control vector are lost: the caller
+        drains its rows first."""
+        old, size = self.seq_ctx, self.seq_ctx
+        while size < need:
+            size *= 2
+        lib().llama_free(self.ptr)
+        self.ptr = None
+        try:
+            self._create(min(size, self.max_seq_ctx))
+        except UserError:
+            self._create(old)  # keep a working context; the caller fails its rows
+            raise
 
     # -- KV sequences -------------------------------------------------------------
     def clear(self, seq: int) -> None:

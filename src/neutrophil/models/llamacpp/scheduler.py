@@ -16,6 +16,9 @@ needed, least recently used first.
 
 The control vector (steering) is context-wide, so all live rows share one `control` key;
 units with another key wait until the live rows have drained (first come, first served).
+A unit that needs more KV cells per sequence than the context holds waits the same way,
+then the context grows (`NativeContext.grow`): at most a few times per process, since it
+doubles and never shrinks.
 """
 
 from __future__ import annotations
@@ -202,6 +205,18 @@ class Scheduler:
                 return  # the control vector is context-wide: drain first
             if len(unit.rows) > len(self._free) + len(self._kept):
                 return
+            need = max(len(r.tokens) + r.budget for r in unit.rows)
+            if need > self.ctx.seq_ctx:
+                if self._live:
+                    return  # a context with more room is built once the live rows drain
+                try:
+                    self._grow(need)
+                except BaseException as e:  # noqa: BLE001 — the unit's rows hear of it
+                    self._pending.popleft()
+                    for r in unit.rows:
+                        if r.future.set_running_or_notify_cancel():
+                            r.future.set_exception(e)
+                    continue
             self._pending.popleft()
             rows = [r for r in unit.rows if r.future.set_running_or_notify_cancel()]
             if not rows:
@@ -220,6 +235,14 @@ class Scheduler:
                 if self.share:
                     self._share_prefix(r)
                 self._live.append(r)
+
+    def _grow(self, need: int) -> None:
+        # Whether or not the bigger context could be built, the one now held is new: no
+        # KV and no control vector.
+        self._kept.clear()
+        self._free = list(range(self.ctx.n_seq - 1, -1, -1))
+        self._control = None
+        self.ctx.grow(need)
 
     def _slot(self) -> int:
         if not self._free:
