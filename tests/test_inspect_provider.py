@@ -16,6 +16,7 @@ from inspect_ai.tool import tool
 
 from neutrophil.interop.inspect.options import parse_options
 from neutrophil.interop.inspect.tools import parse_tool_calls
+from neutrophil.models.options import ModelOptions
 
 PREFIX = "I first check that this is safe. "
 
@@ -104,6 +105,8 @@ def test_prefill_from_inspect_is_continued_after_the_prefix(tmp_path):
         ({"batch_size": 0}, "-M batch_size=0: must be positive"),
         ({"prefix_file": "/nonexistent/prefix.txt"}, "cannot read -M prefix_file file"),
         ({"defense": "shield"}, "unknown defense"),
+        ({"engine": "vllm"}, "-M engine=vllm: expected one of auto, llama, hf"),
+        ({"gguf_weights": "q4"}, "-M gguf_weights=q4: expected one of auto, file, q8_0, f32"),
     ],
 )
 def test_bad_model_args_are_one_line_errors(args, message):
@@ -129,6 +132,11 @@ def test_unknown_model_spec_is_a_clear_error():
     with pytest.raises(PrerequisiteError) as err:
         get_model("neutrophil/no-such-model", memoize=False)
     assert "no-such-model: unknown model" in str(err.value.message)
+
+
+def test_model_options_are_the_commands_model_options():
+    opts = parse_options("smollm2-135m", {"engine": "llama", "gguf_weights": "f32", "threads": 1})
+    assert opts.model() == ModelOptions("smollm2-135m", 32, "llama", "f32", 1)
 
 
 def test_options_undo_inspects_comma_splitting():

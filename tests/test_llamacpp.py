@@ -36,9 +36,10 @@ def llama(embedded_llama):
 
 
 def _q4_1(**kw):
-    """The embedded model on its stored Q4_1 weights: llama.cpp computes each Q4_1 row
-    alone (no batched kernel), so a row's tokens do not depend on what it shares a batch
-    with, and a KV copy can be checked token for token against decoding from scratch."""
+    """The embedded model on its stored Q4_1 weights: llama.cpp has no batched Q4_1 kernel
+    and computes each row on its own, so here a row's tokens do not depend on what shares
+    its batch, and a KV copy can be checked token for token against decoding from scratch
+    (Q8_0's batched kernel sums in another order)."""
     from neutrophil.models import embedded_gguf
     from neutrophil.models.llamacpp import LlamaCppBackend
 
@@ -156,7 +157,9 @@ def test_a_row_that_needs_more_room_waits_for_live_rows_then_the_kv_cache_grows(
     backend = _q4_1()
     try:
         assert backend.ctx.seq_ctx == START_SEQ_CTX and backend.context_length == 2048
-        short, long = _req(PROMPTS[0], 8), _req(PROMPTS[1], START_SEQ_CTX)
+        short = _req(PROMPTS[0], 8)
+        long = Request(user_message(PROMPTS[1], "Answer plainly. " * 80), max_new_tokens=8)
+        assert START_SEQ_CTX < backend.count_tokens(backend.render(long.messages)) < 300
         first, second = backend.submit_many([short, long])  # the long row cannot fit yet
         # Had the cache been rebuilt under the short row, its KV would be gone.
         assert first.result().text == plain.generate([short])[0].text

@@ -7,7 +7,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from neutrophil.models import DEFAULT_MODEL
+from neutrophil.models import DEFAULT_MODEL, GGUF_WEIGHTS
 
 if TYPE_CHECKING:
     from neutrophil.models.options import ModelOptions
@@ -58,7 +58,7 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True, batch: boo
 def add_gguf_weights_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gguf-weights",
-        choices=["auto", "file", "q8_0", "f32"],
+        choices=GGUF_WEIGHTS,
         default="auto",
         help=(
             "how llama.cpp runs a GGUF's weights: auto (the default: a Q4_1 file such as "

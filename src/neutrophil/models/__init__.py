@@ -30,10 +30,14 @@ __all__ = [
     "load_hf",
     "DEFAULT_MODEL",
     "ENGINES",
+    "GGUF_WEIGHTS",
 ]
 
 DEFAULT_MODEL = EMBEDDED_NAME
 ENGINES = ("auto", "llama", "hf")
+# How llama.cpp runs a GGUF's weights (`--gguf-weights`): "auto" (a Q4_1 file as q8_0, any
+# other as stored), "file" (as stored), "q8_0" (requantized once), "f32" (dequantized once).
+GGUF_WEIGHTS = ("auto", "file", "q8_0", "f32")
 MERGED_GGUF = "model.gguf"  # written by `finetune --merge` beside the merged weights
 
 
@@ -132,7 +136,7 @@ def load_backend(
     gguf_weights: str = "auto",
 ) -> Backend:
     """Turn a model spec into a ready backend (see module docstring). `gguf_weights`: how
-    llama.cpp runs a GGUF's weights (`llamacpp.WEIGHTS`): "auto" (a Q4_1 file, such as the
+    llama.cpp runs a GGUF's weights (`GGUF_WEIGHTS`): "auto" (a Q4_1 file, such as the
     embedded model, requantized to Q8_0 once; any other as stored), "file", "q8_0", "f32"."""
     spec = spec or DEFAULT_MODEL
     if engine not in ENGINES:

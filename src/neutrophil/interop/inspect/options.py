@@ -3,8 +3,9 @@
 They mirror `neutrophil eval`'s flags, so a defense built here is the one `eval` builds:
 `prefix`, `prefix_file`, `system`, `defense`, the steering options `vector`, `probe`,
 `threshold`, `strength`, `layers` (`--defense-opt`), plus `steer=NAME=STRENGTH` (shorthand
-for `defense=steer vector=NAME strength=STRENGTH`), `engine`, `threads`, `batch_size`,
-`batch_wait_ms` (how long a generate call waits for others to share its batch).
+for `defense=steer vector=NAME strength=STRENGTH`), and the model options `engine`,
+`gguf_weights`, `threads`, `batch_size` (as `ModelOptions`), `batch_wait_ms` (how long a
+generate call waits for others to share its batch).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrophil.errors import UserError
+from neutrophil.models import ENGINES, GGUF_WEIGHTS
+from neutrophil.models.options import ModelOptions
 
 DEFENSE_OPTIONS = ("vector", "probe", "threshold", "strength", "layers")
 KNOWN = (
@@ -22,6 +25,7 @@ KNOWN = (
     "defense",
     "steer",
     "engine",
+    "gguf_weights",
     "threads",
     "batch_size",
     "batch_wait_ms",
@@ -37,10 +41,20 @@ class ProviderOptions:
     system: str | None = None
     defense: str | None = None
     defense_options: dict[str, str] = field(default_factory=dict)
-    engine: str | None = None
+    engine: str = "auto"
+    gguf_weights: str = "auto"
     threads: int | None = None
     batch_size: int = 32
     batch_wait_ms: float = 5.0
+
+    def model(self) -> ModelOptions:
+        return ModelOptions(
+            spec=self.spec,
+            batch_size=self.batch_size,
+            engine=self.engine,
+            gguf_weights=self.gguf_weights,
+            threads=self.threads,
+        )
 
 
 def _text(key: str, value: Any) -> str:
@@ -91,7 +105,7 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
         raise UserError("-M prefix and -M prefix_file: give one of them")
     texts = {
         k: _text(k, args[k])
-        for k in ("prefix", "prefix_file", "system", "defense", "engine")
+        for k in ("prefix", "prefix_file", "system", "defense", "engine", "gguf_weights")
         if k in args
     }
     defense_options = {k: _text(k, args[k]) for k in DEFENSE_OPTIONS if k in args}
@@ -105,6 +119,9 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
                 raise UserError(f"-M steer and -M {key}: give one of them")
         defense = "steer"
         defense_options.update(vector=name, strength=strength)
+    for key, choices in (("engine", ENGINES), ("gguf_weights", GGUF_WEIGHTS)):
+        if key in texts and texts[key] not in choices:
+            raise UserError(f"-M {key}={texts[key]}: expected one of {', '.join(choices)}")
     return ProviderOptions(
         spec=spec,
         prefix=texts.get("prefix"),
@@ -112,7 +129,8 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
         system=texts.get("system"),
         defense=defense,
         defense_options=defense_options,
-        engine=texts.get("engine"),
+        engine=texts.get("engine", "auto"),
+        gguf_weights=texts.get("gguf_weights", "auto"),
         threads=_number("threads", args["threads"], int) if "threads" in args else None,
         batch_size=_number("batch_size", args["batch_size"], int) if "batch_size" in args else 32,
         batch_wait_ms=(

@@ -10,7 +10,6 @@ reads, the text neutrophil judges. Decoding is greedy whatever `temperature` say
 
 from __future__ import annotations
 
-import inspect as pyinspect
 from typing import Any
 
 from inspect_ai._util.error import PrerequisiteError
@@ -30,7 +29,7 @@ from neutrophil.errors import UserError
 from neutrophil.interop.inspect.collector import Collector
 from neutrophil.interop.inspect.engine import DefendedEngine, StopWatch
 from neutrophil.interop.inspect.messages import has_tool_turns, to_neutrophil
-from neutrophil.interop.inspect.options import ProviderOptions, parse_options
+from neutrophil.interop.inspect.options import parse_options
 from neutrophil.interop.inspect.stop import EXTRA_KEY, stop_rule_from
 from neutrophil.interop.inspect.tools import (
     ToolsHF,
@@ -38,24 +37,9 @@ from neutrophil.interop.inspect.tools import (
     parse_tool_calls,
     with_tools,
 )
-from neutrophil.models.base import Backend, Request
+from neutrophil.models.base import Request
 
 DEFAULT_MAX_TOKENS = 512  # as `neutrophil serve`
-
-
-def _load_backend(options: ProviderOptions) -> Backend:
-    from neutrophil.models import load_backend
-
-    kwargs: dict[str, Any] = {"batch_size": options.batch_size}
-    accepted = pyinspect.signature(load_backend).parameters
-    for key in ("engine", "threads"):
-        value = getattr(options, key)
-        if value is not None:
-            # Newer load_backend options: pass them where this neutrophil has them.
-            if key not in accepted:
-                raise UserError(f"-M {key}={value}: this neutrophil version has no {key} option")
-            kwargs[key] = value
-    return load_backend(options.spec, **kwargs)
 
 
 class NeutrophilAPI(ModelAPI):
@@ -77,7 +61,7 @@ class NeutrophilAPI(ModelAPI):
         try:
             self.options = parse_options(model_name, model_args)
             prefix = read_text_arg(self.options.prefix, self.options.prefix_file, "-M prefix_file")
-            backend = _load_backend(self.options)
+            backend = self.options.model().load()
             # Tool calling renders through the template; other requests render as before.
             self.backend = ToolsHF(backend) if isinstance(backend, LocalBackend) else backend
             self.defense = build_defense(

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from neutrophil.errors import UserError
+from neutrophil.models import GGUF_WEIGHTS
 from neutrophil.models.base import Backend, Generation, Message, Request, collect
 from neutrophil.models.embedded import ensure_weights_gguf
 from neutrophil.models.llamacpp.native import (
@@ -33,10 +34,8 @@ from neutrophil.models.llamacpp.scheduler import Row, Scheduler, Unit
 from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
 
 ENGINE = "llama"
-# How a GGUF's weights run: "file" as stored; "q8_0" requantized once to 8 bits (llama.cpp
-# has batched int8 kernels on x86 and none for Q4_1); "f32" dequantized once (logits that
-# match transformers'); "auto" (the default): a Q4_1 file as q8_0, any other as stored.
-WEIGHTS = ("auto", "file", "q8_0", "f32")
+# q8_0 for a Q4_1 file under "auto": llama.cpp has batched int8 kernels on x86 and none for
+# Q4_1 (docs/benchmarks.md).
 # Cells per sequence the KV cache starts with; it grows (doubling) when a row needs more.
 START_SEQ_CTX = 256
 Q4_1_FILE_TYPE = "3"  # llama_ftype LLAMA_FTYPE_MOSTLY_Q4_1, as general.file_type holds it
@@ -76,8 +75,8 @@ class LlamaCppBackend(Backend):
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
         if threads is not None and threads < 1:
             raise UserError(f"--threads must be at least 1, got {threads}")
-        if weights not in WEIGHTS:
-            raise UserError(f"--gguf-weights {weights}: expected one of {', '.join(WEIGHTS)}")
+        if weights not in GGUF_WEIGHTS:
+            raise UserError(f"--gguf-weights {weights}: expected one of {', '.join(GGUF_WEIGHTS)}")
         self.path = Path(path)
         check_gguf(self.path)
         self.native = NativeModel.load(self.path)
