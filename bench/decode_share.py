@@ -3,7 +3,7 @@ the share of the wall time spent inside `llama_decode` (timed around each call).
 
 One process per configuration (run it once per slot count and weights):
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/decode_share.py --slots 32 --gguf-weights file
+    OMP_NUM_THREADS=2 .venv/bin/python bench/decode_share.py --slots 32 --gguf-weights auto
     OMP_NUM_THREADS=2 .venv/bin/python bench/decode_share.py --slots 32 --model other.gguf
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from neutrophil.models import load_backend
+from neutrophil.models import GGUF_WEIGHTS, load_backend
 from neutrophil.models.base import Request, user_message
 from neutrophil.models.llamacpp import native
 from neutrophil.tasks import load_tasks
@@ -22,7 +22,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m", help="the embedded model or a .gguf")
     ap.add_argument("--slots", type=int, default=32)
-    ap.add_argument("--gguf-weights", choices=["file", "f32"], default="file")
+    ap.add_argument("--gguf-weights", choices=GGUF_WEIGHTS, default="auto")
     ap.add_argument("--rows", type=int, default=32)
     ap.add_argument("--budget", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)

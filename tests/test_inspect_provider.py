@@ -239,3 +239,37 @@ def test_token_counts_use_the_models_tokenizer_offline():
     model = get_model("neutrophil/tiny", memoize=False)
     # The tiny model's tokenizer is byte-level: one token per byte, no download.
     assert asyncio.run(model.api.count_text_tokens("hello")) == 5
+
+
+@pytest.mark.integration
+def test_on_a_queueing_engine_a_long_sample_does_not_hold_back_a_later_one(embedded_llama):
+    """The first sample's row runs until the second one has its answer: on llama.cpp the
+    second batch joins the running one instead of waiting for the first to end."""
+    import asyncio
+    import threading
+
+    from neutrophil.defenses.base import NO_DEFENSE
+    from neutrophil.interop.inspect.collector import Collector
+    from neutrophil.interop.inspect.engine import DefendedEngine
+    from neutrophil.models.base import Request, user_message
+
+    collector = Collector(DefendedEngine(embedded_llama, NO_DEFENSE), max_batch=1, wait_s=0)
+    second_answered = threading.Event()
+    first = Request(
+        user_message("Tell me a long story about a dragon and a knight."),
+        max_new_tokens=300,
+        stop_when=lambda text: second_answered.is_set(),
+    )
+    second = Request(user_message("Say hi."), max_new_tokens=3)
+
+    async def both():
+        long_one = asyncio.ensure_future(collector.submit(first))
+        await asyncio.sleep(0)  # the first request is queued first: a batch of its own
+        short = await collector.submit(second)
+        second_answered.set()
+        return await long_one, short
+
+    long_answer, short_answer = asyncio.run(both())
+    assert collector.batches == [1, 1]
+    assert long_answer.stopped_early and long_answer.generated_tokens < 300
+    assert 1 <= short_answer.generated_tokens <= 3

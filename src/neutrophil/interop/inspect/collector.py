@@ -1,10 +1,13 @@
 """Gathers concurrent Inspect `generate()` calls into batches for one model.
 
 Inspect runs samples concurrently on one event loop. Each call queues its request; a
-collector task takes the first one, waits a few milliseconds for more (up to `max_batch`),
-and runs the lot as one `engine.generate` call in a worker thread. One batch runs at a time
-(a local model is not thread-safe, and an HTTP backend fans a batch out by itself);
-requests arriving meanwhile form the next batch.
+collector task takes the first one, waits a few milliseconds for more (up to `max_batch`;
+`serve.batcher.take_batch`, as the server's batch path), and hands the lot to the engine
+in a worker thread. An engine that queues (llama.cpp) takes the batch's rows into its
+running batch and the collector goes on to the next one at once, so a long sample never
+holds a short one back. Any other engine runs the batch as one `generate` call, one batch
+at a time (a local model is not thread-safe, and an HTTP backend fans a batch out by
+itself); requests arriving meanwhile form the next batch.
 
 Inspect keeps a model API across `eval()` calls, each with its own event loop, so the queue
 and the collector task belong to the loop they started on and a new loop gets new ones.
@@ -13,6 +16,8 @@ and the collector task belong to the loop they started on and a new loop gets ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from neutrophil.errors import UserError
@@ -60,8 +65,17 @@ class Collector:
 
     async def _run(self, batch: list[_Item]) -> None:
         self.batches.append(len(batch))
+        requests = [i.request for i in batch]
+        if self.engine.queues:
+            try:
+                rows = await asyncio.to_thread(self.engine.submit_many, requests)
+            except Exception as e:  # noqa: BLE001 — handed to every request of the batch
+                rows = [_failed(e) for _ in batch]
+            for item, row in zip(batch, rows, strict=True):
+                _deliver(row, item.future)
+            return
         try:
-            answers = await asyncio.to_thread(self.engine.generate, [i.request for i in batch])
+            answers = await asyncio.to_thread(self.engine.generate, requests)
         except Exception as e:  # noqa: BLE001 — handed to every request of the batch
             for item in batch:
                 if not item.future.done():
@@ -70,3 +84,32 @@ class Collector:
         for item, answer in zip(batch, answers, strict=True):
             if not item.future.done():
                 item.future.set_result(answer)
+
+
+def _failed(e: Exception) -> Future[Answer]:
+    future: Future[Answer] = Future()
+    future.set_exception(e)
+    return future
+
+
+def _deliver(row: Future[Answer], waiter: asyncio.Future[Answer]) -> None:
+    """Hand a queued row's answer to the sample awaiting it; a sample cancelled meanwhile
+    (a time limit) stops its row."""
+    loop = waiter.get_loop()
+
+    def settle(row: Future[Answer]) -> None:
+        if waiter.done():
+            return
+        if row.cancelled():
+            waiter.cancel()
+        elif row.exception() is not None:
+            waiter.set_exception(row.exception())  # type: ignore[arg-type]
+        else:
+            waiter.set_result(row.result())
+
+    def settle_soon(row: Future[Answer]) -> None:  # in the engine's thread
+        with contextlib.suppress(RuntimeError):  # the eval's loop has closed: nobody waits
+            loop.call_soon_threadsafe(settle, row)
+
+    waiter.add_done_callback(lambda w: row.cancel() if w.cancelled() else None)
+    row.add_done_callback(settle_soon)

@@ -1,14 +1,16 @@
-"""What the collector runs in its worker thread: the defense applied to a whole batch of
-requests, then one `backend.generate` call.
+"""What the collector runs in its worker thread: the defense applied to a batch of
+requests, then the backend's `submit_many` (an engine that queues: the rows join its
+running batch) or one `generate` call (any other).
 
 Applying the defense here rather than per request keeps it identical to `neutrophil eval`
-(`defense.apply` on the batch, then `generate`): a gated defense scores all rows in one
-forward pass, and it never runs while steering hooks from another batch sit on the model.
+(`defense.apply` on the batch, then `submit_many` or `generate`): a gated defense scores all
+rows in one forward pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from neutrophil.defenses.base import Defense
@@ -56,27 +58,63 @@ class DefendedEngine:
     def prefill_mode(self) -> str:
         return self.backend.prefill_mode
 
-    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Answer]:
+    @property
+    def queues(self) -> bool:
+        """Rows join a running batch (`submit_many`); a remote backend's calls block."""
+        return self.backend.queues and not self.backend.remote
+
+    def _defend(self, requests: Sequence[Request]) -> list[Request]:
         defended = self.defense.apply(self.backend, requests)
         for d in defended:
             if isinstance(d.stop_when, StopWatch):
                 d.stop_when.skip = len(d.prefill)
+        return defended
+
+    def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Answer]:
+        defended = self._defend(requests)
         gens = self.backend.generate(defended, progress=progress)
-        out = []
-        for d, g in zip(defended, gens, strict=True):
-            text, hit = g.text, False
-            if isinstance(d.stop_when, StopWatch) and d.stop_when.stops:
-                text, hit = cut_at_stop(text, d.stop_when.stops)
-            out.append(
-                Answer(
-                    text=text,
-                    prompt_tokens=g.prompt_tokens,
-                    generated_tokens=g.generated_tokens,
-                    stopped_early=g.stopped_early,
-                    injected=d.injected,
-                    hit_stop=hit,
-                    messages=d.messages,
-                    prefill=d.prefill,
-                )
-            )
-        return out
+        return [_answer(d, g) for d, g in zip(defended, gens, strict=True)]
+
+    def submit_many(self, requests: Sequence[Request]) -> list[Future[Answer]]:
+        """Queue the defended rows; cancelling an answer's future stops its row."""
+        defended = self._defend(requests)
+        rows = self.backend.submit_many(defended)
+        return [_answer_future(d, row) for d, row in zip(defended, rows, strict=True)]
+
+
+def _answer(sent: Request, g: Generation) -> Answer:
+    text, hit = g.text, False
+    if isinstance(sent.stop_when, StopWatch) and sent.stop_when.stops:
+        text, hit = cut_at_stop(text, sent.stop_when.stops)
+    return Answer(
+        text=text,
+        prompt_tokens=g.prompt_tokens,
+        generated_tokens=g.generated_tokens,
+        stopped_early=g.stopped_early,
+        injected=sent.injected,
+        hit_stop=hit,
+        messages=sent.messages,
+        prefill=sent.prefill,
+    )
+
+
+def _answer_future(sent: Request, row: Future[Generation]) -> Future[Answer]:
+    answer: Future[Answer] = Future()
+
+    def done(row: Future[Generation]) -> None:
+        if answer.done():  # its sample gave up first
+            return
+        if row.cancelled():
+            answer.cancel()
+        elif row.exception() is not None:
+            answer.set_exception(row.exception())  # type: ignore[arg-type]
+        else:
+            answer.set_result(_answer(sent, row.result()))
+
+    def stop_row(future: Future[Answer]) -> None:
+        if future.cancelled():
+            row.cancel()
+
+    answer.add_done_callback(stop_row)
+    row.add_done_callback(done)
+    return answer
