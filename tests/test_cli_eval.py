@@ -55,7 +55,7 @@ def test_eval_on_user_file_writes_outputs_and_resumes(tmp_path):
     assert metrics["tasks"] == 3 and metrics["rates"]["refusal_rate"]["n"] == 1
     lines = (out / "responses.jsonl").read_text().splitlines()
     assert [json.loads(x)["task_id"] for x in lines] == ["h1", "b1", "b2"]
-    assert "<img" in (out / "report.html").read_text()
+    assert "<svg" in (out / "report.html").read_text()
     # A rerun finds every task done and generates nothing new.
     r2 = run_cli(
         "eval", "--model", "tiny", "--tasks", str(tasks), "--out", str(out), "--judge", "patterns"

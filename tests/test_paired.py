@@ -93,3 +93,29 @@ def test_eval_report_escapes_text_once_and_pairs_runs():
     assert "&amp;#x27;" not in html and "&amp;quot;" not in html
     assert "<script>alert" not in html  # model text never becomes markup
     assert "Paired differences" in html and "p=0.00781*" in html  # 8 of 8 flipped
+
+
+def test_rate_chart_draws_each_rate_to_scale_with_its_interval():
+    import xml.etree.ElementTree as ET
+
+    from neutrophil.metrics import wilson
+    from neutrophil.report.svg import PLOT_H, bar_y, rate_panels
+
+    rr, asr = wilson(3, 4), wilson(1, 4)
+    series = [
+        ("none <guard>", {"all": {"refusal_rate": rr, "success_rate": wilson(0, 0)}}),
+        ("ping", {"all": {"refusal_rate": asr}}),
+    ]
+    svg = rate_panels({"refusal_rate": "RR", "success_rate": "SR"}, ["all"], series)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    rects = ET.fromstring(svg).iterfind(".//s:rect", ns)
+    bars = [r for r in rects if r.find("s:title", ns) is not None]  # legend swatches have none
+    # A bar per run with data: SR has n = 0 in the first run and no entry in the second.
+    assert [b.find("s:title", ns).text for b in bars] == [
+        f"none <guard>, all: {rr}",
+        f"ping, all: {asr}",
+    ]
+    for bar, rate in zip(bars, (rr, asr), strict=True):
+        assert float(bar.get("height")) == pytest.approx(rate.value * PLOT_H, abs=0.1)
+        assert float(bar.get("y")) == pytest.approx(bar_y(rate.value), abs=0.1)
+    assert "none &lt;guard&gt;" in svg  # labels are text, escaped once

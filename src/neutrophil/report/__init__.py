@@ -1,4 +1,4 @@
-"""Reports: self-contained HTML with matplotlib plots."""
+"""Reports: self-contained HTML with inline plots (matplotlib, or hand-written SVG)."""
 
 from neutrophil.report.html import page, png, section, table
 

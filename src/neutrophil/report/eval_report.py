@@ -1,4 +1,4 @@
-"""The `neutrophil eval` report: CI bar plots per domain and defense, examples, cost."""
+"""The `neutrophil eval` report: CI bar charts per domain and defense, examples, cost."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from neutrophil.metrics import RATE_LABELS, Rate, rate_from_dict
 from neutrophil.records import Transcript
-from neutrophil.report.html import Html, esc, page, png, section, table
+from neutrophil.report.html import Html, esc, page, section, table
+from neutrophil.report.svg import rate_panels
 
 HARMFUL_PROMPT_CHARS = 70  # harmful prompts are shown truncated
 
@@ -28,44 +29,17 @@ class EvalRun:
         return {name: rate_from_dict(d) for name, d in self.metrics["rates"].items()}
 
 
-def rate_figure(runs: Sequence[EvalRun]):
+def rate_figure(runs: Sequence[EvalRun]) -> Html:
     """One panel per rate; bars per domain (and overall), one colour per run, 95% CI whiskers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    names = list(RATE_LABELS)
     domains = ["all", *sorted({d for r in runs for d in r.metrics["by_domain"]})]
-    fig, grid = plt.subplots(2, 4, figsize=(17, 7), sharey=True)
-    axes = list(grid.flat[: len(names)])
-    legend_ax = grid.flat[len(names)]
-    for ax in grid.flat[len(names) :]:
-        ax.axis("off")
-    width = 0.8 / max(1, len(runs))
-    for ax, name in zip(axes, names, strict=True):
-        for k, run in enumerate(runs):
-            vals, los, his = [], [], []
-            for d in domains:
-                src = run.metrics["rates"] if d == "all" else run.metrics["by_domain"].get(d, {})
-                rate = rate_from_dict(src[name]) if name in src else None
-                ok = rate is not None and rate.n > 0
-                vals.append(rate.value if ok else np.nan)
-                los.append(rate.value - rate.lo if ok else 0)
-                his.append(rate.hi - rate.value if ok else 0)
-            x = np.arange(len(domains)) + (k - (len(runs) - 1) / 2) * width
-            ax.bar(x, vals, width, yerr=[los, his], capsize=3, label=run.label)
-        ax.set_xticks(range(len(domains)), domains)
-        ax.set_title(RATE_LABELS[name], fontsize=10)
-        ax.set_ylim(0, 1.05)
-        ax.grid(axis="y", alpha=0.3)
-    for ax in (grid[0][0], grid[1][0]):
-        ax.set_ylabel("rate (95% Wilson CI)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    legend_ax.legend(handles, labels, loc="center", fontsize=10, title="defense")
-    fig.tight_layout()
-    return fig
+    series = []
+    for run in runs:
+        by_group = {"all": run.metrics["rates"], **run.metrics["by_domain"]}
+        rates = {
+            d: {name: rate_from_dict(v) for name, v in by_group.get(d, {}).items()} for d in domains
+        }
+        series.append((run.label, rates))
+    return rate_panels(RATE_LABELS, domains, series)
 
 
 def headline_rows(runs: Sequence[EvalRun]) -> list[list[str]]:
@@ -132,7 +106,7 @@ def eval_report(runs: Sequence[EvalRun], title: str = "neutrophil evaluation") -
         section(
             "Headline rates",
             table(["defense", *RATE_LABELS.values()], headline_rows(runs)),
-            png(rate_figure(runs)),
+            rate_figure(runs),
         ),
     ]
     if len(runs) > 1:

@@ -1,4 +1,5 @@
-"""Building blocks for self-contained HTML reports: one file, plots inlined as PNG."""
+"""Building blocks for self-contained HTML reports: one file, plots inlined (matplotlib
+figures as PNG, `report/svg.py`'s charts as SVG)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.92em}
 th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#f5f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{background:#f5f5f7;padding:.6em;white-space:pre-wrap;word-break:break-word;font-size:.85em}
-.muted{color:#6e6e73}img{max-width:100%}
+.muted{color:#6e6e73}img,svg{max-width:100%;height:auto}
 """
 
 
