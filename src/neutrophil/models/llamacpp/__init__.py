@@ -34,11 +34,11 @@ from neutrophil.models.llamacpp.scheduler import Row, Scheduler, Unit
 from neutrophil.models.template import FALLBACK_TEMPLATE, render_chat
 
 ENGINE = "llama"
-# q8_0 for a Q4_1 file under "auto": llama.cpp has batched int8 kernels on x86 and none for
-# Q4_1 (docs/benchmarks.md).
 # Cells per sequence the KV cache starts with; it grows (doubling) when a row needs more.
 START_SEQ_CTX = 256
-Q4_1_FILE_TYPE = "3"  # llama_ftype LLAMA_FTYPE_MOSTLY_Q4_1, as general.file_type holds it
+# "auto" runs a Q4_1 file as q8_0: llama.cpp has batched int8 kernels on x86 and none for
+# Q4_1 (docs/benchmarks.md). LLAMA_FTYPE_MOSTLY_Q4_1, as general.file_type holds it:
+Q4_1_FILE_TYPE = "3"
 
 
 def file_digest(path: Path) -> str:
