@@ -273,3 +273,12 @@ def test_on_a_queueing_engine_a_long_sample_does_not_hold_back_a_later_one(embed
     assert collector.batches == [1, 1]
     assert long_answer.stopped_early and long_answer.generated_tokens < 300
     assert 1 <= short_answer.generated_tokens <= 3
+
+
+def test_tools_on_an_engine_without_a_tools_view_are_a_clear_error(tmp_path, embedded_llama):
+    # llama.cpp renders no tools: the task says so in one line before generating.
+    task = Task(dataset=[Sample(input="1 + 2?")], solver=[use_tools(add()), generate()])
+    model_args = {"engine": "llama", "threads": 1}
+    log = _run(task, "neutrophil/smollm2-135m", tmp_path, model_args=model_args, max_tokens=4)
+    assert log.status == "error"
+    assert "tool calling needs a model on the transformers engine" in log.error.message

@@ -103,6 +103,8 @@ class Backend:
       front of it sends one request per call, `capacity` calls at once.
     - `local()`: the transformers view for hidden states (itself, a twin with the same
       weights, or None for a server); `require_local` words the refusal.
+    - `tools_view()`: the engine rendering a `template.TOOLS_ROLE` message as its chat
+      template's `tools` (tool calling), or None where it renders no tools.
     - `fingerprint`: what decides its tokens (caches and run stores key on it).
     - `continuous(max_rows)`: an engine over the same model that queues (itself when it
       does): what a server drives, so that no request waits for another's batch.
@@ -152,6 +154,9 @@ class Backend:
         return None
 
     def local(self) -> LocalBackend | None:
+        return None
+
+    def tools_view(self) -> Backend | None:
         return None
 
     def continuous(self, max_rows: int) -> Backend:

@@ -8,6 +8,7 @@ because that is what a user of a defended agent would read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import cached_property
@@ -20,7 +21,7 @@ from neutrophil.models import kv_share
 from neutrophil.models.base import Backend, Generation, Message, Request, whole_chars
 from neutrophil.models.fingerprint import hf_fingerprint
 from neutrophil.models.greedy import Decoded, decode
-from neutrophil.models.template import FALLBACK_TEMPLATE
+from neutrophil.models.template import FALLBACK_TEMPLATE, TOOLS_ROLE
 
 
 class HFBackend(Backend):
@@ -67,6 +68,9 @@ class HFBackend(Backend):
 
     def local(self) -> HFBackend:
         return self
+
+    def tools_view(self) -> HFBackend:
+        return ToolsView(self)
 
     def continuous(self, max_rows: int) -> Backend:
         """`ContinuousHF` over this model where its cache layout allows (else itself: a
@@ -203,3 +207,24 @@ class HFBackend(Backend):
             )
             for d, n in zip(decoded, prompt_tokens, strict=True)
         ]
+
+
+class ToolsView(HFBackend):
+    """An `HFBackend` view that renders a `TOOLS_ROLE` message as `tools=` of the template.
+
+    Requests without one render exactly as the original backend renders them.
+    """
+
+    def __init__(self, base: HFBackend) -> None:
+        # Share every attribute (model, tokenizer, eos ids); no weights are copied.
+        self.__dict__.update(base.__dict__)
+
+    def render(self, messages: Sequence[Message], prefill: str = "") -> str:
+        spec = [m for m in messages if m.get("role") == TOOLS_ROLE]
+        if not spec:
+            return super().render(messages, prefill)
+        rest = [m for m in messages if m.get("role") != TOOLS_ROLE]
+        text = self.tokenizer.apply_chat_template(
+            rest, tools=json.loads(spec[0]["content"]), tokenize=False, add_generation_prompt=True
+        )
+        return text + prefill

@@ -32,7 +32,6 @@ from neutrophil.interop.inspect.messages import has_tool_turns, to_neutrophil
 from neutrophil.interop.inspect.options import parse_options
 from neutrophil.interop.inspect.stop import EXTRA_KEY, stop_rule_from
 from neutrophil.interop.inspect.tools import (
-    ToolsHF,
     check_tools_supported,
     parse_tool_calls,
     with_tools,
@@ -56,14 +55,14 @@ class NeutrophilAPI(ModelAPI):
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config or GenerateConfig())
         from neutrophil.defenses.registry import build_defense, read_text_arg
-        from neutrophil.models.base import LocalBackend
 
         try:
             self.options = parse_options(model_name, model_args)
             prefix = read_text_arg(self.options.prefix, self.options.prefix_file, "-M prefix_file")
             backend = self.options.model().load()
             # Tool calling renders through the template; other requests render as before.
-            self.backend = ToolsHF(backend) if isinstance(backend, LocalBackend) else backend
+            self.tools = backend.tools_view()
+            self.backend = self.tools or backend
             self.defense = build_defense(
                 self.options.defense,
                 backend=self.backend,
@@ -102,7 +101,7 @@ class NeutrophilAPI(ModelAPI):
     ) -> tuple[Request, bool]:
         use_tools = bool(tools) and tool_choice != "none"
         if use_tools or has_tool_turns(input):
-            check_tools_supported(self.backend, self.model_name)
+            check_tools_supported(self.tools, self.model_name)
             use_tools = True
         messages, prefill = to_neutrophil(input, tools=use_tools)
         if use_tools:

@@ -1,7 +1,8 @@
 """Tool calling through the model's own chat template.
 
-Supported: local Hugging Face models (embedded, `.gguf`, model directories, `tiny`) whose
-chat template reads a `tools` variable (Qwen2.5, Llama 3.1+, Hermes-style templates...).
+Supported: models on the transformers engine (model directories, `tiny`, and a `.gguf` or
+the embedded model with `-M engine=hf`), through the engine's `tools_view()`, whose chat
+template reads a `tools` variable (Qwen2.5, Llama 3.1+, Hermes-style templates...).
 The tool schemas go to the template as `tools=[...]`; the model's answer is searched for
 `<tool_call>{json}</tool_call>` blocks, else for a JSON object (or list of objects) with a
 `name` and `arguments`/`parameters`, which covers the common open-model formats. Anything
@@ -20,10 +21,9 @@ from typing import Any
 from inspect_ai.tool import ToolCall, ToolInfo
 
 from neutrophil.errors import UserError
-from neutrophil.models.base import Backend, LocalBackend, Message
-from neutrophil.models.hf import HFBackend
+from neutrophil.models.base import Backend, Message
+from neutrophil.models.template import TOOLS_ROLE
 
-TOOLS_ROLE = "neutrophil.tools"  # a reserved message carrying the schemas to `render`
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 
 
@@ -31,13 +31,15 @@ def template_supports_tools(backend: Backend) -> bool:
     return "tools" in (backend.chat_template or "")
 
 
-def check_tools_supported(backend: Backend, spec: str) -> None:
-    if not isinstance(backend, LocalBackend):
+def check_tools_supported(tools: Backend | None, spec: str) -> None:
+    """`tools`: the backend's `tools_view()`."""
+    if tools is None:
         raise UserError(
-            f"neutrophil/{spec}: tool calling needs a local model (its chat template renders "
-            "the tools); this backend takes plain chat only"
+            f"neutrophil/{spec}: tool calling needs a model on the transformers engine (its "
+            "chat template renders the tools; -M engine=hf for a GGUF); this backend takes "
+            "plain chat only"
         )
-    if not template_supports_tools(backend):
+    if not template_supports_tools(tools):
         raise UserError(
             f"neutrophil/{spec}: this model's chat template does not support tools "
             "(plain chat and multi-turn work; tool calls need a template that reads `tools`)"
@@ -63,27 +65,6 @@ def with_tools(messages: Sequence[Message], tools: Sequence[ToolInfo]) -> tuple[
     """Messages carrying the schemas in a reserved last message. Last, so a system guard
     still finds the conversation's system message first; defenses keep it as it is."""
     return (*messages, {"role": TOOLS_ROLE, "content": json.dumps(schemas(tools))})
-
-
-class ToolsHF(HFBackend):
-    """An `HFBackend` view that renders a reserved tools message as `tools=` of the template.
-
-    Requests without one render exactly as the original backend renders them.
-    """
-
-    def __init__(self, base: HFBackend) -> None:
-        # Share every attribute (model, tokenizer, eos ids); no weights are copied.
-        self.__dict__.update(base.__dict__)
-
-    def render(self, messages: Sequence[Message], prefill: str = "") -> str:
-        spec = [m for m in messages if m.get("role") == TOOLS_ROLE]
-        if not spec:
-            return super().render(messages, prefill)
-        rest = [m for m in messages if m.get("role") != TOOLS_ROLE]
-        text = self.tokenizer.apply_chat_template(
-            rest, tools=json.loads(spec[0]["content"]), tokenize=False, add_generation_prompt=True
-        )
-        return text + prefill
 
 
 def _call(obj: Any, n: int) -> ToolCall | None:
