@@ -390,3 +390,19 @@ def test_ablate_and_clamp_are_refused_with_the_engine_to_use(llama):
             llama.generate([_req("Hi", edit=eq, edit_scale=1.0)])
     add = Equalizer((Channel("joy", vector, 0.5),))
     assert llama.generate([_req("Hi", n=4, edit=add, edit_scale=1.0)])[0].text
+
+
+def test_conversions_are_keyed_by_the_files_bytes(tmp_path, monkeypatch):
+    """A GGUF installed again elsewhere (a fresh venv) reuses its cached conversions; a
+    changed file does not."""
+    from neutrophil.models.embedded import converted_dir, weights_gguf_path
+
+    monkeypatch.setenv("NEUTROPHIL_CACHE", str(tmp_path / "cache"))
+    a, b = tmp_path / "a" / "model.gguf", tmp_path / "b" / "model.gguf"
+    for path in (a, b):
+        path.parent.mkdir()
+        path.write_bytes(b"GGUF" + bytes(1000))
+    assert converted_dir(a) == converted_dir(b)
+    assert weights_gguf_path(a, "q8_0") == weights_gguf_path(b, "q8_0")
+    b.write_bytes(b"GGUF" + bytes(1001))
+    assert converted_dir(a) != converted_dir(b)

@@ -7,6 +7,7 @@ once per GGUF file and reuse the copy.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -44,13 +45,26 @@ def embedded_gguf() -> Path:
     return path
 
 
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (a 100 MB GGUF takes a fraction of a second), computed once
+    per process for each version of the file."""
+    st = path.stat()
+    return _digest(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def converted_dir(gguf: Path) -> Path:
-    """Cache location of a GGUF's safetensors copy, keyed by file identity."""
-    st = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[
-        :12
-    ]
-    return cache_dir() / "models" / f"{gguf.stem}-{key}"
+    """Cache location of a GGUF's safetensors copy, keyed by the file's bytes: the same
+    model installed again (a fresh venv, a clone) reuses its conversions."""
+    return cache_dir() / "models" / f"{gguf.stem}-{file_digest(gguf)[:12]}"
 
 
 def ensure_converted(gguf: Path) -> Path:
@@ -91,8 +105,8 @@ def ensure_converted(gguf: Path) -> Path:
 
 
 def weights_gguf_path(gguf: Path, form: str) -> Path:
-    """Cache location of a GGUF's weights rewritten in `form` ("f32", "q8_0"), keyed by
-    file identity."""
+    """Cache location of a GGUF's weights rewritten in `form` ("f32", "q8_0"), keyed as
+    `converted_dir`."""
     converted = converted_dir(gguf)
     return converted.with_name(f"{converted.name}.{form}.gguf")
 

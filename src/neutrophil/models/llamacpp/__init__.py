@@ -23,7 +23,7 @@ import numpy as np
 from neutrophil.errors import UserError
 from neutrophil.models import GGUF_WEIGHTS
 from neutrophil.models.base import Backend, Generation, Message, Request, collect
-from neutrophil.models.embedded import ensure_weights_gguf
+from neutrophil.models.embedded import ensure_weights_gguf, file_digest
 from neutrophil.models.llamacpp.native import (
     NativeContext,
     NativeModel,
@@ -39,15 +39,6 @@ START_SEQ_CTX = 256
 # "auto" runs a Q4_1 file as q8_0: llama.cpp has batched int8 kernels on x86 and none for
 # Q4_1 (docs/benchmarks.md). LLAMA_FTYPE_MOSTLY_Q4_1, as general.file_type holds it:
 Q4_1_FILE_TYPE = "3"
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes (a GGUF of 100 MB takes a fraction of a second)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class LlamaCppBackend(Backend):
