@@ -123,15 +123,15 @@ def rewrite_gguf(src: Path, out: Path, form: str) -> Path:
             shape = [int(d) for d in reversed(t.shape)]  # numpy order (reversed ggml dims)
             if form == "q8_0" and t.tensor_type in plain:
                 writer.add_tensor(t.name, t.data.reshape(shape))
-                continue
-            w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
-            w = w.reshape(shape)
-            if form == "q8_0" and t.tensor_type != q8:
-                writer.add_tensor(t.name, gguf.quants.quantize(w, q8), raw_dtype=q8)
-            elif form == "q8_0":
+            elif form == "q8_0" and t.tensor_type == q8:
                 writer.add_tensor(t.name, t.data, raw_dtype=q8)  # already 8-bit: as stored
             else:
-                writer.add_tensor(t.name, w)
+                w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
+                w = w.reshape(shape)
+                if form == "q8_0":
+                    writer.add_tensor(t.name, gguf.quants.quantize(w, q8), raw_dtype=q8)
+                else:
+                    writer.add_tensor(t.name, w)
     except BaseException:
         writer.close()
         tmp.unlink(missing_ok=True)

@@ -17,11 +17,11 @@ from typing import Any
 
 from neutrophil.errors import UserError
 
-# ChatML, for models that ship no template of their own (the tiny test models among them).
 # A reserved message carrying tool schemas (JSON) to an engine's `tools_view()`, which
 # renders it as the chat template's `tools` variable.
 TOOLS_ROLE = "neutrophil.tools"
 
+# ChatML, for models that ship no template of their own (the tiny test models among them).
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"

@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from neutrophil.errors import UserError
-from neutrophil.interop.inspect.engine import Answer, DefendedEngine
+from neutrophil.interop.inspect.engine import Answer, DefendedEngine, settle
 from neutrophil.models.base import Request
 from neutrophil.serve.batcher import take_batch
 
@@ -70,26 +70,25 @@ class Collector:
             try:
                 rows = await asyncio.to_thread(self.engine.submit_many, requests)
             except Exception as e:  # noqa: BLE001 — handed to every request of the batch
-                rows = [_failed(e) for _ in batch]
+                _fail(batch, e)
+                return
             for item, row in zip(batch, rows, strict=True):
                 _deliver(row, item.future)
             return
         try:
             answers = await asyncio.to_thread(self.engine.generate, requests)
         except Exception as e:  # noqa: BLE001 — handed to every request of the batch
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(e)
+            _fail(batch, e)
             return
         for item, answer in zip(batch, answers, strict=True):
             if not item.future.done():
                 item.future.set_result(answer)
 
 
-def _failed(e: Exception) -> Future[Answer]:
-    future: Future[Answer] = Future()
-    future.set_exception(e)
-    return future
+def _fail(batch: list[_Item], e: Exception) -> None:
+    for item in batch:
+        if not item.future.done():
+            item.future.set_exception(e)
 
 
 def _deliver(row: Future[Answer], waiter: asyncio.Future[Answer]) -> None:
@@ -97,19 +96,9 @@ def _deliver(row: Future[Answer], waiter: asyncio.Future[Answer]) -> None:
     (a time limit) stops its row."""
     loop = waiter.get_loop()
 
-    def settle(row: Future[Answer]) -> None:
-        if waiter.done():
-            return
-        if row.cancelled():
-            waiter.cancel()
-        elif row.exception() is not None:
-            waiter.set_exception(row.exception())  # type: ignore[arg-type]
-        else:
-            waiter.set_result(row.result())
-
     def settle_soon(row: Future[Answer]) -> None:  # in the engine's thread
         with contextlib.suppress(RuntimeError):  # the eval's loop has closed: nobody waits
-            loop.call_soon_threadsafe(settle, row)
+            loop.call_soon_threadsafe(settle, waiter, row)
 
     waiter.add_done_callback(lambda w: row.cancel() if w.cancelled() else None)
     row.add_done_callback(settle_soon)

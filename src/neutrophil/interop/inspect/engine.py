@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from neutrophil.defenses.base import Defense
 from neutrophil.models.base import Backend, Generation, Message, Request
@@ -100,21 +102,19 @@ def _answer(sent: Request, g: Generation) -> Answer:
 
 def _answer_future(sent: Request, row: Future[Generation]) -> Future[Answer]:
     answer: Future[Answer] = Future()
-
-    def done(row: Future[Generation]) -> None:
-        if answer.done():  # its sample gave up first
-            return
-        if row.cancelled():
-            answer.cancel()
-        elif row.exception() is not None:
-            answer.set_exception(row.exception())  # type: ignore[arg-type]
-        else:
-            answer.set_result(_answer(sent, row.result()))
-
-    def stop_row(future: Future[Answer]) -> None:
-        if future.cancelled():
-            row.cancel()
-
-    answer.add_done_callback(stop_row)
-    row.add_done_callback(done)
+    answer.add_done_callback(lambda a: row.cancel() if a.cancelled() else None)
+    row.add_done_callback(lambda r: settle(answer, r, partial(_answer, sent)))
     return answer
+
+
+def settle(target: Any, source: Future[Any], result: Callable[[Any], Any] = lambda v: v) -> None:
+    """Give `target` (a concurrent or an asyncio future) `source`'s outcome, its value
+    passed through `result`; nothing when `target` is done already (its waiter gave up)."""
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(result(source.result()))
