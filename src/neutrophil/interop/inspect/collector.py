@@ -65,30 +65,21 @@ class Collector:
 
     async def _run(self, batch: list[_Item]) -> None:
         self.batches.append(len(batch))
-        requests = [i.request for i in batch]
-        if self.engine.queues:
-            try:
-                rows = await asyncio.to_thread(self.engine.submit_many, requests)
-            except Exception as e:  # noqa: BLE001 — handed to every request of the batch
-                _fail(batch, e)
-                return
-            for item, row in zip(batch, rows, strict=True):
-                _deliver(row, item.future)
-            return
+        queues = self.engine.queues
+        run = self.engine.submit_many if queues else self.engine.generate
         try:
-            answers = await asyncio.to_thread(self.engine.generate, requests)
+            # Queued rows come back as futures at once; a batch, once it is generated.
+            results = await asyncio.to_thread(run, [i.request for i in batch])
         except Exception as e:  # noqa: BLE001 — handed to every request of the batch
-            _fail(batch, e)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(e)
             return
-        for item, answer in zip(batch, answers, strict=True):
-            if not item.future.done():
-                item.future.set_result(answer)
-
-
-def _fail(batch: list[_Item], e: Exception) -> None:
-    for item in batch:
-        if not item.future.done():
-            item.future.set_exception(e)
+        for item, result in zip(batch, results, strict=True):
+            if queues:
+                _deliver(result, item.future)
+            elif not item.future.done():
+                item.future.set_result(result)
 
 
 def _deliver(row: Future[Answer], waiter: asyncio.Future[Answer]) -> None:
