@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import run_cli
 
+CUDA = torch.cuda.is_available()
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 LATIN1 = '{"id": "a", "kind": "benign", "domain": "chat", "prompt": "caf\xe9"}\n'.encode("latin-1")
 TASKS = [
@@ -79,6 +81,11 @@ CASES = [
     (["finetune", "--model", "tiny", "--data", "{d}/train.jsonl", "--lr", "inf", "--out", "{d}/ft"], "--lr"),
     (["probe", "--model", "tiny", "--scan-layer", "9", "--out", "{d}/p"], "--scan-layer 9: out of range"),
     (["steer", "--model", "tiny", "--layers", "40-50", "--vector", "joy=1", "hi"], "--layers 40: out of range"),
+    # devices: a name torch does not know, a CUDA device on a machine without one
+    (["eval", "--tasks", "{d}/ok.jsonl", "--device", "gpu"], "--device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+    (["probe", "--model", "tiny", "--device", "cuda:x", "--out", "{d}/p"], "got 'cuda:x'"),
+    *([] if CUDA else [(["eval", "--tasks", "{d}/ok.jsonl", "--device", "cuda"], "--device cuda: torch sees no CUDA device")]),
+    (["eval", "--tasks", "{d}/ok.jsonl", "--model", "smollm2-135m", "--engine", "llama", "--device", "cuda"], "llama.cpp runs on the CPU here, use --engine hf"),
 ]  # fmt: skip
 
 

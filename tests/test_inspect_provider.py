@@ -107,6 +107,7 @@ def test_prefill_from_inspect_is_continued_after_the_prefix(tmp_path):
         ({"defense": "shield"}, "unknown defense"),
         ({"engine": "vllm"}, "-M engine=vllm: expected one of auto, llama, hf"),
         ({"gguf_weights": "q4"}, "-M gguf_weights=q4: expected one of auto, file, q8_0, f32"),
+        ({"device": "gpu"}, "-M device=gpu: expected auto, cpu, cuda or cuda:N"),
     ],
 )
 def test_bad_model_args_are_one_line_errors(args, message):
@@ -135,8 +136,10 @@ def test_unknown_model_spec_is_a_clear_error():
 
 
 def test_model_options_are_the_commands_model_options():
-    opts = parse_options("smollm2-135m", {"engine": "llama", "gguf_weights": "f32", "threads": 1})
-    assert opts.model() == ModelOptions("smollm2-135m", 32, "llama", "f32", 1)
+    opts = parse_options(
+        "smollm2-135m", {"engine": "llama", "gguf_weights": "f32", "threads": 1, "device": "cpu"}
+    )
+    assert opts.model() == ModelOptions("smollm2-135m", 32, "llama", "f32", 1, "cpu")
 
 
 def test_options_undo_inspects_comma_splitting():

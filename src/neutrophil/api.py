@@ -38,10 +38,12 @@ def load_model(
     batch_size: int = 32,
     gguf_weights: str = "auto",
     threads: int | None = None,
+    device: str = "auto",
 ) -> Backend:
     """A model ready to generate: the embedded model (None), a model directory, a .gguf
-    file, `openai:BASE_URL#MODEL` (any OpenAI-compatible server) or `tiny`."""
-    return _options(spec, engine, batch_size, gguf_weights, threads).load()
+    file, `openai:BASE_URL#MODEL` (any OpenAI-compatible server) or `tiny`. `device`:
+    where transformers runs (auto, cpu, cuda, cuda:N)."""
+    return _options(spec, engine, batch_size, gguf_weights, threads, device).load()
 
 
 def _options(
@@ -50,6 +52,7 @@ def _options(
     batch_size: int = 32,
     gguf_weights: str = "auto",
     threads: int | None = None,
+    device: str = "auto",
 ) -> ModelOptions:
     return ModelOptions(
         spec=spec or DEFAULT_MODEL,
@@ -57,6 +60,7 @@ def _options(
         batch_size=batch_size,
         gguf_weights=gguf_weights,
         threads=threads,
+        device=device,
     )
 
 

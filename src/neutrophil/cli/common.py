@@ -7,7 +7,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from neutrophil.models import DEFAULT_MODEL, GGUF_WEIGHTS
+from neutrophil.models import DEFAULT_MODEL, DEVICE_PATTERN, GGUF_WEIGHTS
 
 if TYPE_CHECKING:
     from neutrophil.models.options import ModelOptions
@@ -46,6 +46,16 @@ def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True, batch: boo
             ),
         )
         add_gguf_weights_arg(p)
+    p.add_argument(
+        "--device",
+        type=device_arg,
+        default="auto",
+        metavar="auto|cpu|cuda[:N]",
+        help=(
+            "where transformers runs: cuda (bf16) or cpu (fp32); auto (default) picks CUDA "
+            "when torch sees one. A CUDA device runs a GGUF on transformers"
+        ),
+    )
     if batch:
         p.add_argument(
             "--threads",
@@ -81,6 +91,7 @@ def model_options(args: argparse.Namespace, **overrides) -> ModelOptions:
         engine=getattr(args, "engine", "auto"),
         gguf_weights=getattr(args, "gguf_weights", "auto"),
         threads=args.threads,
+        device=getattr(args, "device", "auto"),
     )
     return replace(options, **overrides)
 
@@ -127,6 +138,13 @@ def at_least_1(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def device_arg(text: str) -> str:
+    """argparse type: auto, cpu, cuda or cuda:N (whether torch sees it is checked at load)."""
+    if not DEVICE_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+    return text
 
 
 def finite_float(text: str) -> float:

@@ -10,11 +10,16 @@ Engines (`engine=`): `llama` runs a GGUF (the embedded model included) on llama.
 runs transformers (a GGUF is converted once to a cached safetensors copy); `auto` picks
 llama.cpp for GGUF specs when llama-cpp-python is installed, transformers otherwise.
 Hidden states and gradients always come from transformers (`Backend.local()`).
+
+Devices (`device=`): transformers runs on `cuda` (bf16) or `cpu` (fp32); `auto` picks CUDA
+when torch sees one. llama.cpp (as built here) runs on the CPU, so a CUDA device sends a
+GGUF to transformers.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from neutrophil.errors import UserError
@@ -31,6 +36,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "ENGINES",
     "GGUF_WEIGHTS",
+    "torch_device",
 ]
 
 DEFAULT_MODEL = EMBEDDED_NAME
@@ -38,6 +44,8 @@ ENGINES = ("auto", "llama", "hf")
 # How llama.cpp runs a GGUF's weights (`--gguf-weights`): "auto" (a Q4_1 file as q8_0, any
 # other as stored), "file" (as stored), "q8_0" (requantized once), "f32" (dequantized once).
 GGUF_WEIGHTS = ("auto", "file", "q8_0", "f32")
+# Where transformers runs (`--device`): auto, cpu, cuda or cuda:N.
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 MERGED_GGUF = "model.gguf"  # written by `finetune --merge` beside the merged weights
 
 
@@ -55,11 +63,44 @@ def gguf_source(spec: str | None) -> Path | None:
     return None
 
 
+def check_device(device: str) -> str:
+    """`device` as given, or a `UserError` saying what `--device` takes."""
+    if not DEVICE_PATTERN.fullmatch(device):
+        raise UserError(f"--device {device}: expected auto, cpu, cuda or cuda:N")
+    return device
+
+
+def torch_device(device: str = "auto") -> str:
+    """The torch device `--device` names (auto: CUDA when torch sees one, else the CPU); a
+    CUDA device torch cannot see is a `UserError`."""
+    import torch
+
+    check_device(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        if not torch.cuda.is_available():
+            raise UserError(
+                f"--device {device}: torch sees no CUDA device (torch {torch.__version__})"
+            )
+        if index >= torch.cuda.device_count():
+            raise UserError(
+                f"--device {device}: torch sees {torch.cuda.device_count()} CUDA device(s)"
+            )
+    return device
+
+
 def load_hf(
-    path: str | Path, *, name: str | None = None, batch_size: int = 32, threads: int | None = None
+    path: str | Path,
+    *,
+    name: str | None = None,
+    batch_size: int = 32,
+    threads: int | None = None,
+    device: str = "auto",
 ):
-    """Load a local HF model directory (fp32 on CPU) as an `HFBackend`; `threads` sets
-    torch's (process-wide) thread count."""
+    """Load a local HF model directory as an `HFBackend`: bf16 on CUDA, fp32 on the CPU
+    (`device`, see `torch_device`); `threads` sets torch's (process-wide) thread count."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -69,15 +110,14 @@ def load_hf(
     path = Path(path)
     if not (path / "config.json").exists():
         raise UserError(f"{path}: not a Hugging Face model directory (no config.json)")
-    dtype = torch.float32 if not torch.cuda.is_available() else torch.bfloat16
+    where = torch_device(device)
+    dtype = torch.bfloat16 if where.startswith("cuda") else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: cannot load model ({str(e).splitlines()[0]})") from None
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    return HFBackend(model, tokenizer, name=name or path.name, batch_size=batch_size)
+    return HFBackend(model.to(where), tokenizer, name=name or path.name, batch_size=batch_size)
 
 
 def _torch_threads(threads: int | None) -> None:
@@ -88,9 +128,15 @@ def _torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _gguf_engine(engine: str) -> str:
+def _gguf_engine(engine: str, device: str) -> str:
     from neutrophil.models.llamacpp.native import available
 
+    if device.startswith("cuda"):
+        if engine == "llama":
+            raise UserError(
+                f"--device {device}: llama.cpp runs on the CPU here, use --engine hf (or auto)"
+            )
+        return "hf"
     if engine == "auto":
         return "llama" if available() else "hf"
     return engine
@@ -105,10 +151,11 @@ def load_gguf(
     threads: int | None = None,
     twin_dir: Path | None = None,
     gguf_weights: str = "auto",
+    device: str = "auto",
 ) -> Backend:
     """A GGUF file on llama.cpp or (converted once) on transformers. `twin_dir`: the same
     weights as a transformers dir (a merged fine-tune), used for hidden states."""
-    if _gguf_engine(engine) == "llama":
+    if _gguf_engine(engine, device) == "llama":
         from neutrophil.models.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(
@@ -118,13 +165,15 @@ def load_gguf(
             threads=threads,
             twin_dir=twin_dir,
             weights=gguf_weights,
+            twin_device=device,
         )
-    if twin_dir is not None:
-        return load_hf(twin_dir, name=name, batch_size=batch_size, threads=threads)
-    from neutrophil.models.llamacpp.native import check_gguf
+    source = twin_dir
+    if source is None:
+        from neutrophil.models.llamacpp.native import check_gguf
 
-    check_gguf(path)
-    return load_hf(ensure_converted(path), name=name, batch_size=batch_size, threads=threads)
+        check_gguf(path)
+        source = ensure_converted(path)
+    return load_hf(source, name=name, batch_size=batch_size, threads=threads, device=device)
 
 
 def load_backend(
@@ -134,13 +183,16 @@ def load_backend(
     engine: str = "auto",
     threads: int | None = None,
     gguf_weights: str = "auto",
+    device: str = "auto",
 ) -> Backend:
     """Turn a model spec into a ready backend (see module docstring). `gguf_weights`: how
     llama.cpp runs a GGUF's weights (`GGUF_WEIGHTS`): "auto" (a Q4_1 file, such as the
-    embedded model, requantized to Q8_0 once; any other as stored), "file", "q8_0", "f32"."""
+    embedded model, requantized to Q8_0 once; any other as stored), "file", "q8_0", "f32".
+    `device`: where transformers runs (`torch_device`)."""
     spec = spec or DEFAULT_MODEL
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
+    check_device(device)
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
@@ -159,6 +211,7 @@ def load_backend(
             batch_size=batch_size,
             threads=threads,
             gguf_weights=gguf_weights,
+            device=device,
         )
     is_gguf = gguf_source(spec) is not None or spec.endswith(".gguf")
     if engine == "llama" and not is_gguf and not spec.startswith("openai:"):
@@ -173,6 +226,7 @@ def load_backend(
         arch = spec.partition(":")[2] or "llama"
         _torch_threads(threads)
         model, tok = tiny_model(arch)
+        model = model.to(torch_device(device))
         return HFBackend(model, tok, name=f"tiny-{arch}", batch_size=batch_size)
     if spec.startswith("openai:"):
         from neutrophil.models.openai_backend import OpenAIBackend
@@ -187,10 +241,11 @@ def load_backend(
             batch_size=batch_size,
             threads=threads,
             gguf_weights=gguf_weights,
+            device=device,
         )
     if path.is_dir():
         if is_adapter_dir(path):  # a LoRA adapter from `neutrophil finetune` (no --merge)
-            return load_adapter(path, batch_size=batch_size, threads=threads)
+            return load_adapter(path, batch_size=batch_size, threads=threads, device=device)
         if (path / MERGED_GGUF).is_file():  # a merged fine-tune of a GGUF base
             return load_gguf(
                 path / MERGED_GGUF,
@@ -200,8 +255,9 @@ def load_backend(
                 threads=threads,
                 twin_dir=path,
                 gguf_weights=gguf_weights,
+                device=device,
             )
-        return load_hf(path, batch_size=batch_size, threads=threads)
+        return load_hf(path, batch_size=batch_size, threads=threads, device=device)
     raise UserError(
         f"{spec}: unknown model (expected {EMBEDDED_NAME}, a model directory, a .gguf file, "
         "or openai:BASE_URL#MODEL)"

@@ -30,15 +30,20 @@ def adapter_base(path: Path) -> str:
     return base
 
 
-def load_adapter(path: str | Path, *, batch_size: int = 32, threads: int | None = None):
-    """Base backend + LoRA adapter from `path`, merged, as an `HFBackend`."""
+def load_adapter(
+    path: str | Path, *, batch_size: int = 32, threads: int | None = None, device: str = "auto"
+):
+    """Base backend (on transformers: PEFT merges into torch weights) + LoRA adapter from
+    `path`, merged, as an `HFBackend`."""
     from peft import PeftModel
 
     from neutrophil.models import load_backend
     from neutrophil.models.hf import HFBackend
 
     path = Path(path)
-    base = load_backend(adapter_base(path), batch_size=batch_size, threads=threads)
+    base = load_backend(
+        adapter_base(path), batch_size=batch_size, threads=threads, engine="hf", device=device
+    )
     try:
         model = PeftModel.from_pretrained(base.model, path).merge_and_unload()
     except (OSError, ValueError, KeyError) as e:

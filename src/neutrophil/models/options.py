@@ -19,6 +19,7 @@ class ModelOptions:
     engine: str = "auto"
     gguf_weights: str = "auto"
     threads: int | None = None
+    device: str = "auto"
 
     def load(self) -> Backend:
         """The loaded backend. A local model that fails to load for any reason is a
@@ -30,6 +31,7 @@ class ModelOptions:
                 engine=self.engine,
                 threads=self.threads,
                 gguf_weights=self.gguf_weights,
+                device=self.device,
             )
         except Exception as e:
             raise model_file_error(self.spec, e) from None

@@ -4,7 +4,7 @@ They mirror `neutrophil eval`'s flags, so a defense built here is the one `eval`
 `prefix`, `prefix_file`, `system`, `defense`, the steering options `vector`, `probe`,
 `threshold`, `strength`, `layers` (`--defense-opt`), plus `steer=NAME=STRENGTH` (shorthand
 for `defense=steer vector=NAME strength=STRENGTH`), and the model options `engine`,
-`gguf_weights`, `threads`, `batch_size` (as `ModelOptions`), `batch_wait_ms` (how long a
+`gguf_weights`, `threads`, `batch_size`, `device` (as `ModelOptions`), `batch_wait_ms` (how long a
 generate call waits for others to share its batch).
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrophil.errors import UserError
-from neutrophil.models import ENGINES, GGUF_WEIGHTS
+from neutrophil.models import DEVICE_PATTERN, ENGINES, GGUF_WEIGHTS
 from neutrophil.models.options import ModelOptions
 
 DEFENSE_OPTIONS = ("vector", "probe", "threshold", "strength", "layers")
@@ -28,6 +28,7 @@ KNOWN = (
     "gguf_weights",
     "threads",
     "batch_size",
+    "device",
     "batch_wait_ms",
     *DEFENSE_OPTIONS,
 )
@@ -45,6 +46,7 @@ class ProviderOptions:
     gguf_weights: str = "auto"
     threads: int | None = None
     batch_size: int = 32
+    device: str = "auto"
     batch_wait_ms: float = 5.0
 
     def model(self) -> ModelOptions:
@@ -54,6 +56,7 @@ class ProviderOptions:
             engine=self.engine,
             gguf_weights=self.gguf_weights,
             threads=self.threads,
+            device=self.device,
         )
 
 
@@ -105,7 +108,7 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
         raise UserError("-M prefix and -M prefix_file: give one of them")
     texts = {
         k: _text(k, args[k])
-        for k in ("prefix", "prefix_file", "system", "defense", "engine", "gguf_weights")
+        for k in ("prefix", "prefix_file", "system", "defense", "engine", "gguf_weights", "device")
         if k in args
     }
     defense_options = {k: _text(k, args[k]) for k in DEFENSE_OPTIONS if k in args}
@@ -122,6 +125,8 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
     for key, choices in (("engine", ENGINES), ("gguf_weights", GGUF_WEIGHTS)):
         if key in texts and texts[key] not in choices:
             raise UserError(f"-M {key}={texts[key]}: expected one of {', '.join(choices)}")
+    if "device" in texts and not DEVICE_PATTERN.fullmatch(texts["device"]):
+        raise UserError(f"-M device={texts['device']}: expected auto, cpu, cuda or cuda:N")
     return ProviderOptions(
         spec=spec,
         prefix=texts.get("prefix"),
@@ -133,6 +138,7 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
         gguf_weights=texts.get("gguf_weights", "auto"),
         threads=_number("threads", args["threads"], int) if "threads" in args else None,
         batch_size=_number("batch_size", args["batch_size"], int) if "batch_size" in args else 32,
+        device=texts.get("device", "auto"),
         batch_wait_ms=(
             _number("batch_wait_ms", args["batch_wait_ms"], float)
             if "batch_wait_ms" in args

@@ -61,6 +61,7 @@ class LlamaCppBackend(Backend):
         kv_share: bool = True,
         twin_dir: Path | None = None,
         weights: str = "auto",
+        twin_device: str = "auto",
     ) -> None:
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
@@ -95,6 +96,7 @@ class LlamaCppBackend(Backend):
         self._bos, self._eos = self.native.bos_eos_text()
         self._twin: Any = None
         self._twin_dir = twin_dir
+        self._twin_device = twin_device
 
     # -- identity -------------------------------------------------------------------
     @cached_property
@@ -196,7 +198,11 @@ class LlamaCppBackend(Backend):
 
             source = self._twin_dir or ensure_converted(self.path)
             self._twin = load_hf(
-                source, name=self.name, batch_size=self.batch_size, threads=self.threads
+                source,
+                name=self.name,
+                batch_size=self.batch_size,
+                threads=self.threads,
+                device=self._twin_device,
             )
         return self._twin
 
