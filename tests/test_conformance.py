@@ -251,14 +251,17 @@ def _counter(text: str, name: str) -> int | None:
     return int(sum(float(v) for v in values)) if values else None
 
 
+KILLED_LIMIT = 3  # tasks of the killed run: the first is kept, the second is cut
+
+
 def test_killed_server_mid_run_is_exit_3_and_the_rerun_resumes(conformance, tmp_path):
     """Runs last for each server: it kills it, then starts it again for the rerun."""
     out = tmp_path / "run"
     # One request at a time, so the kill lands between rows (a batching server would
-    # otherwise finish all six at once).
+    # otherwise finish all three at once).
     spec = f"{conformance.spec}?concurrency=1"
     args = ["eval", "--model", spec, "--tasks", "builtin:chat", "--split", "test"]
-    args += ["--limit", "6", "--out", str(out)]
+    args += ["--limit", str(KILLED_LIMIT), "--out", str(out)]
     rows = out / "responses.jsonl"
     proc = subprocess.Popen(
         neutrophil_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=QUIET_ENV
@@ -278,16 +281,16 @@ def test_killed_server_mid_run_is_exit_3_and_the_rerun_resumes(conformance, tmp_
     last = stderr.strip().splitlines()[-1]
     assert conformance.server.url in last or str(conformance.server.port) in last
     kept = rows.read_text().splitlines()
-    assert 1 <= len(kept) < 6 and all(json.loads(line) for line in kept)
+    assert 1 <= len(kept) < KILLED_LIMIT and all(json.loads(line) for line in kept)
 
     conformance.server.start()  # the same port: the rerun points at the same spec
     again = subprocess.run(
         neutrophil_argv(*args), capture_output=True, text=True, env=QUIET_ENV, timeout=600
     )
     assert again.returncode == 0, again.stderr[-2000:]
-    assert f"resuming: {len(kept)} of 6 tasks" in again.stderr
+    assert f"resuming: {len(kept)} of {KILLED_LIMIT} tasks" in again.stderr
     final = rows.read_text().splitlines()
-    assert final[: len(kept)] == kept and len(final) == 6
+    assert final[: len(kept)] == kept and len(final) == KILLED_LIMIT
     record(conformance.name, "killed mid-run", f"exit 3, {len(kept)} rows kept, resumed")
 
 
