@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import HAS_EMBEDDED, HAS_LLAMA_CPP, run_cli
 
 CUDA = torch.cuda.is_available()
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -157,6 +157,10 @@ def test_corrupt_model_dir_and_vector_of_another_model_are_one_line(tmp_path):
         r = run_cli(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and "hidden size is 64" in r.stderr
+    if HAS_EMBEDDED and HAS_LLAMA_CPP:  # checked on the llama.cpp model's transformers twin
+        r = run_cli(*args[:2], "smollm2-135m", "--engine", "llama", *args[3:])
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+        assert "hidden size is 576" in r.stderr
 
 
 def test_unreachable_proposer_says_so(tmp_path):

@@ -19,7 +19,13 @@ import os
 import sys
 from pathlib import Path
 
-from neutrophil.cli.common import add_server_args, check_server_args, limits_from_args
+from neutrophil.cli.common import (
+    add_model_arg,
+    add_server_args,
+    check_server_args,
+    limits_from_args,
+    model_options,
+)
 from neutrophil.errors import UserError
 
 
@@ -30,14 +36,7 @@ def register(subparsers) -> None:
         description="Serve SPEC at /v1 (requests may carry the `neutrophil` steering field) "
         "and the equalizer page at /.",
     )
-    p.add_argument("--model", default=None, help="model spec (default: the embedded model)")
-    p.add_argument(
-        "--engine",
-        choices=["auto", "llama", "hf"],
-        default="auto",
-        help="auto: llama.cpp for a GGUF (adds as control vectors; ablate and clamp on "
-        "transformers), transformers otherwise; hf: transformers for every row",
-    )
+    add_model_arg(p, batch=False)
     p.add_argument("--vectors", metavar="DIR", help="more sliders: every .safetensors/.gguf here")
     p.add_argument("--prefix-file", help="the PING prefix the page can switch on")
     add_server_args(
@@ -87,21 +86,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, specs: dict[str, str], prefix, api_key, sock) -> int:
-    from neutrophil.models import load_backend
     from neutrophil.serve.app import create_app
     from neutrophil.serve.runner import serve_forever
     from neutrophil.serve.steering import build
 
-    backend = load_backend(
-        args.model, batch_size=args.batch_size, engine=args.engine, threads=args.threads
-    )
+    backend = model_options(args).load()
     print(f"studio: fitting {len(specs)} concepts and the gate on {backend.name}", file=sys.stderr)
     steering = build(backend, specs, prefix=prefix)
     limits = limits_from_args(args)
     app = create_app(
         backend,
         model_name=None,
-        aliases=[args.model] if args.model else [],
+        aliases=[args.model],
         max_batch=args.batch_size,
         batch_wait_ms=50.0,  # the page's two rows (steered, unsteered) arrive together
         api_key=api_key,

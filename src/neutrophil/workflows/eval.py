@@ -72,7 +72,6 @@ def run(
     from neutrophil.evaluation import evaluate
     from neutrophil.files import writable_dir
     from neutrophil.judges.select import judge_from_name
-    from neutrophil.models.base import LocalBackend
 
     check(config)
     out = Path(out) if out is not None else None
@@ -88,11 +87,13 @@ def run(
     judge = judge_from_name(config.judge)
     backend = backend if backend is not None else config.model.load()
     vector = config.defense_options.get("vector")
-    if vector and Path(vector).is_file() and isinstance(backend, LocalBackend):
+    # Before the defense calibrates it: a vector of another model is refused in one line.
+    # Steering needs hidden states, so the model's local twin is loaded here either way.
+    local = backend.local() if vector and Path(vector).is_file() else None
+    if local is not None:
         from neutrophil.internals.library import resolve_vector
 
-        # Before the defense calibrates it: a vector of another model is refused in one line.
-        resolve_vector(backend, vector).check_fits(backend.model, vector)
+        resolve_vector(local, vector).check_fits(local.model, vector)
     defense = build_defense(
         config.defense,
         backend=backend,
