@@ -197,7 +197,7 @@ def test_agent_on_a_running_batch_matches_lock_step(llama, tmp_path):
 
     tasks = [t for t in load_tasks("builtin") if t.domain == "web"][:2]
     tasks += load_tasks("builtin:chat", limit=1)
-    kw = {"judge": PatternJudge(), "budgets": Budgets(chat=24, web_step=32, web_steps=3)}
+    kw = {"judge": PatternJudge(), "budgets": Budgets(chat=24, web_step=32, web_steps=2)}
     queued = Agent(llama, **kw).run(tasks).transcripts
     stepped = Agent(LockStep(), **kw).run(tasks).transcripts
     assert [t.task_id for t in queued] == [t.id for t in tasks]
