@@ -38,6 +38,9 @@ def test_lab_quick_end_to_end_and_rerun_skips(tmp_path):
     )  # fmt: skip
     done = cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
+    # The model flags are the shared ones: --quick's model, run as --threads said.
+    model = json.loads((out / "lab_config.json").read_text())["model"]
+    assert (model["spec"], model["threads"], model["engine"]) == ("tiny", 1, "auto")
     html = (out / "report.html").read_text()
     assert "<img" in html and "base64" in html and "Rates at each stage" in html
     assert "Paired differences" in html

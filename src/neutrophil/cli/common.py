@@ -13,16 +13,27 @@ if TYPE_CHECKING:
     from neutrophil.models.options import ModelOptions
 
 
-def add_model_arg(p: argparse.ArgumentParser, *, engine: bool = True, batch: bool = True) -> None:
+def add_model_arg(
+    p: argparse.ArgumentParser,
+    *,
+    engine: bool = True,
+    batch: bool = True,
+    model_default: str | None = DEFAULT_MODEL,
+    model_help: str | None = None,
+) -> None:
     """`--model` and how to run it (the fields of `ModelOptions`). `batch=False` leaves
-    `--batch-size` and `--threads` to `add_server_args`, which declares its own."""
+    `--batch-size` and `--threads` to `add_server_args`, which declares its own;
+    `model_default`/`model_help` for a command whose model means more (`lab`'s start)."""
     p.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
+        default=model_default,
         metavar="SPEC",
         help=(
-            f"model to run (default: {DEFAULT_MODEL}, the embedded SmolLM2-135M-Instruct). "
-            "A Hugging Face model directory, a .gguf file, openai:BASE_URL#MODEL for any "
+            model_help
+            or f"model to run (default: {DEFAULT_MODEL}, the embedded SmolLM2-135M-Instruct)."
+        )
+        + (
+            " A Hugging Face model directory, a .gguf file, openai:BASE_URL#MODEL for any "
             "OpenAI-compatible server (vLLM, llama.cpp server, Ollama), or tiny (a random "
             "test model)."
         ),

@@ -9,6 +9,7 @@ HELP = "reproduce safety erosion from benign agentic fine-tuning, and its cure, 
 
 
 def register(sub) -> None:
+    from neutrophil.cli.common import add_model_arg
     from neutrophil.models import DEFAULT_MODEL
 
     p = sub.add_parser(
@@ -20,11 +21,10 @@ def register(sub) -> None:
         "measured on the same held-out tasks. Writes DIR/report.html; rerunning skips "
         "finished stages.",
     )
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="SPEC",
-        help=f"starting model (default: {DEFAULT_MODEL}; tiny with --quick)",
+    add_model_arg(
+        p,
+        model_default=None,
+        model_help=f"starting model (default: {DEFAULT_MODEL}; tiny with --quick).",
     )
     p.add_argument(
         "--quick",
@@ -90,20 +90,12 @@ def register(sub) -> None:
         metavar="N",
         help="val-split tasks each PING search selects on (default 8; 6 with --quick)",
     )
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all allowed)")
-    p.add_argument(
-        "--engine",
-        choices=["auto", "llama", "hf"],
-        default="auto",
-        help="generation engine for the measurements (auto: llama.cpp for the embedded "
-        "model and merged fine-tunes of it, which are written as GGUF too)",
-    )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from neutrophil.cli.common import positive_int
+    from neutrophil.cli.common import model_options, positive_int
     from neutrophil.errors import UserError
     from neutrophil.files import writable_dir
     from neutrophil.workflows import lab
@@ -112,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
         ("--limit", args.limit),
         ("--align-steps", args.align_steps),
         ("--agentic-steps", args.agentic_steps),
-        ("--threads", args.threads),
         ("--seeds", args.seeds),
         ("--search-rounds", args.search_rounds),
         ("--search-candidates", args.search_candidates),
@@ -130,10 +121,8 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    config = lab.quick_config(args.model) if args.quick else lab.LabConfig()
-    if args.model and not args.quick:
-        config = replace(config, model=args.model)
-    config = replace(config, engine=args.engine, threads=args.threads)
+    config = lab.QUICK if args.quick else lab.LabConfig()
+    config = replace(config, model=model_options(args, spec=args.model or config.model.spec))
     if args.limit:
         config = replace(config, eval_limit=args.limit)
     if args.align_steps:

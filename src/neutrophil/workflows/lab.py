@@ -32,6 +32,7 @@ from neutrophil.defenses.texts import FALLBACK_GUARD
 from neutrophil.errors import UserError
 from neutrophil.files import atomic_write
 from neutrophil.models.base import Backend
+from neutrophil.models.options import ModelOptions
 from neutrophil.tasks.task import Task
 from neutrophil.training.config import TrainConfig
 from neutrophil.workflows.lab_stages import Comparison, Stage, compare_stages
@@ -39,7 +40,9 @@ from neutrophil.workflows.lab_stages import Comparison, Stage, compare_stages
 
 @dataclass(frozen=True)
 class LabConfig:
-    model: str = "smollm2-135m"
+    # The starting model and how every stage's model runs (engine, threads, weights form,
+    # device); each stage swaps in its own spec.
+    model: ModelOptions = field(default_factory=ModelOptions)
     # Held-out tasks measured at every stage: 105 of the test split are 41 harmful + 64 benign,
     # enough for a paired test between stages to see a difference of ~20 points.
     eval_limit: int = 105
@@ -68,12 +71,10 @@ class LabConfig:
     seeds: int = 1  # agentic fine-tunes with seeds agentic.seed, agentic.seed + 1, ...
     transfer: bool = False  # also: a prefix searched on the base model, the two swapped
     base_prefix: str | None = None  # the base model's prefix for `transfer` (None: search)
-    engine: str = "auto"  # generation engine for measurements (training is transformers)
-    threads: int | None = None
 
 
 QUICK = LabConfig(
-    model="tiny",
+    model=ModelOptions("tiny"),
     eval_limit=12,
     align=TrainConfig(max_steps=3, batch_size=2, lr=1e-3, max_length=192, lora_r=4),
     agentic=TrainConfig(max_steps=3, batch_size=2, lr=1e-3, max_length=2048, lora_r=4),
@@ -122,12 +123,11 @@ class Lab:
 
     def backend(self, spec: str):
         if spec not in self._backends:
-            from neutrophil.models import load_backend
-
             for old in self._backends.values():  # one model in memory at a time
                 old.close()
             self._backends.clear()
-            backend = load_backend(spec, engine=self.config.engine, threads=self.config.threads)
+            # Measurements run on the configured engine (training is transformers).
+            backend = replace(self.config.model, spec=spec).load()
             summary = Path(spec) / "training.json"
             if summary.is_file():
                 # Lab model dirs share names across runs ("aligned", "agentic"); caches keyed
@@ -264,8 +264,8 @@ class Lab:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write(self.out / "lab_config.json", json.dumps(asdict(c), indent=1, default=str))
-        stages = [self.measure("1-base", f"{c.model} as shipped", c.model, NO_DEFENSE)]
-        aligned = self.train("aligned", c.model, "builtin:alignment", c.align)
+        stages = [self.measure("1-base", f"{c.model.spec} as shipped", c.model.spec, NO_DEFENSE)]
+        aligned = self.train("aligned", c.model.spec, "builtin:alignment", c.align)
         stages.append(self.measure("2-aligned", "after safety-alignment SFT", aligned, NO_DEFENSE))
         agentic = self.train("agentic", aligned, "builtin:agentic", c.agentic)
         stages.append(
@@ -316,7 +316,7 @@ class Lab:
         comparisons = compare_stages(stages)
         from neutrophil.workflows.lab_report import write_report
 
-        write_report(self.out, stages, comparisons, model=c.model)
+        write_report(self.out, stages, comparisons, model=c.model.spec)
         return stages, comparisons
 
     def _transfer(self, agentic: str, agentic_ping: PromptDefense) -> list[Stage]:
@@ -326,10 +326,10 @@ class Lab:
         if c.base_prefix:
             prefix, how = c.base_prefix, "given with --base-prefix-file"
         else:
-            prefix, how = self.cure_prefix(c.model, where="cure-base")
+            prefix, how = self.cure_prefix(c.model.spec, where="cure-base")
         base_ping = PromptDefense(name="prefix", prefix=prefix)
         stages = [
-            self.measure("6-base-ping", "base + its own PING prefix", c.model, base_ping, how)
+            self.measure("6-base-ping", "base + its own PING prefix", c.model.spec, base_ping, how)
         ]
         if prefix == agentic_ping.prefix:
             _log("the base and the agentic model have the same prefix: nothing to swap")
@@ -338,7 +338,7 @@ class Lab:
             self.measure(
                 "7-base-agentic-prefix",
                 "base + the agentic model's prefix",
-                c.model,
+                c.model.spec,
                 agentic_ping,
                 "the prefix of stage 4 (searched on the agentic model), unchanged",
             ),
@@ -382,7 +382,3 @@ class LabResult:
 def run(config: LabConfig, out: Path, *, progress: bool = True) -> LabResult:
     """Run (or resume) every stage of the lab into `out`; see the module docstring."""
     return LabResult(*Lab(out, config, progress=progress).run())
-
-
-def quick_config(model: str | None = None) -> LabConfig:
-    return QUICK if model is None else replace(QUICK, model=model)
