@@ -66,3 +66,28 @@ def test_agent_runs_every_domain_on_real_model(embedded_backend):
     web = [t for t in result.transcripts if t.domain == "web"]
     assert all(1 <= len(t.steps) <= 2 for t in web)
     assert result.cost.generated_tokens > 0
+
+
+def test_an_adapter_of_the_embedded_model_loads_on_transformers(embedded_hf, tmp_path):
+    """`finetune` without --merge on the default model writes an adapter dir; loading it
+    runs its base on transformers (PEFT merges into torch weights), whatever engine the
+    base runs on by default."""
+    import json
+
+    from peft import LoraConfig, get_peft_model
+
+    from neutrophil.models import load_backend
+    from neutrophil.models.adapters import ADAPTER_META
+    from neutrophil.models.hf import HFBackend
+
+    lora = LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False)
+    peft = get_peft_model(embedded_hf.model, lora)
+    try:
+        peft.save_pretrained(tmp_path)
+    finally:
+        peft.unload()  # leave the session's model as it was
+    (tmp_path / ADAPTER_META).write_text(json.dumps({"base": "smollm2-135m"}))
+    adapter = load_backend(str(tmp_path))
+    assert isinstance(adapter, HFBackend)
+    ask = [Request(user_message("Name three primary colors."), max_new_tokens=8)]
+    assert adapter.generate(ask)[0].text != embedded_hf.generate(ask)[0].text  # LoRA applied

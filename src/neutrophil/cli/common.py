@@ -7,7 +7,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from neutrophil.models import DEFAULT_MODEL, DEVICE_PATTERN, GGUF_WEIGHTS
+from neutrophil.models import DEFAULT_MODEL, DEVICE_PATTERN, DEVICES, GGUF_WEIGHTS
 
 if TYPE_CHECKING:
     from neutrophil.models.options import ModelOptions
@@ -152,9 +152,9 @@ def at_least_1(text: str) -> int:
 
 
 def device_arg(text: str) -> str:
-    """argparse type: auto, cpu, cuda or cuda:N (whether torch sees it is checked at load)."""
+    """argparse type: one of `DEVICES` (whether torch sees it is checked at load)."""
     if not DEVICE_PATTERN.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {DEVICES}, got {text!r}")
     return text
 
 

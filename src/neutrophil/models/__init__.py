@@ -44,7 +44,8 @@ ENGINES = ("auto", "llama", "hf")
 # How llama.cpp runs a GGUF's weights (`--gguf-weights`): "auto" (a Q4_1 file as q8_0, any
 # other as stored), "file" (as stored), "q8_0" (requantized once), "f32" (dequantized once).
 GGUF_WEIGHTS = ("auto", "file", "q8_0", "f32")
-# Where transformers runs (`--device`): auto, cpu, cuda or cuda:N.
+# Where transformers runs (`--device`).
+DEVICES = "auto, cpu, cuda or cuda:N"
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 MERGED_GGUF = "model.gguf"  # written by `finetune --merge` beside the merged weights
 
@@ -66,7 +67,7 @@ def gguf_source(spec: str | None) -> Path | None:
 def check_device(device: str) -> str:
     """`device` as given, or a `UserError` saying what `--device` takes."""
     if not DEVICE_PATTERN.fullmatch(device):
-        raise UserError(f"--device {device}: expected auto, cpu, cuda or cuda:N")
+        raise UserError(f"--device {device}: expected {DEVICES}")
     return device
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrophil.errors import UserError
-from neutrophil.models import DEVICE_PATTERN, ENGINES, GGUF_WEIGHTS
+from neutrophil.models import DEVICE_PATTERN, DEVICES, ENGINES, GGUF_WEIGHTS
 from neutrophil.models.options import ModelOptions
 
 DEFENSE_OPTIONS = ("vector", "probe", "threshold", "strength", "layers")
@@ -126,7 +126,7 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
         if key in texts and texts[key] not in choices:
             raise UserError(f"-M {key}={texts[key]}: expected one of {', '.join(choices)}")
     if "device" in texts and not DEVICE_PATTERN.fullmatch(texts["device"]):
-        raise UserError(f"-M device={texts['device']}: expected auto, cpu, cuda or cuda:N")
+        raise UserError(f"-M device={texts['device']}: expected {DEVICES}")
     return ProviderOptions(
         spec=spec,
         prefix=texts.get("prefix"),
