@@ -84,6 +84,7 @@ CASES = [
     # devices: a name torch does not know, a CUDA device on a machine without one
     (["eval", "--tasks", "{d}/ok.jsonl", "--device", "gpu"], "--device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
     (["probe", "--model", "tiny", "--device", "cuda:x", "--out", "{d}/p"], "got 'cuda:x'"),
+    *([] if CUDA else [(["finetune", "--model", "tiny", "--data", "{d}/train.jsonl", "--device", "cuda", "--out", "{d}/ft"], "--device cuda: torch sees no CUDA device")]),
     *([] if CUDA else [(["eval", "--tasks", "{d}/ok.jsonl", "--device", "cuda"], "--device cuda: torch sees no CUDA device")]),
     (["eval", "--tasks", "{d}/ok.jsonl", "--model", "smollm2-135m", "--engine", "llama", "--device", "cuda"], "llama.cpp runs on the CPU here, use --engine hf"),
 ]  # fmt: skip

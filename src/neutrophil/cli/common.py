@@ -57,16 +57,7 @@ def add_model_arg(
             ),
         )
         add_gguf_weights_arg(p)
-    p.add_argument(
-        "--device",
-        type=device_arg,
-        default="auto",
-        metavar="auto|cpu|cuda[:N]",
-        help=(
-            "where transformers runs: cuda (bf16) or cpu (fp32); auto (default) picks CUDA "
-            "when torch sees one. A CUDA device runs a GGUF on transformers"
-        ),
-    )
+    add_device_arg(p)
     if batch:
         p.add_argument(
             "--threads",
@@ -74,6 +65,19 @@ def add_model_arg(
             metavar="N",
             help="CPU threads for generation (default: the cores this process may use)",
         )
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        type=device_arg,
+        default="auto",
+        metavar="auto|cpu|cuda[:N]",
+        help=(
+            "where transformers runs (and trains): cuda (bf16) or cpu (fp32); auto (default) "
+            "picks CUDA when torch sees one. A CUDA device runs a GGUF on transformers"
+        ),
+    )
 
 
 def add_gguf_weights_arg(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neutrophil.cli.common import at_least_1, finite_float
+from neutrophil.cli.common import add_device_arg, at_least_1, finite_float
 
 HELP = "LoRA fine-tune a local model on chat JSONL (loss on assistant turns only); resumable"
 
@@ -76,6 +76,7 @@ def register(sub) -> None:
         help="also fold the adapter into the weights: DIR is a full model dir",
     )
     p.add_argument("--threads", type=at_least_1, metavar="N", help="torch CPU threads")
+    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -107,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
             f"--model {args.model}: fine-tuning needs a local model (a model dir, .gguf, or {args.model!r} is remote)"
         )
     writable_dir(args.out)
-    result = finetune(args.model, args.data, Path(args.out), config, merge=args.merge)
+    result = finetune(
+        args.model, args.data, Path(args.out), config, merge=args.merge, device=args.device
+    )
     if result.skipped:
         print(f"already trained: {result.out} ({result.steps} steps)")
     else:

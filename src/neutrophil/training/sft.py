@@ -115,8 +115,10 @@ def finetune(
     progress: bool = True,
     data_name: str | None = None,
     stop_at: int | None = None,
+    device: str = "auto",
 ) -> TrainResult:
-    """Train a LoRA adapter on `data` (a spec or conversations) on top of model `base`.
+    """Train a LoRA adapter on `data` (a spec or conversations) on top of model `base`, on
+    `device` (`models.torch_device`: bf16 on CUDA, fp32 on the CPU).
 
     `stop_at`: checkpoint after that many steps and return without finishing (a time box;
     rerunning without it continues from the checkpoint).
@@ -137,7 +139,7 @@ def finetune(
     if done is not None:
         return done
 
-    backend = load_backend(base, engine="hf")  # gradients: transformers
+    backend = load_backend(base, engine="hf", device=device)  # gradients: transformers
     model, tokenizer = backend.model, backend.tokenizer
     examples = [encode(tokenizer, c, config.max_length) for c in convs]
     dropped = sum(1 for e in examples if e.n_targets == 0)

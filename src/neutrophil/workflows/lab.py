@@ -199,7 +199,15 @@ class Lab:
         target = self.out / "models" / name
         t0 = time.perf_counter()
         _log(f"training {name}: {data} on {base}")
-        result = finetune(base, data, target, config, merge=True, progress=self.progress)
+        result = finetune(
+            base,
+            data,
+            target,
+            config,
+            merge=True,
+            progress=self.progress,
+            device=self.config.model.device,
+        )
         if not result.skipped:
             _log(f"trained {name}: {result.steps} steps in {time.perf_counter() - t0:.0f}s")
         return str(target)
