@@ -12,8 +12,8 @@ llama.cpp for GGUF specs when llama-cpp-python is installed, transformers otherw
 Hidden states and gradients always come from transformers (`Backend.local()`).
 
 Devices (`device=`): transformers runs on `cuda` (bf16) or `cpu` (fp32); `auto` picks CUDA
-when torch sees one. llama.cpp (as built here) runs on the CPU, so a CUDA device sends a
-GGUF to transformers.
+when torch sees one (`tiny` stays on the CPU unless a device is named, in fp32). llama.cpp
+(as built here) runs on the CPU, so a CUDA device sends a GGUF to transformers.
 """
 
 from __future__ import annotations
@@ -112,13 +112,19 @@ def load_hf(
     if not (path / "config.json").exists():
         raise UserError(f"{path}: not a Hugging Face model directory (no config.json)")
     where = torch_device(device)
-    dtype = torch.bfloat16 if where.startswith("cuda") else torch.float32
+    cuda = where.startswith("cuda")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        # On CUDA the weights load straight onto the device (no copy of a 7-70B model in
+        # host memory first).
+        model = AutoModelForCausalLM.from_pretrained(
+            path,
+            dtype=torch.bfloat16 if cuda else torch.float32,
+            device_map=where if cuda else None,
+        )
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: cannot load model ({str(e).splitlines()[0]})") from None
-    return HFBackend(model.to(where), tokenizer, name=name or path.name, batch_size=batch_size)
+    return HFBackend(model, tokenizer, name=name or path.name, batch_size=batch_size)
 
 
 def _torch_threads(threads: int | None) -> None:
@@ -133,11 +139,7 @@ def _gguf_engine(engine: str, device: str) -> str:
     from neutrophil.models.llamacpp.native import available
 
     if device.startswith("cuda"):
-        if engine == "llama":
-            raise UserError(
-                f"--device {device}: llama.cpp runs on the CPU here, use --engine hf (or auto)"
-            )
-        return "hf"
+        return "hf"  # load_backend refused --engine llama with it
     if engine == "auto":
         return "llama" if available() else "hf"
     return engine
@@ -193,7 +195,12 @@ def load_backend(
     spec = spec or DEFAULT_MODEL
     if engine not in ENGINES:
         raise UserError(f"--engine {engine}: expected one of {', '.join(ENGINES)}")
-    check_device(device)
+    if check_device(device).startswith("cuda"):
+        if engine == "llama":
+            raise UserError(
+                f"--device {device}: llama.cpp runs on the CPU here, use --engine hf (or auto)"
+            )
+        torch_device(device)  # a CUDA device torch cannot see: refused before any conversion
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     if threads is not None and threads < 1:
@@ -227,7 +234,8 @@ def load_backend(
         arch = spec.partition(":")[2] or "llama"
         _torch_threads(threads)
         model, tok = tiny_model(arch)
-        model = model.to(torch_device(device))
+        if device != "auto":  # a test model: on the CPU unless a device is named
+            model = model.to(torch_device(device))
         return HFBackend(model, tok, name=f"tiny-{arch}", batch_size=batch_size)
     if spec.startswith("openai:"):
         from neutrophil.models.openai_backend import OpenAIBackend

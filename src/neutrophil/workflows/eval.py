@@ -67,7 +67,7 @@ def run(
     """Evaluate and write OUT's files (see module docstring). `backend`: an already loaded
     model to use instead of loading `config.model`; `out=None` keeps the run in memory."""
     from neutrophil.agent import Agent
-    from neutrophil.defenses.registry import build_defense
+    from neutrophil.defenses.registry import LOCAL_DEFENSES, build_defense
     from neutrophil.envs.registry import load_tasks
     from neutrophil.evaluation import evaluate
     from neutrophil.files import writable_dir
@@ -84,12 +84,13 @@ def run(
         split=config.split,
         limit=config.limit,
     )
-    judge = judge_from_name(config.judge)
+    judge = judge_from_name(config.judge, device=config.model.device)
     backend = backend if backend is not None else config.model.load()
     vector = config.defense_options.get("vector")
     # Before the defense calibrates it: a vector of another model is refused in one line.
     # Steering needs hidden states, so the model's local twin is loaded here either way.
-    local = backend.local() if vector and Path(vector).is_file() else None
+    steers = config.defense in LOCAL_DEFENSES and vector and Path(vector).is_file()
+    local = backend.local() if steers else None
     if local is not None:
         from neutrophil.internals.library import resolve_vector
 

@@ -210,14 +210,16 @@ def run(
     select, test = _split(config)
     _resume_check(out, settings(config, len(select)))
 
-    judge = judge_from_name(config.judge)
+    judge = judge_from_name(config.judge, device=config.model.device)
     backend = backend if backend is not None else config.model.load()
     if config.proposer == "offline":
         proposer = OfflineProposer(config.seed)
     else:
         # The model under search writes its own candidates without a second copy in memory.
         same = config.proposer == config.model.spec
-        proposer = LLMProposer(backend if same else load_backend(config.proposer))
+        proposer = LLMProposer(
+            backend if same else load_backend(config.proposer, device=config.model.device)
+        )
     store = SearchStore(out)
     if len(store):
         log(f"resuming: {len(store)} verdicts already in {store.verdict_path}")
