@@ -24,10 +24,11 @@ BENIGN = [{"role": "user", "content": "How do I bake bread?"}]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    import os
-
-    os.environ["NEUTROPHIL_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    return load_backend("tiny", batch_size=4)
+    # A cache of this module's own (the gates it fits), for this module only: a worker's
+    # later tests must find the shared cache (its converted models) where it was.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NEUTROPHIL_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield load_backend("tiny", batch_size=4)
 
 
 def post(url: str, messages, **headers) -> httpx.Response:
