@@ -139,7 +139,7 @@ def test_model_options_are_the_commands_model_options():
     opts = parse_options(
         "smollm2-135m", {"engine": "llama", "gguf_weights": "f32", "threads": 1, "device": "cpu"}
     )
-    assert opts.model() == ModelOptions("smollm2-135m", 32, "llama", "f32", 1, "cpu")
+    assert opts.model == ModelOptions("smollm2-135m", 32, "llama", "f32", 1, "cpu")
 
 
 def test_options_undo_inspects_comma_splitting():

@@ -36,28 +36,13 @@ KNOWN = (
 
 @dataclass(frozen=True)
 class ProviderOptions:
-    spec: str
+    model: ModelOptions  # the spec and how it runs, as the commands' model flags
     prefix: str | None = None
     prefix_file: str | None = None
     system: str | None = None
     defense: str | None = None
     defense_options: dict[str, str] = field(default_factory=dict)
-    engine: str = "auto"
-    gguf_weights: str = "auto"
-    threads: int | None = None
-    batch_size: int = 32
-    device: str = "auto"
     batch_wait_ms: float = 5.0
-
-    def model(self) -> ModelOptions:
-        return ModelOptions(
-            spec=self.spec,
-            batch_size=self.batch_size,
-            engine=self.engine,
-            gguf_weights=self.gguf_weights,
-            threads=self.threads,
-            device=self.device,
-        )
 
 
 def _text(key: str, value: Any) -> str:
@@ -128,17 +113,21 @@ def parse_options(spec: str, args: dict[str, Any]) -> ProviderOptions:
     if "device" in texts and not DEVICE_PATTERN.fullmatch(texts["device"]):
         raise UserError(f"-M device={texts['device']}: expected {DEVICES}")
     return ProviderOptions(
-        spec=spec,
+        model=ModelOptions(
+            spec=spec,
+            batch_size=(
+                _number("batch_size", args["batch_size"], int) if "batch_size" in args else 32
+            ),
+            engine=texts.get("engine", "auto"),
+            gguf_weights=texts.get("gguf_weights", "auto"),
+            threads=_number("threads", args["threads"], int) if "threads" in args else None,
+            device=texts.get("device", "auto"),
+        ),
         prefix=texts.get("prefix"),
         prefix_file=texts.get("prefix_file"),
         system=texts.get("system"),
         defense=defense,
         defense_options=defense_options,
-        engine=texts.get("engine", "auto"),
-        gguf_weights=texts.get("gguf_weights", "auto"),
-        threads=_number("threads", args["threads"], int) if "threads" in args else None,
-        batch_size=_number("batch_size", args["batch_size"], int) if "batch_size" in args else 32,
-        device=texts.get("device", "auto"),
         batch_wait_ms=(
             _number("batch_wait_ms", args["batch_wait_ms"], float)
             if "batch_wait_ms" in args

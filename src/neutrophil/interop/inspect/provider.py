@@ -59,7 +59,7 @@ class NeutrophilAPI(ModelAPI):
         try:
             self.options = parse_options(model_name, model_args)
             prefix = read_text_arg(self.options.prefix, self.options.prefix_file, "-M prefix_file")
-            backend = self.options.model().load()
+            backend = self.options.model.load()
             # Tool calling renders through the template; other requests render as before.
             self.tools = backend.tools_view()
             self.backend = self.tools or backend
@@ -75,13 +75,13 @@ class NeutrophilAPI(ModelAPI):
             raise PrerequisiteError(f"neutrophil/{model_name}: {e}") from None
         self.collector = Collector(
             DefendedEngine(self.backend, self.defense),
-            max_batch=self.options.batch_size,
+            max_batch=self.options.model.batch_size,
             wait_s=self.options.batch_wait_ms / 1000,
         )
 
     def max_connections(self) -> int:
         # Inspect's concurrency is what fills a batch: allow a full one at once.
-        return self.options.batch_size
+        return self.options.model.batch_size
 
     def canonical_name(self) -> str:
         return self.model_name
