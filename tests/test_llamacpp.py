@@ -125,6 +125,28 @@ def test_more_rows_than_slots_give_the_same_tokens(shared):
     ]
 
 
+def test_live_rows_keep_consecutive_sequences_as_rows_leave(shared, plain, monkeypatch):
+    # llama.cpp decodes in one pass only rows on consecutive sequences listed in order:
+    # rows that leave from the middle hand their sequence to the row on the highest one.
+    steps: list[tuple[list[int], int]] = []  # (sequences in the order listed, tokens)
+    decode = shared.ctx.decode
+
+    def record(entries):
+        steps.append((list(dict.fromkeys(seq for _, _, seq, _ in entries)), len(entries)))
+        return decode(entries)
+
+    monkeypatch.setattr(shared.ctx, "decode", record)
+    reqs = [
+        _req(p, n) for p, n in zip(PROMPTS * 2, (3, 40, 9, 25, 6, 14, 30, 4, 18, 11), strict=True)
+    ]
+    together = shared.generate(reqs)
+    monkeypatch.undo()
+    assert all(seqs == sorted(seqs) for seqs, _ in steps)
+    generating = [seqs for seqs, n in steps if n == len(seqs) > 1]  # a token per row
+    assert generating and all(seqs == list(range(len(seqs))) for seqs in generating)
+    assert [g.text for g in together] == [plain.generate([r])[0].text for r in reqs]
+
+
 def test_shared_prompt_rows_match_rows_decoded_alone(shared, plain):
     prefixes = ["", "I", "I will check this first. ", "Sure! Here", "Safety first: "]
     reqs = [_req(PROMPTS[2], 16, prefill=p) for p in prefixes]

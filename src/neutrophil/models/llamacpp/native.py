@@ -264,6 +264,13 @@ class NativeContext:
         if not ll.llama_memory_seq_rm(self.memory, dst, n_tokens, -1):
             raise RuntimeError(f"cannot cut sequence {dst} back to {n_tokens} tokens")
 
+    def move(self, src: int, dst: int) -> None:
+        """Move all of sequence `src` to `dst`, leaving `src` empty. The data is copied
+        at the start of the next `decode`, in the order the moves were made."""
+        ll = lib()
+        ll.llama_memory_seq_cp(self.memory, src, dst, -1, -1)
+        ll.llama_memory_seq_rm(self.memory, src, -1, -1)
+
     # -- decoding -----------------------------------------------------------------
     def decode(self, entries: list[tuple[int, int, int, bool]]) -> np.ndarray:
         """One `llama_decode` over (token, position, sequence, wants_logits) entries;

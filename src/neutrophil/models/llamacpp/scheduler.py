@@ -14,6 +14,14 @@ into its sequence (`llama_memory_seq_cp`), after the live row has decoded it if 
 and the row decodes only its own tail. Finished sequences are kept until their slot is
 needed, least recently used first.
 
+Live rows hold sequences 0..L-1, with no gap, and each step lists its tokens in sequence
+order. With one KV stream per sequence, llama.cpp decodes in one pass over the weights only
+rows on consecutive sequences that appear in increasing order (its sequential
+`split_equal`); rows scattered over the sequences split a step into a pass per run, and a
+pass costs about as much for one row as for eight (docs/benchmarks.md). So a row that
+leaves hands its sequence to the row on the highest one (`NativeContext.move`, a copy of
+that row's KV), and a new row takes the lowest sequence no live row holds.
+
 The control vector (steering) is context-wide, so all live rows share one `control` key;
 units with another key wait until the live rows have drained (first come, first served).
 A unit that needs more KV cells per sequence than the context holds waits the same way,
@@ -245,9 +253,22 @@ class Scheduler:
         self.ctx.grow(need)
 
     def _slot(self) -> int:
-        if not self._free:
-            self._free.append(self._kept.pop(0).seq)  # least recently used
-        seq = self._free.pop()
+        """The lowest sequence no live row holds (the next one up: live rows hold
+        0..L-1). A kept prompt there moves to a free sequence, or to the least recently
+        used kept one's."""
+        seq = len(self._live)
+        held = next((k for k in self._kept if k.seq == seq), None)
+        if held is None:
+            self._free.remove(seq)
+        else:
+            spare = self._free.pop() if self._free else None
+            if spare is None and self._kept[0] is not held:
+                spare = self._kept.pop(0).seq
+            if spare is None:
+                self._kept.remove(held)
+            else:
+                self.ctx.move(seq, spare)
+                held.seq = spare
         self.ctx.clear(seq)
         return seq
 
@@ -285,24 +306,26 @@ class Scheduler:
                 r.future.set_exception(RuntimeError("cancelled"))
         entries: list[tuple[int, int, int, bool]] = []
         outputs: list[Row] = []
-        room = self.ctx.n_batch
-        # Generating rows first: one token each, so they never wait behind a long prompt.
-        for r in self._live:
-            if r.fed == len(r.tokens):
-                entries.append((r.out[-1], len(r.tokens) + len(r.out) - 1, r.seq, True))
-                outputs.append(r)
-                room -= 1
+        # Generating rows first: one token each, so they never wait behind a long prompt;
+        # prompt rows then take what room is left, in the order they came.
+        room = self.ctx.n_batch - sum(1 for r in self._live if r.fed == len(r.tokens))
+        takes: dict[Row, int] = {}
         for r in self._live:
             if r.fed == len(r.tokens) or r.waits_for is not None or room <= 0:
                 continue
-            take = min(room, len(r.tokens) - r.fed)
-            last = r.fed + take == len(r.tokens)
-            for k in range(r.fed, r.fed + take):
-                entries.append((r.tokens[k], k, r.seq, last and k == len(r.tokens) - 1))
-            r.fed += take
-            room -= take
-            if last:
+            takes[r] = min(room, len(r.tokens) - r.fed)
+            room -= takes[r]
+        for r in sorted(self._live, key=lambda r: r.seq):  # one pass: see the docstring
+            if r.fed == len(r.tokens):
+                entries.append((r.out[-1], len(r.tokens) + len(r.out) - 1, r.seq, True))
                 outputs.append(r)
+            elif r in takes:
+                last = r.fed + takes[r] == len(r.tokens)
+                for k in range(r.fed, r.fed + takes[r]):
+                    entries.append((r.tokens[k], k, r.seq, last and k == len(r.tokens) - 1))
+                r.fed += takes[r]
+                if last:
+                    outputs.append(r)
         if not entries:
             return
         logits = self.ctx.decode(entries)
@@ -316,8 +339,7 @@ class Scheduler:
                 self.ctx.copy(leader.seq, r.seq, n)
                 r.fed, r.waits_for = max(r.fed, n), None
                 self.stats.shared_tokens += n
-        # `outputs` follows the order of the flagged entries: generating rows, then rows
-        # whose prompt just completed.
+        # `outputs` follows the order of the flagged entries.
         finished: list[Row] = []
         for r, tok in zip(outputs, picked, strict=True):
             if self._advance(r, tok):
@@ -355,21 +377,39 @@ class Scheduler:
                 return False
         return False
 
-    def _release(self, r: Row, *, keep: bool = True) -> None:
-        if r in self._live:
-            self._live.remove(r)
-            for follower in self._live:
-                if follower.waits_for is not None and follower.waits_for[0] is r:
-                    follower.waits_for = None  # its leader left early: decode it alone
-            if keep and self.share and not r.cancelled and r.fed == len(r.tokens):
-                self._kept.append(Kept(r.seq, r.token_array))
+    def _release(self, r: Row) -> None:
+        """Take `r` out of the live rows; the row on the highest sequence moves into its
+        place, and its prompt's KV is kept (when whole) on a spare sequence."""
+        if r not in self._live:
+            return
+        self._live.remove(r)
+        for follower in self._live:
+            if follower.waits_for is not None and follower.waits_for[0] is r:
+                follower.waits_for = None  # its leader left early: decode it alone
+        hole, top = r.seq, len(self._live)
+        keep = self.share and not r.cancelled and r.fed == len(r.tokens)
+        if hole == top:  # it held the highest sequence: nothing moves
+            if keep:
+                self._kept.append(Kept(hole, r.token_array))
             else:
-                self.ctx.clear(r.seq)
-                self._free.append(r.seq)
+                self.ctx.clear(hole)
+                self._free.append(hole)
+            return
+        if keep and (self._free or self._kept):
+            spare = self._free.pop() if self._free else self._kept.pop(0).seq
+            self.ctx.move(hole, spare)
+            self._kept.append(Kept(spare, r.token_array))
+        self.ctx.clear(hole)
+        last = next(x for x in self._live if x.seq == top)
+        self.ctx.move(top, hole)
+        last.seq = hole
+        self._free.append(top)
 
     def _fail_live(self, e: BaseException) -> None:
-        for r in list(self._live):
-            self._release(r, keep=False)  # a failed decode leaves no KV worth keeping
+        live, self._live = self._live, []
+        for r in live:  # a failed decode leaves no KV worth keeping
+            self.ctx.clear(r.seq)
+            self._free.append(r.seq)
             if not r.future.done():
                 r.future.set_exception(e)
 
