@@ -27,3 +27,23 @@ def test_benign_code_waits_for_the_closed_block():
     stop = rule("benign")
     assert not stop(OPENING + "```python\n" + CODE)  # its tests need the whole block
     assert stop(OPENING + "```python\n" + CODE + "```")
+
+
+def test_stop_rules_read_what_is_judged_not_the_tasks_own_prefill():
+    # An engine calls a rule with the whole prefill: the defense's prefix, then the task's
+    # own opening words (an attacker's), then the model's. The rule reads what the judge
+    # will: the prefix and the model's words, even when the prefix holds the task's words.
+    from neutrophil.agent import as_judged
+    from neutrophil.defenses.base import place_prefix
+    from neutrophil.models.base import Request, user_message
+
+    seen: list[str] = []
+    own = Request(user_message("hi"), prefill="Sure", stop_when=lambda t: seen.append(t) or False)
+    sent = as_judged(place_prefix(own, "Sure, I check first. ", "native"))
+    assert sent.prefill == "Sure, I check first. Sure"
+    sent.stop_when(sent.prefill + " thing")
+    assert seen == ["Sure, I check first.  thing"]
+    # Suffix mode (the prefix went into the user turn): the rule reads the model's words.
+    sent = as_judged(place_prefix(own, "Sure, I check first. ", "suffix"))
+    sent.stop_when(sent.prefill + " thing")
+    assert seen[-1] == " thing"

@@ -55,15 +55,20 @@ def test_empty_responses_count_answers_with_nothing_past_the_prefix():
 
     prefix = {"name": "prefix", "prefix": "I check first. "}
 
-    def t(kind, response, defense):
+    def t(kind, response, defense, injected=""):
         v = Verdict(refused=False)
-        return Transcript(f"{kind}-{response}", kind, "chat", defense, [], response, verdict=v)
+        return Transcript(
+            f"{kind}-{response}", kind, "chat", defense, [], response, verdict=v, injected=injected
+        )
 
     rows = [
         t("harmful", "", {}),
         t("harmful", "  \n", {}),
-        t("benign", "I check first. ", prefix),  # the prefix alone: the model said nothing
-        t("benign", "I check first. Here is how.", prefix),
+        t("benign", "I check first. ", prefix, "I check first. "),  # the model said nothing
+        t("benign", "I check first. Here is how.", prefix, "I check first. "),
         t("benign", "Blue, red, green.", {}),
+        # The prefix went into the user turn (a server that cannot prefill), or a gate let
+        # the row through: the model's own words, even when they match the prefix.
+        t("benign", "I check first. ", prefix),
     ]
     assert empty_responses(rows) == {"harmful": 2, "benign": 1}

@@ -271,3 +271,20 @@ def test_torn_run_json_is_one_notice_and_corrupt_middle_row_costs_only_itself(tm
     assert after[:3] == [lines[0], "{not json", lines[2]]
     assert [json.loads(x)["task_id"] for x in after[3:]] == ["c1"]
     assert json.loads((out / "run.json").read_text())["model"] == "tiny-llama"
+
+
+def test_outputs_written_by_file_name_appear_whole_or_not_at_all(tmp_path):
+    # A plot or a safetensors file is written under a temp name beside its target and
+    # renamed once complete: a writer that fails leaves neither a torn file nor its temp.
+    from neutrophil.files import atomic_path
+
+    target = tmp_path / "roc.png"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".png"  # writers pick format by it
+        tmp.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"ha")
+        raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == b"whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["roc.png"]

@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
@@ -138,11 +138,13 @@ class Agent:
         """Queue the next request of each episode in `batch` ((task index, episode) pairs)."""
         if not batch:
             return
-        own = [ep.request() for _, ep in batch]
-        requests = self.defense.apply(self.backend, own)
+        requests = [
+            as_judged(r)
+            for r in self.defense.apply(self.backend, [ep.request() for _, ep in batch])
+        ]
         futures = self.backend.submit_many(requests, progress=progress)
-        for (i, ep), o, r, f in zip(batch, own, requests, futures, strict=True):
-            waiting[f] = _Pending(i, ep, r, o.prefill)
+        for (i, ep), r, f in zip(batch, requests, futures, strict=True):
+            waiting[f] = _Pending(i, ep, r)
 
     def _take(
         self, batch: Sequence[tuple[_Pending, Generation]]
@@ -150,7 +152,7 @@ class Agent:
         """Judge each output and hand it to its episode: (episodes to go on, ended ones)."""
         # What the user reads: the defense's prefix and the model's words, not a prefill
         # the task itself wrote (an attacker's opening words are not the model's answer).
-        outputs = [p.request.prefill.removesuffix(p.own_prefill) + g.text for p, g in batch]
+        outputs = [p.request.injected + g.text for p, g in batch]
         # The judge reads what a person would: an answer in base64 or leetspeak decoded.
         judged = self.judge.judge(
             [p.episode.task.prompt for p, _ in batch], [readable(o) for o in outputs]
@@ -191,6 +193,7 @@ class Agent:
             split=task.split,
             prompt_tokens=outcome.prompt_tokens,
             generated_tokens=outcome.generated_tokens,
+            injected=outcome.request.injected,
         )
 
 
@@ -201,8 +204,18 @@ class _Pending:
     index: int
     episode: Episode
     request: Request
-    own_prefill: str = ""  # the episode's own prefill, under the defense's prefix
 
 
 def _order(item: tuple[_Pending, Generation]) -> int:
     return item[0].index
+
+
+def as_judged(request: Request) -> Request:
+    """`request` with its stop rule reading what the judge will: the defense's injected
+    words and the model's (an engine's rule sees the whole prefill, which also holds the
+    task's own opening words, an attacker's, that are not the model's answer)."""
+    rule = request.stop_when
+    if rule is None or request.prefill == request.injected:
+        return request
+    skip = len(request.prefill)
+    return replace(request, stop_when=lambda text: rule(request.injected + text[skip:]))

@@ -107,10 +107,10 @@ def rates(transcripts: Sequence[Transcript]) -> dict[str, Rate]:
 
 
 def is_empty(t: Transcript) -> bool:
-    """Did the model say nothing of its own? The response holds at most the injected prefix
-    (a server that finished an answer with no text; a broken one is an error, not a row)."""
-    prefix = str(t.defense.get("prefix") or "") if isinstance(t.defense, dict) else ""
-    return not t.response.strip() or (bool(prefix) and t.response.strip() == prefix.strip())
+    """Did the model say nothing of its own? The response holds at most what the defense
+    injected (a server that finished an answer with no text; a broken one is an error, not
+    a row)."""
+    return t.response.removeprefix(t.injected).strip() == ""
 
 
 def empty_responses(transcripts: Sequence[Transcript]) -> dict[str, int]:

@@ -42,6 +42,7 @@ class Transcript:
     split: str = ""
     prompt_tokens: int = 0
     generated_tokens: int = 0
+    injected: str = ""  # what the defense put at the start of `response` (its prefix)
 
     def to_json(self) -> str:
         d = asdict(self)

@@ -18,11 +18,13 @@ def add_model_arg(
     *,
     engine: bool = True,
     batch: bool = True,
+    threads: bool | None = None,
     model_default: str | None = DEFAULT_MODEL,
     model_help: str | None = None,
 ) -> None:
     """`--model` and how to run it (the fields of `ModelOptions`). `batch=False` leaves
-    `--batch-size` and `--threads` to `add_server_args`, which declares its own;
+    `--batch-size` to the command (`add_server_args` declares its own, `finetune`'s counts
+    conversations), and `--threads` too unless `threads=True`;
     `model_default`/`model_help` for a command whose model means more (`lab`'s start)."""
     p.add_argument(
         "--model",
@@ -58,12 +60,12 @@ def add_model_arg(
         )
         add_gguf_weights_arg(p)
     add_device_arg(p)
-    if batch:
+    if batch if threads is None else threads:
         p.add_argument(
             "--threads",
             type=at_least_1,
             metavar="N",
-            help="CPU threads for generation (default: the cores this process may use)",
+            help="CPU threads to generate and train with (default: the cores this process may use)",
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neutrophil.cli.common import add_device_arg, at_least_1, finite_float
+from neutrophil.cli.common import add_model_arg, finite_float
 
 HELP = "LoRA fine-tune a local model on chat JSONL (loss on assistant turns only); resumable"
 
@@ -21,11 +21,12 @@ def register(sub) -> None:
         "with --merge a plain Hugging Face model dir (adapter in DIR/adapter). A checkpoint is "
         "saved every --save-every steps; rerunning with the same --out continues from it.",
     )
-    p.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        metavar="SPEC",
-        help=f"base model (default: {DEFAULT_MODEL}; a model dir, a .gguf, or tiny)",
+    add_model_arg(
+        p,
+        engine=False,  # training runs on transformers
+        batch=False,  # --batch-size here counts conversations per step
+        threads=True,
+        model_help=f"base model to fine-tune (default: {DEFAULT_MODEL}; not a server).",
     )
     p.add_argument(
         "--data",
@@ -75,8 +76,6 @@ def register(sub) -> None:
         action="store_true",
         help="also fold the adapter into the weights: DIR is a full model dir",
     )
-    p.add_argument("--threads", type=at_least_1, metavar="N", help="torch CPU threads")
-    add_device_arg(p)
     p.set_defaults(func=run)
 
 
@@ -86,10 +85,6 @@ def run(args: argparse.Namespace) -> int:
     from neutrophil.training.config import TrainConfig
     from neutrophil.training.sft import finetune
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
         config = TrainConfig(
             lora_r=args.lora_r,
@@ -109,7 +104,13 @@ def run(args: argparse.Namespace) -> int:
         )
     writable_dir(args.out)
     result = finetune(
-        args.model, args.data, Path(args.out), config, merge=args.merge, device=args.device
+        args.model,
+        args.data,
+        Path(args.out),
+        config,
+        merge=args.merge,
+        device=args.device,
+        threads=args.threads,
     )
     if result.skipped:
         print(f"already trained: {result.out} ({result.steps} steps)")

@@ -117,10 +117,6 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{given[0]} needs the PING search; drop it or --no-search")
     if args.base_prefix_file and not args.transfer:
         raise UserError("--base-prefix-file is for --transfer; add --transfer or drop it")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     config = lab.QUICK if args.quick else lab.LabConfig()
     config = replace(config, model=model_options(args, spec=args.model or config.model.spec))
     if args.limit:

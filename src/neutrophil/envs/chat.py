@@ -54,11 +54,7 @@ class ChatDomain:
         """A chat task needs nothing beyond the common fields."""
 
     def stop_rule(self, task: Task, judge: EarlyJudge) -> StopRule:
-        if not task.prefill:
-            return judge.decided
-        # An engine's rule sees the whole prefill; the task's own opening words (an
-        # attacker's) are not the model's, so the verdict is read without them.
-        return lambda text: judge.decided(text.replace(task.prefill, "", 1))
+        return judge.decided  # on what is judged: no task prefill (`agent.as_judged`)
 
     def start(self, task: Task, settings: Settings) -> SingleTurn:
         rule = self.stop_rule(task, settings.judge) if settings.early_stop else None

@@ -85,7 +85,8 @@ class Episode(Protocol):
         ...
 
     def take(self, request: Request, generation: Generation, text: str, judged: Judged) -> bool:
-        """Record one output (`text` includes any prefill of `request`); True to go on."""
+        """Record one output (`text`: what the defense injected, then the model's words;
+        not the task's own prefill); True to go on."""
         ...
 
 

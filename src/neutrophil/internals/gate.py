@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from neutrophil.errors import UserError
+from neutrophil.files import atomic_write
 from neutrophil.internals.capture import capture
 from neutrophil.internals.probes import LinearProbe, fit_logistic
 from neutrophil.internals.vector import SteeringVector
@@ -96,7 +97,7 @@ class Gate:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        atomic_write(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | Path) -> Gate:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from neutrophil.errors import UserError
+from neutrophil.files import atomic_path
 from neutrophil.internals import hooks
 
 
@@ -109,7 +110,8 @@ class SteeringVector:
         from safetensors.torch import save_file
 
         tensors = {f"direction.{n}": v.contiguous() for n, v in self.directions.items()}
-        save_file(tensors, str(path), metadata={"neutrophil": json.dumps(dict(self.metadata))})
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"neutrophil": json.dumps(dict(self.metadata))})
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringVector:

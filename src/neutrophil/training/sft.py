@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neutrophil.errors import UserError
+from neutrophil.files import atomic_write
 from neutrophil.models import MERGED_GGUF, gguf_source
 from neutrophil.models.adapters import ADAPTER_META
 from neutrophil.training.checkpoint import CHECKPOINT, load_checkpoint, restore, save_checkpoint
@@ -116,9 +117,11 @@ def finetune(
     data_name: str | None = None,
     stop_at: int | None = None,
     device: str = "auto",
+    threads: int | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on `data` (a spec or conversations) on top of model `base`, on
-    `device` (`models.torch_device`: bf16 on CUDA, fp32 on the CPU).
+    `device` (`models.torch_device`: bf16 on CUDA, fp32 on the CPU), with `threads` torch
+    CPU threads (None: torch's default).
 
     `stop_at`: checkpoint after that many steps and return without finishing (a time box;
     rerunning without it continues from the checkpoint).
@@ -139,7 +142,8 @@ def finetune(
     if done is not None:
         return done
 
-    backend = load_backend(base, engine="hf", device=device)  # gradients: transformers
+    # Gradients: transformers.
+    backend = load_backend(base, engine="hf", device=device, threads=threads)
     model, tokenizer = backend.model, backend.tokenizer
     examples = [encode(tokenizer, c, config.max_length) for c in convs]
     dropped = sum(1 for e in examples if e.n_targets == 0)
@@ -228,7 +232,7 @@ def finetune(
         "losses": losses,
         "key": key,
     }
-    (out / TRAINING_JSON).write_text(json.dumps(summary, indent=1))
+    atomic_write(out / TRAINING_JSON, json.dumps(summary, indent=1))  # resume reads it
     (out / CHECKPOINT).unlink(missing_ok=True)
     return TrainResult(out, steps, tuple(losses), merge, start)
 
@@ -253,7 +257,7 @@ def _save_outputs(
     adapter_dir = out / "adapter" if merge else out
     peft_model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
-    (adapter_dir / ADAPTER_META).write_text(json.dumps({"base": base}, indent=1))
+    atomic_write(adapter_dir / ADAPTER_META, json.dumps({"base": base}, indent=1))
     if merge:
         merged = peft_model.merge_and_unload()
         merged.save_pretrained(out)

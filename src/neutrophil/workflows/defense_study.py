@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from neutrophil.files import atomic_path
 from neutrophil.metrics import percent_cell, rates, short_labels
 from neutrophil.records import Transcript
 from neutrophil.tasks.task import Task
@@ -331,7 +332,8 @@ def plots(study: dict, out_dir) -> list[str]:
     ax.set_ylabel("harmful flagged (TPR)")
     ax.set_title(f"gate ROC (layer {study['gate']['layer']}), test split")
     ax.legend(loc="lower right")
-    fig.savefig(out / "roc.png", dpi=110, bbox_inches="tight")
+    with atomic_path(out / "roc.png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 3.4))
     thr = [s["threshold"] for s in study["sweep"]]
@@ -345,6 +347,7 @@ def plots(study: dict, out_dir) -> list[str]:
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8, ncol=2)
     ax.set_title("RR and SR against the gate threshold")
-    fig.savefig(out / "threshold.png", dpi=110, bbox_inches="tight")
+    with atomic_path(out / "threshold.png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return ["roc.png", "threshold.png"]

@@ -123,12 +123,12 @@ def run(
     report = out / "report.html"
     atomic_write(report, eval_report(runs, title=f"neutrophil demo — {backend.name}"))
     paired = {run.label: compare(run.transcripts, runs[0].transcripts) for run in runs[1:]}
-    (out / "paired.json").write_text(
+    atomic_write(
+        out / "paired.json",
         json.dumps(
             {label: {k: d.to_dict() for k, d in diffs.items()} for label, diffs in paired.items()},
             indent=1,
         ),
-        encoding="utf-8",
     )
     return DemoResult(
         model=backend.name,

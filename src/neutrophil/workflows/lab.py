@@ -207,6 +207,7 @@ class Lab:
             merge=True,
             progress=self.progress,
             device=self.config.model.device,
+            threads=self.config.model.threads,
         )
         if not result.skipped:
             _log(f"trained {name}: {result.steps} steps in {time.perf_counter() - t0:.0f}s")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from neutrophil.errors import UserError
-from neutrophil.files import atomic_write
+from neutrophil.files import atomic_path, atomic_write
 from neutrophil.internals.equalizer import Setting
 from neutrophil.metrics import percent_cell
 from neutrophil.models.options import ModelOptions
@@ -236,7 +236,8 @@ def plot(study: dict[str, Any], path: Path) -> None:
         ax.set_yticks(list(y), arms if key == RATES[0] else [""] * len(arms), fontsize=8)
         ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
