@@ -47,3 +47,21 @@ def test_stop_rules_read_what_is_judged_not_the_tasks_own_prefill():
     sent = as_judged(place_prefix(own, "Sure, I check first. ", "suffix"))
     sent.stop_when(sent.prefill + " thing")
     assert seen[-1] == " thing"
+
+
+def test_inspect_stop_rules_read_what_is_scored_too():
+    # Through Inspect, a sample's own prefill (a final assistant message) sits under the
+    # defense's prefix in the prefill; the rule reads the prefix and the model's words.
+    from neutrophil.defenses.base import PromptDefense
+    from neutrophil.interop.inspect.engine import DefendedEngine, StopWatch
+    from neutrophil.models import load_backend
+    from neutrophil.models.base import Request, user_message
+
+    seen: list[str] = []
+    watch = StopWatch(("STOP",), lambda t: seen.append(t) or False)
+    engine = DefendedEngine(load_backend("tiny"), PromptDefense(prefix="Sure, I check. "))
+    (sent,) = engine._defend([Request(user_message("hi"), prefill="Sure", stop_when=watch)])
+    assert sent.prefill == "Sure, I check. Sure"
+    assert not sent.stop_when(sent.prefill + " thing")
+    assert seen == ["Sure, I check.  thing"]
+    assert sent.stop_when(sent.prefill + " thing STOP")  # stop strings: generated text only

@@ -52,7 +52,9 @@ class Recording:
         return getattr(self.inner, name)
 
     def continuous(self, max_rows: int):  # the server drives this wrapper, batch by batch
-        return self
+        from neutrophil.models.batching import Batched
+
+        return Batched(self, max_rows=max_rows)
 
 
 @pytest.fixture(scope="module")

@@ -288,3 +288,25 @@ def test_outputs_written_by_file_name_appear_whole_or_not_at_all(tmp_path):
         raise RuntimeError("killed mid-write")
     assert target.read_bytes() == b"whole"
     assert [p.name for p in tmp_path.iterdir()] == ["roc.png"]
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_rows_say_what_was_injected_and_older_rows_still_read(tmp_path, compact):
+    from dataclasses import replace
+
+    from neutrophil.metrics import is_empty
+
+    path = tmp_path / "store.jsonl"
+    defense = {"name": "prefix", "prefix": "I check first. "}
+    t = task(0)
+    row = replace(transcript(t, "I check first. "), defense=defense, injected="I check first. ")
+    RunStore(path, compact=compact).add(KEY, [(t, row)])
+    (back,) = [RunStore(path, compact=compact).get(KEY, defense, t)]
+    assert back.injected == "I check first. " and is_empty(back)
+    # A row written before rows said what was injected: its prefix heads the response.
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        line.pop("injected", None)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    old = RunStore(path, compact=compact).get(KEY, defense, t)
+    assert old is not None and old.injected == "I check first. " and is_empty(old)

@@ -180,7 +180,7 @@ def test_concurrent_requests_are_batched(hf):
             time.sleep(0.005)
         for t in threads[1:]:
             t.start()
-        while len(rec.batches[0]) + app.state.batcher.pending() != n:
+        while len(rec.batches[0]) + app.state.engine.batcher.waiting() != n:
             assert time.monotonic() < deadline, "requests never reached the server"
             time.sleep(0.005)
         gate.set()

@@ -225,6 +225,12 @@ def _from_row(row: dict[str, Any]) -> Transcript:
             raise ValueError(f"'{name}' is not a string")
     if not isinstance(d["defense"], dict) or not isinstance(d.get("verdict"), dict):
         raise ValueError("'defense' or 'verdict' is not an object")
+    if "injected" not in d:  # written before rows said what was injected (2026-12-05)
+        prefix = d["defense"].get("prefix")
+        prefix = prefix if isinstance(prefix, str) else ""
+        d["injected"] = prefix if prefix and d["response"].startswith(prefix) else ""
+    if not isinstance(d["injected"], str):
+        raise ValueError("'injected' is not a string")
     return Transcript.from_dict(d)
 
 

@@ -99,7 +99,6 @@ def _serve(args: argparse.Namespace, specs: dict[str, str], prefix, api_key, soc
         model_name=None,
         aliases=[args.model],
         max_batch=args.batch_size,
-        batch_wait_ms=50.0,  # the page's two rows (steered, unsteered) arrive together
         api_key=api_key,
         limits=limits,
         steering=steering,

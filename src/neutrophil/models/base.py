@@ -106,8 +106,9 @@ class Backend:
     - `tools_view()`: the engine rendering a `template.TOOLS_ROLE` message as its chat
       template's `tools` (tool calling), or None where it renders no tools.
     - `fingerprint`: what decides its tokens (caches and run stores key on it).
-    - `continuous(max_rows)`: an engine over the same model that queues (itself when it
-      does): what a server drives, so that no request waits for another's batch.
+    - `continuous(max_rows)`: an engine over the same model that queues: itself when it
+      does, else `batching.Batched` (concurrent requests collected into batches of up to
+      `max_rows`); what a server drives, so that no request waits for another's batch.
     - `alive()`, `last_step`: whether its decode thread runs, when it last made a step
       (health checks); `close()` frees it.
     """
@@ -160,7 +161,11 @@ class Backend:
         return None
 
     def continuous(self, max_rows: int) -> Backend:
-        return self
+        if self.queues:
+            return self
+        from neutrophil.models.batching import Batched  # it builds on this module
+
+        return Batched(self, max_rows=max_rows)
 
     def alive(self) -> bool:
         return True

@@ -73,12 +73,12 @@ class HFBackend(Backend):
         return ToolsView(self)
 
     def continuous(self, max_rows: int) -> Backend:
-        """`ContinuousHF` over this model where its cache layout allows (else itself: a
-        whole batch at a time)."""
+        """`ContinuousHF` over this model where its cache layout allows (else batches:
+        `Backend.continuous`)."""
         from neutrophil.models.continuous import ContinuousHF
 
         if not ContinuousHF.supports(self):
-            return self
+            return super().continuous(max_rows)
         return ContinuousHF(self, max_rows=min(max_rows, self.batch_size))
 
     def _collect_eos_ids(self) -> set[int]:

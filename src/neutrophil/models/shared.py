@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from neutrophil.models.base import Backend, Generation, LocalBackend, Request, collect
+from neutrophil.models.batching import Batched
 
 DESCRIPTION = (
     "name",
@@ -52,9 +53,7 @@ class EditRouter(Backend):
     def __init__(self, fast: Backend, hooks: Backend) -> None:
         self.fast = fast
         self.hooks = hooks
-        # Queues only if both do: `Locked` decodes in `submit_many`, which a server must
-        # then call from a worker thread, as it does `generate`.
-        self.queues = fast.queues and hooks.queues
+        self.queues = fast.queues and hooks.queues  # both do when each is a `continuous()`
         _describe_as(self, fast)
 
     @property
@@ -120,13 +119,12 @@ def shared_model_engine(backend: Backend, max_rows: int, lock: threading.RLock) 
         return backend.continuous(max_rows)
     if ContinuousHF.supports(backend):
         return ContinuousHF(backend, max_rows=max_rows, lock=lock)
-    return Locked(backend, lock)
+    return Batched(Locked(backend, lock), max_rows=max_rows)
 
 
 class Locked(Backend):
-    """The engine a steering server's batcher drives: the backend, one batch at a time
-    under `lock` (the gate reads the same model), decoding whole batches so rows with
-    different mixes share one."""
+    """The backend, one batch at a time under `lock` (a gate reads the same model); a
+    server drives it through `Batched`, so rows with different mixes share a batch."""
 
     def __init__(self, backend: Backend, lock: threading.RLock) -> None:
         self.backend = backend

@@ -68,6 +68,7 @@ def held_out_metrics(
                 defense=d.describe(),
                 messages=[],
                 response=verdicts[t.id].response,
+                injected=verdicts[t.id].injected,
                 verdict=verdicts[t.id].verdict,
                 tags=t.tags,
                 split=t.split,

@@ -63,7 +63,6 @@ def create_app(
     model_name: str | None = None,
     aliases: Iterable[str] = (),
     max_batch: int = 32,
-    batch_wait_ms: float = 5.0,
     workers: int | None = None,
     default_max_tokens: int | None = None,
     api_key: str | None = None,
@@ -72,10 +71,10 @@ def create_app(
     steering: Steering | None = None,
     record: FlaggedLog | None = None,
 ) -> FastAPI:
-    """An app serving `backend` through `backend.continuous()`: an engine that queues
-    (llama.cpp, `ContinuousHF` for a transformers model) gets each request as it comes,
-    anything else gets batches, `workers` at once (1 for a local model, which is not
-    thread-safe; a remote backend's `capacity`, one request each). With `api_key`, every path
+    """An app serving `backend` through `backend.continuous()`, an engine that queues
+    (llama.cpp, `ContinuousHF` for a transformers model, else `models.batching.Batched`):
+    each request goes to it as it comes. A remote backend gets one request per call,
+    `workers` calls at once (default: its `capacity`). With `api_key`, every path
     but /health needs `Authorization: Bearer API_KEY`. With `steering` (`neutrophil studio`),
     requests may carry the `neutrophil` extension field (`serve/steering.py`), rows with
     different mixes decode in one batch (per-row edits), and the studio page is
@@ -100,8 +99,6 @@ def create_app(
         engine = backend.continuous(max_batch)
     batcher = Batcher(
         engine,
-        max_batch=1 if backend.remote else max_batch,
-        wait_s=batch_wait_ms / 1000,
         workers=workers if workers is not None else (backend.capacity if backend.remote else 1),
         stall_s=stall_s,
     )

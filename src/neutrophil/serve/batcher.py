@@ -1,13 +1,11 @@
-"""Hands requests to the backend: row by row to an engine that batches continuously, or in
-collected batches to one that decodes a whole batch at a time.
+"""Hands each request to the engine as it comes, and keeps the server's view of it.
 
-- A local engine that `queues` (the llama.cpp backend, `ContinuousHF` for transformers
-  models) gets each request at once (`submit_many`): rows join and leave its batch every
-  step, so nothing waits for another row to finish.
-- Any other backend gets batches: concurrent requests are collected for a few milliseconds
-  into one `generate` call, `workers` calls at a time (1 for a local model, which is not
-  thread-safe; an HTTP backend's `concurrency`, one request per call, since the server
-  batches by itself and a call returns only when its slowest row is done).
+- A local engine (what `Backend.continuous` gives: llama.cpp, `ContinuousHF`, or
+  `models.batching.Batched` for a backend that decodes whole batches) gets each request
+  at once (`submit_many`) and batches it with the others itself.
+- A remote backend (an HTTP server, which batches by itself) gets one request per call,
+  `workers` calls at once, each in a daemon thread: a SIGTERM never waits for an
+  upstream answer.
 
 Every request's `stop_when` is wrapped: each call is a heartbeat (`health`), and once a
 drain's grace period is over it ends the row, so a shutdown never waits for long rows.
@@ -21,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from neutrophil.models.base import Backend, Generation, Request
@@ -31,28 +29,15 @@ class ShuttingDown(Exception):
     """The server is draining: the request was not started, or was cut at the grace end."""
 
 
-@dataclass(frozen=True)
-class _Item:
-    request: Request
-    future: asyncio.Future[Generation]
-
-
 class Batcher:
     def __init__(
         self,
         backend: Backend,
         *,
-        max_batch: int = 32,
-        wait_s: float = 0.005,
         workers: int = 1,
         stall_s: float = 60.0,
     ) -> None:
         self.backend = backend
-        # A remote backend's calls run in daemon threads (the batch path): a SIGTERM never
-        # waits for an upstream answer.
-        self.continuous = backend.queues and not backend.remote
-        self.max_batch = max_batch
-        self.wait_s = wait_s
         self.workers = workers
         self.stall_s = stall_s
         self.last_progress = time.monotonic()
@@ -66,35 +51,25 @@ class Batcher:
         self._counting = threading.Lock()
         self._abort_at: float | None = None  # rows still running then are cut (drain)
         self.draining = False
-        self._queue: asyncio.Queue[_Item] | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting = 0  # remote requests waiting for a free call
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
         self._slots = asyncio.Semaphore(self.workers)
-        if not self.continuous:
-            self._spawn(self._collect())
 
     async def stop(self) -> None:
         """Cut every row at its next step (the backend is its owner's to close)."""
         self.begin_drain(0.0)
-        for task in list(self._tasks):
-            task.cancel()
 
     def begin_drain(self, grace_s: float) -> None:
         """Refuse new requests; rows still running after `grace_s` seconds are cut."""
         self.draining = True
         abort_at = time.monotonic() + grace_s
         self._abort_at = abort_at if self._abort_at is None else min(self._abort_at, abort_at)
-        while self._queue is not None and not self._queue.empty():
-            item = self._queue.get_nowait()
-            if not item.future.done():
-                item.future.set_exception(ShuttingDown("the server is shutting down"))
 
     def pending(self) -> int:
-        """Requests waiting for a batch (not yet handed to the backend)."""
-        return self._queue.qsize() if self._queue is not None else 0
+        """Remote requests waiting for a free call (a local engine queues by itself)."""
+        return self._waiting
 
     def busy(self) -> int:
         """Requests accepted and not yet answered."""
@@ -122,7 +97,7 @@ class Batcher:
         cut, stepped = threading.Event(), threading.Event()
         request = replace(request, stop_when=self._watched(request.stop_when, cut, stepped))
         try:
-            if self.continuous:
+            if not self.backend.remote:
                 (started,) = self.backend.submit_many([request])
                 started.add_done_callback(self._count_done)  # when the engine ends the row
                 row = asyncio.wrap_future(started)
@@ -136,10 +111,7 @@ class Batcher:
                         started.cancel()
                     raise
             else:
-                assert self._queue is not None, "Batcher.start() was not awaited"
-                future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
-                await self._queue.put(_Item(request, future))
-                gen = await future
+                gen = await self._call(request)
         finally:
             self._in_flight -= 1
             self.last_progress = time.monotonic()
@@ -170,60 +142,21 @@ class Batcher:
         if not future.cancelled() and future.exception() is None:
             self._count([future.result()])
 
-    # -- the batch path ------------------------------------------------------------------
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _collect(self) -> None:
-        assert self._queue is not None and self._slots is not None
-        while True:
-            await self._slots.acquire()  # wait for a free worker: the queue fills meanwhile
-            batch = await take_batch(self._queue, self.max_batch, self.wait_s)
-            if batch:
-                self._spawn(self._run(batch))
-            else:
-                self._slots.release()
-
-    async def _run(self, batch: list[_Item]) -> None:
-        assert self._slots is not None
+    async def _call(self, request: Request) -> Generation:
+        assert self._slots is not None, "Batcher.start() was not awaited"
+        self._waiting += 1
         try:
-            gens = await _in_daemon_thread(self.backend.generate, [i.request for i in batch])
-            self._count(gens)
-            for item, gen in zip(batch, gens, strict=True):
-                if not item.future.done():
-                    item.future.set_result(gen)
-        except Exception as e:  # noqa: BLE001 — handed to every waiting request
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(e)
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            if self.draining:
+                raise ShuttingDown("the server is shutting down")
+            (gen,) = await _in_daemon_thread(self.backend.generate, [request])
         finally:
             self._slots.release()
-
-
-async def take_batch(queue: asyncio.Queue[Any], max_batch: int, wait_s: float) -> list[Any]:
-    """The next batch of `queue`'s items (each with a `future`): the first to come, then
-    whatever else arrives within `wait_s` seconds, at most `max_batch`; items whose future
-    is already done (a client that left while queued) are dropped."""
-    loop = asyncio.get_running_loop()
-    batch = [await queue.get()]
-    deadline = loop.time() + wait_s
-    while len(batch) < max_batch:
-        try:
-            batch.append(queue.get_nowait())
-            continue
-        except asyncio.QueueEmpty:
-            pass
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        try:
-            batch.append(await asyncio.wait_for(queue.get(), remaining))
-        except asyncio.TimeoutError:
-            break
-    return [item for item in batch if not item.future.done()]
+        self._count([gen])
+        return gen
 
 
 def _retrieved(future: asyncio.Future[Generation]) -> None:

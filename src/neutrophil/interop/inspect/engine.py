@@ -23,19 +23,23 @@ from neutrophil.serve.protocol import cut_at_stop
 class StopWatch:
     """A `Request.stop_when`: neutrophil's verdict stop rule and/or the caller's stop strings.
 
-    Stop strings count only in generated text, not in the injected prefix, so `skip` is set
-    to the defended prefill's length once the defense has run.
+    Once the defense has run, `skip` is the defended prefill's length and `injected` what
+    the defense put there: stop strings count only in generated text, and the rule reads
+    what is scored, the injected prefix and the model's words (as `agent.as_judged`), not
+    the sample's own prefill.
     """
 
     def __init__(self, stops: Sequence[str] = (), rule: Callable[[str], bool] | None = None):
         self.stops = tuple(stops)
         self.rule = rule
         self.skip = 0
+        self.injected = ""
 
     def __call__(self, full: str) -> bool:
-        if self.rule is not None and self.rule(full):
+        generated = full[self.skip :]
+        if self.rule is not None and self.rule(self.injected + generated):
             return True
-        return bool(self.stops) and cut_at_stop(full[self.skip :], self.stops)[1]
+        return bool(self.stops) and cut_at_stop(generated, self.stops)[1]
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class DefendedEngine:
         defended = self.defense.apply(self.backend, requests)
         for d in defended:
             if isinstance(d.stop_when, StopWatch):
-                d.stop_when.skip = len(d.prefill)
+                d.stop_when.skip, d.stop_when.injected = len(d.prefill), d.injected
         return defended
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Answer]:
