@@ -87,6 +87,8 @@ CASES = [
     *([] if CUDA else [(["finetune", "--model", "tiny", "--data", "{d}/train.jsonl", "--device", "cuda", "--out", "{d}/ft"], "--device cuda: torch sees no CUDA device")]),
     *([] if CUDA else [(["eval", "--tasks", "{d}/ok.jsonl", "--device", "cuda"], "--device cuda: torch sees no CUDA device")]),
     (["eval", "--tasks", "{d}/ok.jsonl", "--model", "smollm2-135m", "--engine", "llama", "--device", "cuda"], "llama.cpp runs on the CPU here, use --engine hf"),
+    # a flag the engine that runs the model would not read
+    (["eval", "--tasks", "{d}/ok.jsonl", "--model", "smollm2-135m", "--engine", "hf", "--gguf-weights", "f32"], "--gguf-weights f32: only llama.cpp reads it; with the transformers engine"),
 ]  # fmt: skip
 
 

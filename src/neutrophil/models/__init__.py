@@ -158,7 +158,14 @@ def load_gguf(
 ) -> Backend:
     """A GGUF file on llama.cpp or (converted once) on transformers. `twin_dir`: the same
     weights as a transformers dir (a merged fine-tune), used for hidden states."""
-    if _gguf_engine(engine, device) == "llama":
+    runs_on = _gguf_engine(engine, device)
+    if runs_on == "hf" and gguf_weights != "auto":
+        why = f"--device {device}" if device.startswith("cuda") else "the transformers engine"
+        raise UserError(
+            f"--gguf-weights {gguf_weights}: only llama.cpp reads it; with {why} the GGUF "
+            "runs on transformers (fp32 on the CPU, bf16 on CUDA): drop it"
+        )
+    if runs_on == "llama":
         from neutrophil.models.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(
