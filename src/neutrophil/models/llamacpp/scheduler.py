@@ -184,20 +184,27 @@ class Scheduler:
         with self._wake:
             self._closed = True
             self._wake.notify()
-        if self._thread is None:
+            thread = self._thread
+        if thread is None:
             return True
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
-        return not self._thread.is_alive()
+        if thread is not threading.current_thread():
+            thread.join(timeout=30)
+        return not thread.is_alive()
 
     # -- the worker ---------------------------------------------------------------------
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._closed and not self._pending and not self._live:
-                    self._wake.wait()
                 if self._closed:
                     self._fail_all(RuntimeError("the llama.cpp engine was closed"))
+                    return
+                if not self._pending and not self._live:
+                    # Idle: the worker ends, and with it the OpenMP thread pool that libgomp
+                    # keeps for each thread calling llama_decode; `put` starts another. Idle
+                    # pools count against the cores, and with more threads than cores
+                    # libgomp stops spinning at barriers: another engine's steps then took
+                    # 1.5-2.4x as long (docs/benchmarks.md).
+                    self._thread = None
                     return
                 self._admit()
             try:
