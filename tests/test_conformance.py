@@ -79,7 +79,16 @@ def _argv(name: str) -> tuple[list[str], str, dict[str, str]]:
     gguf = str(embedded_gguf())
     if name == "llama-cpp-python":
         argv = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--n_ctx", "4096"]
-        argv += ["--n_threads", "1", "--model_alias", MODEL, "--port", "{port}"]
+        argv += [
+            "--n_threads",
+            "1",
+            "--n_threads_batch",
+            "1",
+            "--model_alias",
+            MODEL,
+            "--port",
+            "{port}",
+        ]
         return argv, "llama-file", QUIET_ENV
     if name == "neutrophil-llama":
         argv = neutrophil_argv("serve", "--engine", "llama", "--gguf-weights", "file")

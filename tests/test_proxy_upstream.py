@@ -31,7 +31,17 @@ def proxy(tmp_path_factory):
     logs = tmp_path_factory.mktemp("proxy")
     gguf = str(embedded_gguf())
     upstream = ServerProcess(
-        [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--n_threads", "1"]
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            gguf,
+            "--n_threads",
+            "1",
+            "--n_threads_batch",
+            "1",
+        ]
         + ["--model_alias", "smollm2", "--port", "{port}"],
         logs / "upstream.log",
     ).start()
