@@ -174,6 +174,48 @@ class Backend:
         return None
 
 
+class Over(Backend):
+    """An engine that decodes another's model (`inner`): it says of itself what `inner`
+    says (name, engine, prefill mode, capacity, edits, ...) and renders, counts tokens and
+    reads hidden states through it. `Batched`, `Locked` and `EditRouter` are ones."""
+
+    DESCRIPTION = (
+        "name",
+        "engine",
+        "prefill_mode",
+        "capacity",
+        "edits",
+        "takes_raw_prompts",
+        "remote",
+        "context_length",
+        "chat_template",
+    )
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        for attr in self.DESCRIPTION:
+            setattr(self, attr, getattr(inner, attr))
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    def applies(self, request: Request) -> bool:
+        return self.inner.applies(request)
+
+    def prompt_text(self, request: Request) -> str | None:
+        return self.inner.prompt_text(request)
+
+    def count_tokens(self, text: str) -> int | None:
+        return self.inner.count_tokens(text)
+
+    def max_token_chars(self) -> int | None:
+        return self.inner.max_token_chars()
+
+    def local(self) -> LocalBackend | None:
+        return self.inner.local()
+
+
 def collect(futures: Sequence[Future[Generation]], *, progress: bool = False) -> list[Generation]:
     """The generations of queued rows, in order, once all are done; on a failure or Ctrl-C
     the rows still queued or decoding are cancelled too."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-from neutrophil.models.base import Backend, Generation, LocalBackend, Request, collect
+from neutrophil.models.base import Backend, Generation, Over, Request, collect
 
 T = TypeVar("T")
 
@@ -109,7 +109,7 @@ class RequestBatcher(Generic[T]):
             self.last_step = time.monotonic()
 
 
-class Batched(Backend):
+class Batched(Over):
     """`backend` as an engine that queues: `submit_many` returns at once, and the rows are
     generated in batches of up to `max_rows` (`RequestBatcher`). The backend belongs to
     the caller; `close` stops only the batching."""
@@ -117,30 +117,14 @@ class Batched(Backend):
     queues = True
 
     def __init__(self, backend: Backend, *, max_rows: int, wait_s: float = 0.005) -> None:
-        self.backend = backend
+        super().__init__(backend)
         self.batcher: RequestBatcher[Generation] = RequestBatcher(
             backend.generate, max_rows=max_rows, wait_s=wait_s
         )
-        for attr in (
-            "name",
-            "engine",
-            "prefill_mode",
-            "capacity",
-            "edits",
-            "takes_raw_prompts",
-            "remote",
-            "context_length",
-            "chat_template",
-        ):
-            setattr(self, attr, getattr(backend, attr))
-
-    @property
-    def fingerprint(self) -> str:
-        return self.backend.fingerprint
 
     @property
     def last_step(self) -> float:  # type: ignore[override]
-        return max(self.batcher.last_step, self.backend.last_step)
+        return max(self.batcher.last_step, self.inner.last_step)
 
     def submit_many(
         self, requests: Sequence[Request], *, progress: bool = False
@@ -150,23 +134,8 @@ class Batched(Backend):
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Generation]:
         return collect(self.submit_many(requests), progress=progress)
 
-    def applies(self, request: Request) -> bool:
-        return self.backend.applies(request)
-
-    def prompt_text(self, request: Request) -> str | None:
-        return self.backend.prompt_text(request)
-
-    def count_tokens(self, text: str) -> int | None:
-        return self.backend.count_tokens(text)
-
-    def max_token_chars(self) -> int | None:
-        return self.backend.max_token_chars()
-
-    def local(self) -> LocalBackend | None:
-        return self.backend.local()
-
     def alive(self) -> bool:
-        return self.batcher.alive() and self.backend.alive()
+        return self.batcher.alive() and self.inner.alive()
 
     def close(self) -> None:
         self.batcher.close()

@@ -23,42 +23,21 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from neutrophil.models.base import Backend, Generation, LocalBackend, Request, collect
+from neutrophil.models.base import Backend, Generation, Over, Request, collect
 from neutrophil.models.batching import Batched
 
-DESCRIPTION = (
-    "name",
-    "engine",
-    "prefill_mode",
-    "capacity",
-    "takes_raw_prompts",
-    "context_length",
-    "chat_template",
-)
 
-
-def _describe_as(wrapper: Backend, inner: Backend) -> None:
-    """`wrapper` says of itself what `inner`, whose model it decodes, says."""
-    for attr in DESCRIPTION:
-        setattr(wrapper, attr, getattr(inner, attr))
-
-
-class EditRouter(Backend):
+class EditRouter(Over):
     """`fast` takes every row whose edit it can apply (`Backend.applies`); `hooks` the rest.
     Both queue, so a steered row never waits for the other engine's batch. `fast` belongs
     to the caller (it is usually the backend itself); `hooks` is closed with the router."""
 
-    edits = "row"  # every row gets its own mix, on one engine or the other
-
     def __init__(self, fast: Backend, hooks: Backend) -> None:
+        super().__init__(fast)
         self.fast = fast
         self.hooks = hooks
         self.queues = fast.queues and hooks.queues  # both do when each is a `continuous()`
-        _describe_as(self, fast)
-
-    @property
-    def fingerprint(self) -> str:
-        return self.fast.fingerprint
+        self.edits = "row"  # every row gets its own mix, on one engine or the other
 
     @property
     def last_step(self) -> float:  # type: ignore[override]
@@ -86,18 +65,6 @@ class EditRouter(Backend):
     def applies(self, request: Request) -> bool:
         return self.fast.applies(request) or self.hooks.applies(request)
 
-    def prompt_text(self, request: Request) -> str | None:
-        return self.fast.prompt_text(request)
-
-    def count_tokens(self, text: str) -> int | None:
-        return self.fast.count_tokens(text)
-
-    def max_token_chars(self) -> int | None:
-        return self.fast.max_token_chars()
-
-    def local(self) -> LocalBackend | None:
-        return self.fast.local()
-
     def alive(self) -> bool:
         return self.fast.alive() and self.hooks.alive()
 
@@ -122,31 +89,20 @@ def shared_model_engine(backend: Backend, max_rows: int, lock: threading.RLock) 
     return Batched(Locked(backend, lock), max_rows=max_rows)
 
 
-class Locked(Backend):
+class Locked(Over):
     """The backend, one batch at a time under `lock` (a gate reads the same model); a
     server drives it through `Batched`, so rows with different mixes share a batch."""
 
     def __init__(self, backend: Backend, lock: threading.RLock) -> None:
-        self.backend = backend
+        super().__init__(backend)
         self.lock = lock
-        self.edits = backend.edits
-        _describe_as(self, backend)
 
     def generate(self, requests: Sequence[Request], *, progress: bool = False) -> list[Any]:
         with self.lock:
-            return self.backend.generate(requests)
-
-    def close(self) -> None:
-        """Nothing of ours to close: the backend belongs to the caller."""
-
-    def prompt_text(self, request: Request) -> str | None:
-        return self.backend.prompt_text(request)
+            return self.inner.generate(requests)
 
     def count_tokens(self, text: str) -> int | None:
         # Under the lock: a fast tokenizer used by two threads at once can fail
         # ("Already borrowed"), and `generate` tokenises its batch.
         with self.lock:
-            return self.backend.count_tokens(text)
-
-    def local(self) -> Any:
-        return self.backend.local()
+            return self.inner.count_tokens(text)
