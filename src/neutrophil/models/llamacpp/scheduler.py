@@ -199,11 +199,11 @@ class Scheduler:
                     self._fail_all(RuntimeError("the llama.cpp engine was closed"))
                     return
                 if not self._pending and not self._live:
-                    # Idle: the worker ends, and with it the OpenMP thread pool that libgomp
-                    # keeps for each thread calling llama_decode; `put` starts another. Idle
-                    # pools count against the cores, and with more threads than cores
-                    # libgomp stops spinning at barriers: another engine's steps then took
-                    # 1.5-2.4x as long (docs/benchmarks.md).
+                    # Idle: the worker ends; `put` starts another. With an OpenMP build of
+                    # llama.cpp (pip's default), libgomp keeps a thread pool for each thread
+                    # calling llama_decode; idle pools count against the cores, and with more
+                    # threads than cores libgomp stops spinning at barriers: another
+                    # engine's steps then took 1.5-2.4x as long (docs/benchmarks.md).
                     self._thread = None
                     return
                 self._admit()
