@@ -66,6 +66,17 @@ def test_a_failed_batch_fails_each_of_its_requests_and_the_next_batch_runs():
     batcher.close()
 
 
+def test_a_run_that_returns_too_few_results_fails_its_batch_not_the_batcher():
+    answers = iter([["only one"], ["C", "D"]])
+    batcher = RequestBatcher(lambda requests: next(answers), max_rows=2, wait_s=60)
+    short = [batcher.submit(_req(p)) for p in ("a", "b")]
+    for f in short:
+        with pytest.raises(RuntimeError, match="1 results for a batch of 2"):
+            f.result(60)
+    assert [f.result(60) for f in [batcher.submit(_req(p)) for p in ("c", "d")]] == ["C", "D"]
+    batcher.close()
+
+
 class OwnBackend(Backend):
     """A backend of someone else's: `generate` only."""
 

@@ -99,7 +99,9 @@ class RequestBatcher(Generic[T]):
                 continue
             self.batches.append(len(batch))
             try:
-                results = self.run([r for r, _ in batch])
+                results = list(self.run([r for r, _ in batch]))
+                if len(results) != len(batch):
+                    raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
             except BaseException as e:  # noqa: BLE001 — every request of the batch hears of it
                 for _, future in batch:
                     future.set_exception(e)

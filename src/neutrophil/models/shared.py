@@ -72,7 +72,9 @@ class EditRouter(Over):
         self.hooks.close()
 
 
-def shared_model_engine(backend: Backend, max_rows: int, lock: threading.RLock) -> Backend:
+def shared_model_engine(
+    backend: Backend, max_rows: int, lock: threading.RLock, *, wait_s: float = 0.005
+) -> Backend:
     """The engine a server decodes on while other threads read `backend.local()` under
     `lock` (the studio's gate, meter and concept extraction, a guard's harm gate): hooks
     are installed on the model itself, so a reading must not overlap a decoding step.
@@ -86,7 +88,7 @@ def shared_model_engine(backend: Backend, max_rows: int, lock: threading.RLock) 
         return backend.continuous(max_rows)
     if ContinuousHF.supports(backend):
         return ContinuousHF(backend, max_rows=max_rows, lock=lock)
-    return Batched(Locked(backend, lock), max_rows=max_rows)
+    return Batched(Locked(backend, lock), max_rows=max_rows, wait_s=wait_s)
 
 
 class Locked(Over):

@@ -24,6 +24,9 @@ from typing import Any
 
 from neutrophil.models.base import Backend, Generation, Request
 
+# How often a remote request waiting for a free call looks whether a drain has begun.
+DRAIN_POLL_S = 0.25
+
 
 class ShuttingDown(Exception):
     """The server is draining: the request was not started, or was cut at the grace end."""
@@ -110,6 +113,10 @@ class Batcher:
                     if not stepped.is_set():
                         started.cancel()
                     raise
+                except Exception:
+                    if self.draining:  # the engine was closed under it (shutdown)
+                        raise ShuttingDown("the server shut down before this request ran") from None
+                    raise
             else:
                 gen = await self._call(request)
         finally:
@@ -146,15 +153,21 @@ class Batcher:
         assert self._slots is not None, "Batcher.start() was not awaited"
         self._waiting += 1
         try:
-            await self._slots.acquire()
+            while True:  # a drain refuses the requests still waiting for a call
+                if self.draining:
+                    raise ShuttingDown("the server is shutting down")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._slots.acquire(), DRAIN_POLL_S)
+                    break
         finally:
             self._waiting -= 1
-        try:
-            if self.draining:
-                raise ShuttingDown("the server is shutting down")
-            (gen,) = await _in_daemon_thread(self.backend.generate, [request])
-        finally:
+        if self.draining:
             self._slots.release()
+            raise ShuttingDown("the server is shutting down")
+        # The call holds its slot until its thread ends, even if its client leaves first.
+        (gen,) = await _in_daemon_thread(
+            self.backend.generate, [request], on_exit=self._slots.release
+        )
         self._count([gen])
         return gen
 
@@ -165,13 +178,18 @@ def _retrieved(future: asyncio.Future[Generation]) -> None:
         future.exception()
 
 
-async def _in_daemon_thread(fn: Callable[[Sequence[Request]], Any], arg: Any) -> Any:
+async def _in_daemon_thread(
+    fn: Callable[[Sequence[Request]], Any], arg: Any, *, on_exit: Callable[[], Any] | None = None
+) -> Any:
     """`fn(arg)` in a daemon thread: unlike an executor's, it never holds the process open
-    at exit (a SIGTERM must not wait for a batch of long rows)."""
+    at exit (a SIGTERM must not wait for a batch of long rows). `on_exit` runs on the loop
+    once `fn` has returned or raised, whether or not anyone still awaits it."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
 
     def settle(ok: bool, value: Any) -> None:
+        if on_exit is not None:
+            on_exit()
         if future.done():
             return
         if ok:

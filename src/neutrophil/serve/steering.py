@@ -140,11 +140,14 @@ class Steering:
         mix) and ablate or clamp rows on its transformers twin (`models/shared.py`)."""
         from neutrophil.models.shared import EditRouter, shared_model_engine
 
-        engine = shared_model_engine(backend, max_rows, self.lock)
+        # Where a model decodes whole batches, the page's two rows (steered, unsteered)
+        # arrive together: wait for both.
+        wait_s = 0.05
+        engine = shared_model_engine(backend, max_rows, self.lock, wait_s=wait_s)
         local = backend.local()
         if local is None or local is backend:
             return engine
-        return EditRouter(engine, shared_model_engine(local, max_rows, self.lock))
+        return EditRouter(engine, shared_model_engine(local, max_rows, self.lock, wait_s=wait_s))
 
     @property
     def concepts(self) -> tuple[str, ...]:
