@@ -49,7 +49,7 @@ def test_requests_that_come_while_a_batch_runs_form_the_next_one():
     with pytest.raises(RuntimeError, match="closed"):
         later[3].result(60)
     assert run.batches == [["a", "b", "c"], ["d", "f"]]
-    assert batcher.batches == [3, 2]
+    assert list(batcher.batches) == [3, 2]
 
 
 def test_a_failed_batch_fails_each_of_its_requests_and_the_next_batch_runs():

@@ -27,6 +27,8 @@ from neutrophil.models.base import Backend, Generation, Over, Request, collect
 
 T = TypeVar("T")
 
+RECENT_BATCHES = 1000
+
 
 class RequestBatcher(Generic[T]):
     def __init__(
@@ -41,7 +43,9 @@ class RequestBatcher(Generic[T]):
         self.max_rows = max(1, max_rows)
         self.wait_s = wait_s
         self.name = name
-        self.batches: list[int] = []  # the size of every batch run (tests, diagnostics)
+        # The sizes of the latest batches (tests, diagnostics); bounded, since a server
+        # runs one batcher for its lifetime.
+        self.batches: deque[int] = deque(maxlen=RECENT_BATCHES)
         self.last_step = time.monotonic()  # when the last batch ended (health checks)
         self._waiting: deque[tuple[Request, Future[T]]] = deque()
         self._wake = threading.Condition()

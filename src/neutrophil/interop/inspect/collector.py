@@ -35,8 +35,8 @@ class Collector:
 
     @property
     def batches(self) -> list[int]:
-        """The size of every batch run (tests, diagnostics)."""
-        return self.batcher.batches
+        """The sizes of the batches run, latest last (tests, diagnostics)."""
+        return list(self.batcher.batches)
 
     async def submit(self, request: Request) -> Answer:
         try:
